@@ -1,0 +1,759 @@
+/* eval.c: the evaluator and the special forms. Lexical scope: an
+   environment is a list whose elements are bindings (SYMBOL . VALUE) or,
+   inside a method, the object itself, whose slots then read and setq like
+   variables. Globals live in the symbols. Forms in tail position (the last
+   of a body, the branches of if and cond...) are evaluated by looping in
+   lu_eval, so loops and tail calls do not grow the C stack. */
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include "interp.h"
+
+LuValue *lu_s_quote, *lu_s_quasiquote, *lu_s_unquote, *lu_s_unquote_splicing,
+    *lu_s_optional, *lu_s_rest, *lu_s_this, *lu_s_catch, *lu_s_idx_literal;
+
+/* ---- environments ---- */
+
+/* Returns the cell holding sym's value: a binding, an object slot, or the
+   global value cell (which holds NULL when unbound). */
+LuValue **lu_env_find(LuValue *sym, LuValue *env) {
+  for (; env != lu_nil; env = env->cons.cdr) {
+    LuValue *b = env->cons.car;
+    if (b->type == LU_CONS) {
+      if (b->cons.car == sym)
+        return &b->cons.cdr;
+    } else { /* an object frame */
+      struct LuClass *c = b->obj->klass->klass;
+      for (int i = 0; i < c->nslots; i++)
+        if (c->slots[i] == sym)
+          return &b->obj->slots[i];
+    }
+  }
+  return &sym->sym.value;
+}
+
+static LuValue *lookup(LuValue *sym, LuValue *env) {
+  LuValue *v = *lu_env_find(sym, env);
+  if (!v)
+    lu_error("unbound symbol: %s", sym->sym.name);
+  return v;
+}
+
+static inline LuValue *bind(LuValue *sym, LuValue *value, LuValue *env) {
+  return lu_cons(lu_cons(sym, value), env);
+}
+
+static inline LuValue *eval_arg(LuValue *a, LuValue *env) {
+  if (a->type == LU_SYMBOL)
+    return lookup(a, env);
+  return a->type == LU_CONS ? lu_eval(a, env) : a;
+}
+
+/* ---- calling ---- */
+
+const char *lu_fn_usage(LuValue *fn) {
+  LuValue *name = fn->fn.name != lu_nil ? fn->fn.name : lu_intern("lambda");
+  const char *params = lu_repr(fn->fn.params, true);
+  LuBuf b;
+  lu_buf_init(&b);
+  lu_buf_printf(&b, "(%s%s%.*s)", name->sym.name,
+                fn->fn.params == lu_nil ? "" : " ",
+                fn->fn.params == lu_nil ? 0 : (int)strlen(params) - 2,
+                params + 1);
+  return b.s;
+}
+
+noreturn static void arity_error(LuValue *fn, int argc) {
+  lu_error("%s: wrong number of arguments (%d given); usage: %s",
+           fn->fn.name != lu_nil ? fn->fn.name->sym.name : "lambda", argc,
+           lu_fn_usage(fn));
+}
+
+LuValue *lu_bind_params(LuValue *fn, LuValue *env, int argc,
+                        LuValue **argv) {
+  LuValue *p = fn->fn.params;
+  int i = 0;
+  enum { REQUIRED, OPTIONAL } mode = REQUIRED;
+  for (; p->type == LU_CONS; p = p->cons.cdr) {
+    LuValue *s = p->cons.car;
+    if (s == lu_s_optional) {
+      mode = OPTIONAL;
+    } else if (s == lu_s_rest) {
+      p = p->cons.cdr->cons.car; /* checked when the lambda was made */
+      break;
+    } else if (mode == REQUIRED) {
+      if (i >= argc)
+        arity_error(fn, argc);
+      env = bind(s, argv[i++], env);
+    } else if (s->type == LU_CONS) { /* (name default) */
+      LuValue *v = i < argc ? argv[i++] : lu_eval(LU_CAR(LU_CDR(s)), env);
+      env = bind(s->cons.car, v, env);
+    } else {
+      env = bind(s, i < argc ? argv[i++] : lu_nil, env);
+    }
+  }
+  if (p->type == LU_SYMBOL) { /* &rest or a dotted lambda list */
+    LuValue *rest = lu_nil;
+    while (argc > i)
+      rest = lu_cons(argv[--argc], rest);
+    env = bind(p, rest, env);
+  } else if (i < argc) {
+    arity_error(fn, argc);
+  }
+  return env;
+}
+
+/* Evaluates all forms of body but the last, which it returns (or ()). */
+static LuValue *body_tail(LuValue *body, LuValue *env) {
+  if (body == lu_nil)
+    return lu_nil;
+  for (; body->cons.cdr != lu_nil; body = body->cons.cdr)
+    lu_eval(body->cons.car, env);
+  return body->cons.car;
+}
+
+LuValue *lu_progn(LuValue *body, LuValue *env) {
+  return lu_eval(body_tail(body, env), env);
+}
+
+static void check_arity(const LuBuiltin *b, int argc) {
+  if (argc < b->min || (b->max >= 0 && argc > b->max))
+    lu_error("%s: wrong number of arguments (%d given); usage: %s", b->name,
+             argc, b->usage);
+}
+
+static LuValue *call_builtin(const LuBuiltin *b, int argc, LuValue **argv) {
+  check_arity(b, argc);
+  const LuBuiltin *saved = lu_current;
+  lu_current = b;
+  LuValue *r = b->fn(argv, argc);
+  lu_current = saved;
+  return r;
+}
+
+noreturn static void not_a_function(LuValue *f) {
+  lu_error("not a function: %s", lu_repr(f, true));
+}
+
+LuValue *lu_apply(LuValue *f, int argc, LuValue **argv) {
+  switch (f->type) {
+  case LU_BUILTIN:
+    if (f->builtin->special)
+      lu_error("apply: %s is a special form", f->builtin->name);
+    return call_builtin(f->builtin, argc, argv);
+  case LU_CLOSURE:
+    return lu_progn(f->fn.body, lu_bind_params(f, f->fn.env, argc, argv));
+  case LU_CDATA:
+    if (f->cdata.ctype->call)
+      return f->cdata.ctype->call(f, argv, argc);
+    break;
+  default:
+    break;
+  }
+  not_a_function(f);
+}
+
+/* Evaluates a call's arguments into argv, which holds `small` entries;
+   returns the array used (argv or a larger one) and sets *argc. */
+static LuValue **eval_args(LuValue *args, LuValue *env, LuValue **argv,
+                           int small, int *argc) {
+  int n = 0;
+  LuValue *a = args;
+  for (; a->type == LU_CONS; a = a->cons.cdr)
+    n++;
+  if (a != lu_nil)
+    lu_error("a call's arguments end in a dot");
+  if (n > small)
+    argv = lu_alloc((size_t)n * sizeof *argv);
+  for (int i = 0; i < n; i++, args = args->cons.cdr)
+    argv[i] = eval_arg(args->cons.car, env);
+  *argc = n;
+  return argv;
+}
+
+static LuValue *macro_expand(LuValue *m, LuValue *args) {
+  LuValue *small[8];
+  long n = lu_length(args);
+  LuValue **argv = n > 8 ? lu_alloc((size_t)n * sizeof *argv) : small;
+  for (long i = 0; i < n; i++, args = args->cons.cdr)
+    argv[i] = args->cons.car;
+  return lu_progn(m->fn.body, lu_bind_params(m, m->fn.env, (int)n, argv));
+}
+
+LuValue *lu_eval(LuValue *x, LuValue *env) {
+  LuFrame fr;
+  bool pushed = false;
+  LuValue *r;
+  for (;;) {
+    if (x->type != LU_CONS) {
+      r = x->type == LU_SYMBOL ? lookup(x, env) : x;
+      break;
+    }
+    if (!pushed) {
+      lu_check_stack();
+      fr.up = lu_frame;
+      fr.fn = NULL;
+      lu_frame = &fr;
+      pushed = true;
+    }
+    fr.form = x;
+    lu_poll();
+    LuValue *f = eval_arg(x->cons.car, env), *args = x->cons.cdr;
+    if (f->type == LU_BUILTIN && f->builtin->special) {
+      LuValue *tail = NULL;
+      const LuBuiltin *saved = lu_current;
+      lu_current = f->builtin;
+      r = f->builtin->special(args, &env, &tail);
+      lu_current = saved;
+      if (tail) {
+        x = tail;
+        continue;
+      }
+      break;
+    }
+    if (f->type == LU_MACRO) {
+      x = macro_expand(f, args);
+      continue;
+    }
+    LuValue *small[8];
+    int argc;
+    LuValue **argv = eval_args(args, env, small, 8, &argc);
+    fr.fn = f;
+    fr.call = x;
+    if (f->type == LU_CLOSURE) {
+      env = lu_bind_params(f, f->fn.env, argc, argv);
+      x = body_tail(f->fn.body, env);
+      continue;
+    }
+    r = lu_apply(f, argc, argv);
+    break;
+  }
+  if (pushed)
+    lu_frame = fr.up;
+  return r;
+}
+
+/* ---- special forms ---- */
+
+#define ARG1(a) ((a)->type == LU_CONS ? (a)->cons.car : lu_nil)
+#define REST(a) ((a)->type == LU_CONS ? (a)->cons.cdr : lu_nil)
+
+/* Sets *tail to the last form of body after evaluating the others. */
+static LuValue *tail_body(LuValue *body, LuValue *env, LuValue **tail) {
+  *tail = body_tail(body, env);
+  return NULL;
+}
+
+static bool truthy(LuValue *v) { return v != lu_nil; }
+
+static LuValue *check_sym(LuValue *s, const char *what) {
+  if (s->type != LU_SYMBOL || s == lu_t)
+    lu_error("%s: %s must be a symbol, got %s", lu_caller(), what,
+             lu_repr(s, true));
+  return s;
+}
+
+LU_DEFSPECIAL(quote, "(quote X)", "Returns X unevaluated; 'X reads as "
+              "(quote X).") {
+  return ARG1(args);
+}
+
+LU_DEFSPECIAL(if_, "(if COND THEN ELSE...)",
+              "Evaluates THEN when COND is not (), else the ELSE forms.") {
+  if (truthy(lu_eval(ARG1(args), *env))) {
+    *tail = ARG1(REST(args));
+    return NULL;
+  }
+  return tail_body(REST(REST(args)), *env, tail);
+}
+
+LU_DEFSPECIAL(when, "(when COND BODY...)",
+              "Evaluates BODY when COND is not (); returns its last value.") {
+  if (truthy(lu_eval(ARG1(args), *env)))
+    return tail_body(REST(args), *env, tail);
+  return lu_nil;
+}
+
+LU_DEFSPECIAL(unless, "(unless COND BODY...)",
+              "Evaluates BODY when COND is (); returns its last value.") {
+  if (!truthy(lu_eval(ARG1(args), *env)))
+    return tail_body(REST(args), *env, tail);
+  return lu_nil;
+}
+
+LU_DEFSPECIAL(cond, "(cond (TEST BODY...)...)",
+              "Evaluates the BODY of the first clause whose TEST is not ().") {
+  for (; args != lu_nil; args = REST(args)) {
+    LuValue *clause = ARG1(args);
+    LuValue *v = lu_eval(ARG1(clause), *env);
+    if (truthy(v))
+      return REST(clause) == lu_nil ? v : tail_body(REST(clause), *env, tail);
+  }
+  return lu_nil;
+}
+
+static bool selectq_match(LuValue *keys, LuValue *v) {
+  if (keys == lu_t)
+    return true;
+  if (keys->type != LU_CONS)
+    return lu_equal(keys, v);
+  for (; keys->type == LU_CONS; keys = keys->cons.cdr)
+    if (lu_equal(keys->cons.car, v))
+      return true;
+  return false;
+}
+
+LU_DEFSPECIAL(selectq, "(selectq KEY (VALUES BODY...)...)",
+              "Evaluates KEY, then the BODY of the first clause whose VALUES "
+              "(unevaluated: one value, a list of them, or t) holds it.") {
+  LuValue *v = lu_eval(ARG1(args), *env);
+  for (args = REST(args); args != lu_nil; args = REST(args)) {
+    LuValue *clause = ARG1(args);
+    if (selectq_match(ARG1(clause), v))
+      return tail_body(REST(clause), *env, tail);
+  }
+  return lu_nil;
+}
+
+LU_DEFSPECIAL(and, "(and FORM...)",
+              "Evaluates FORMs until one is (); returns the last value.") {
+  if (args == lu_nil)
+    return lu_t;
+  for (; REST(args) != lu_nil; args = REST(args))
+    if (!truthy(lu_eval(ARG1(args), *env)))
+      return lu_nil;
+  *tail = ARG1(args);
+  return NULL;
+}
+
+LU_DEFSPECIAL(or, "(or FORM...)",
+              "Evaluates FORMs until one is not (); returns that value.") {
+  for (; args != lu_nil && REST(args) != lu_nil; args = REST(args)) {
+    LuValue *v = lu_eval(ARG1(args), *env);
+    if (truthy(v))
+      return v;
+  }
+  if (args == lu_nil)
+    return lu_nil;
+  *tail = ARG1(args);
+  return NULL;
+}
+
+LU_DEFSPECIAL(progn, "(progn FORM...)",
+              "Evaluates the FORMs in order; returns the last value.") {
+  return tail_body(args, *env, tail);
+}
+
+LU_DEFSPECIAL(prog1, "(prog1 FORM REST...)",
+              "Evaluates all forms in order; returns the first one's value.") {
+  LuValue *v = lu_eval(ARG1(args), *env);
+  for (args = REST(args); args != lu_nil; args = REST(args))
+    lu_eval(ARG1(args), *env);
+  return v;
+}
+
+LU_DEFSPECIAL(setq, "(setq SYMBOL VALUE...)",
+              "Sets each SYMBOL (a local, a slot, or else a global) to its "
+              "VALUE in turn; returns the last value.") {
+  LuValue *v = lu_nil;
+  for (; args != lu_nil; args = REST(REST(args))) {
+    LuValue *s = check_sym(ARG1(args), "a variable");
+    if (REST(args) == lu_nil)
+      lu_error("setq: %s has no value", s->sym.name);
+    v = lu_eval(ARG1(REST(args)), *env);
+    *lu_env_find(s, *env) = v;
+  }
+  return v;
+}
+
+/* let and let*: sequential says whether inits see earlier bindings. */
+static LuValue *let_env(LuValue *bindings, LuValue *env, bool sequential) {
+  LuValue *outer = env;
+  for (; bindings->type == LU_CONS; bindings = bindings->cons.cdr) {
+    LuValue *b = bindings->cons.car, *s = b, *v = lu_nil;
+    if (b->type == LU_CONS) {
+      s = b->cons.car;
+      v = lu_eval(ARG1(REST(b)), sequential ? env : outer);
+    }
+    env = bind(check_sym(s, "a variable"), v, env);
+  }
+  return env;
+}
+
+LU_DEFSPECIAL(let, "(let ((VAR INIT)...) BODY...)",
+              "Binds each VAR to its INIT, all evaluated first, around BODY.") {
+  *env = let_env(ARG1(args), *env, false);
+  return tail_body(REST(args), *env, tail);
+}
+
+LU_DEFSPECIAL(let_star, "(let* ((VAR INIT)...) BODY...)",
+              "Like let, but each INIT sees the variables bound before it.") {
+  *env = let_env(ARG1(args), *env, true);
+  return tail_body(REST(args), *env, tail);
+}
+
+LU_DEFSPECIAL(while_, "(while COND BODY...)",
+              "Evaluates BODY while COND is not (); returns the last value "
+              "of BODY, or ().") {
+  LuValue *v = lu_nil;
+  while (truthy(lu_eval(ARG1(args), *env))) {
+    lu_poll();
+    v = lu_progn(REST(args), *env);
+  }
+  return v;
+}
+
+static double eval_number(LuValue *form, LuValue *env, const char *what) {
+  LuValue *v = lu_eval(form, env);
+  if (v->type != LU_NUMBER)
+    lu_error("%s: %s must be a number, got %s", lu_caller(), what,
+             lu_repr(v, true));
+  return v->num;
+}
+
+LU_DEFSPECIAL(repeat, "(repeat N BODY...)",
+              "Evaluates BODY N times; returns the last value.") {
+  double n = eval_number(ARG1(args), *env, "the count");
+  LuValue *v = lu_nil;
+  for (double i = 0; i < n; i++) {
+    lu_poll();
+    v = lu_progn(REST(args), *env);
+  }
+  return v;
+}
+
+LU_DEFSPECIAL(for_, "(for (VAR FROM TO [STEP]) BODY...)",
+              "Evaluates BODY with VAR from FROM to TO included, by STEP "
+              "(default 1, may be negative); returns the last value.") {
+  LuValue *spec = ARG1(args);
+  LuValue *s = check_sym(ARG1(spec), "the loop variable");
+  double from = eval_number(ARG1(REST(spec)), *env, "FROM");
+  double to = eval_number(ARG1(REST(REST(spec))), *env, "TO");
+  LuValue *stepf = REST(REST(REST(spec)));
+  double step = stepf == lu_nil ? 1 : eval_number(ARG1(stepf), *env, "STEP");
+  if (step == 0 || isnan(step))
+    lu_error("for: STEP must not be 0");
+  LuValue *cell = lu_cons(s, lu_nil);
+  LuValue *inner = lu_cons(cell, *env), *v = lu_nil;
+  for (double i = from; step > 0 ? i <= to : i >= to; i += step) {
+    lu_poll();
+    cell->cons.cdr = lu_number(i);
+    v = lu_progn(REST(args), inner);
+  }
+  return v;
+}
+
+/* each and all: bindings ((VAR LIST)...) advance together until one list
+   ends; all collects the values of BODY. */
+static LuValue *each_loop(LuValue *args, LuValue *env, bool collect) {
+  LuValue *specs = ARG1(args), *body = REST(args);
+  long n = lu_length(specs);
+  LuValue **lists = lu_alloc((size_t)(n ? n : 1) * sizeof *lists);
+  LuValue **cells = lu_alloc((size_t)(n ? n : 1) * sizeof *cells);
+  LuValue *inner = env;
+  LuValue *s = specs;
+  for (long i = 0; i < n; i++, s = s->cons.cdr) {
+    LuValue *spec = s->cons.car;
+    cells[i] = lu_cons(check_sym(ARG1(spec), "a loop variable"), lu_nil);
+    lists[i] = lu_eval(ARG1(REST(spec)), env);
+    inner = lu_cons(cells[i], inner);
+  }
+  LuValue *out = lu_nil, *v = lu_nil;
+  for (;;) {
+    lu_poll();
+    for (long i = 0; i < n; i++) {
+      if (lists[i]->type != LU_CONS)
+        return collect ? lu_nreverse(out) : v;
+      cells[i]->cons.cdr = lists[i]->cons.car;
+      lists[i] = lists[i]->cons.cdr;
+    }
+    v = lu_progn(body, inner);
+    if (collect)
+      out = lu_cons(v, out);
+    if (n == 0)
+      return collect ? lu_nreverse(out) : v;
+  }
+}
+
+LU_DEFSPECIAL(each, "(each ((VAR LIST)...) BODY...)",
+              "Evaluates BODY with each VAR bound to the successive elements "
+              "of its LIST, in step; returns the last value.") {
+  return each_loop(args, *env, false);
+}
+
+LU_DEFSPECIAL(all, "(all ((VAR LIST)...) BODY...)",
+              "Like each, but returns the list of BODY's values.") {
+  return each_loop(args, *env, true);
+}
+
+static void check_lambda_list(LuValue *params) {
+  LuValue *p = params;
+  for (; p->type == LU_CONS; p = p->cons.cdr) {
+    LuValue *s = p->cons.car;
+    if (s == lu_s_rest) {
+      LuValue *r = p->cons.cdr;
+      if (r->type != LU_CONS || r->cons.cdr != lu_nil)
+        lu_error("%s: &rest takes one name", lu_caller());
+      check_sym(r->cons.car, "a parameter");
+      return;
+    }
+    if (s->type == LU_CONS)
+      s = s->cons.car;
+    check_sym(s, "a parameter");
+  }
+  if (p != lu_nil)
+    check_sym(p, "a parameter");
+}
+
+/* A function or macro from (PARAMS [DOC] BODY...). */
+LuValue *lu_make_fn(LuType type, LuValue *name, LuValue *rest, LuValue *env) {
+  LuValue *params = ARG1(rest), *body = REST(rest);
+  check_lambda_list(params);
+  LuValue *f = lu_alloc(sizeof(LuValue));
+  f->type = type;
+  f->fn.name = name;
+  f->fn.params = params;
+  f->fn.doc = lu_nil;
+  f->fn.env = env;
+  f->fn.klass = lu_nil;
+  if (body->type == LU_CONS && body->cons.car->type == LU_STRING &&
+      body->cons.cdr != lu_nil) {
+    f->fn.doc = body->cons.car;
+    body = body->cons.cdr;
+  }
+  f->fn.body = body;
+  return f;
+}
+
+/* Records where name was defined, for help. */
+void lu_define(LuValue *name, LuValue *value) {
+  name->sym.value = value;
+  for (LuFrame *f = lu_frame; f; f = f->up)
+    if (f->form->type == LU_CONS && f->form->cons.loc) {
+      name->sym.where = lu_loc_list(f->form->cons.loc);
+      return;
+    }
+}
+
+static LuValue *define_fn(LuType type, LuValue *args, LuValue *env) {
+  LuValue *name = check_sym(ARG1(args), "the name");
+  lu_define(name, lu_make_fn(type, name, REST(args), env));
+  return name;
+}
+
+LU_DEFSPECIAL(de, "(de NAME (PARAMS...) [DOC] BODY...)",
+              "Defines the function NAME. PARAMS may hold &optional (each "
+              "optional NAME or (NAME DEFAULT)) and &rest NAME.") {
+  return define_fn(LU_CLOSURE, args, *env);
+}
+
+LU_DEFSPECIAL(dm, "(dm NAME (PARAMS...) [DOC] BODY...)",
+              "Defines the macro NAME: its PARAMS are bound to the "
+              "unevaluated argument forms, and the form BODY returns is "
+              "evaluated in the caller's place.") {
+  return define_fn(LU_MACRO, args, *env);
+}
+
+LU_DEFSPECIAL(lambda, "(lambda (PARAMS...) BODY...)",
+              "Returns an anonymous function closing over the current "
+              "scope.") {
+  return lu_make_fn(LU_CLOSURE, lu_nil, args, *env);
+}
+
+LU_DEFSPECIAL(defvar, "(defvar NAME [VALUE [DOC]])",
+              "Defines the global variable NAME (set to VALUE, or ()).") {
+  LuValue *name = check_sym(ARG1(args), "the name");
+  LuValue *v = lu_eval(ARG1(REST(args)), *env);
+  lu_define(name, v);
+  LuValue *doc = ARG1(REST(REST(args)));
+  if (doc->type == LU_STRING)
+    lu_set_doc(name, doc);
+  return name;
+}
+
+/* incr and decr share this: adds sign * N (default 1) to a variable. */
+static LuValue *increment(LuValue *args, LuValue *env, double sign) {
+  LuValue *s = check_sym(ARG1(args), "the variable");
+  LuValue **cell = lu_env_find(s, env);
+  if (!*cell)
+    lu_error("unbound symbol: %s", s->sym.name);
+  if ((*cell)->type != LU_NUMBER)
+    lu_error("%s: %s is not a number: %s", lu_caller(), s->sym.name,
+             lu_repr(*cell, true));
+  double d = REST(args) == lu_nil ? 1 : eval_number(ARG1(REST(args)), env, "N");
+  return *cell = lu_number((*cell)->num + sign * d);
+}
+
+LU_DEFSPECIAL(incr, "(incr VAR [N])", "Adds N (default 1) to VAR.") {
+  return increment(args, *env, 1);
+}
+
+LU_DEFSPECIAL(decr, "(decr VAR [N])", "Subtracts N (default 1) from VAR.") {
+  return increment(args, *env, -1);
+}
+
+static LuValue *quasi(LuValue *x, LuValue *env, int depth) {
+  if (x->type != LU_CONS)
+    return x;
+  LuValue *h = x->cons.car;
+  if (h == lu_s_unquote)
+    return depth == 1 ? lu_eval(ARG1(x->cons.cdr), env)
+                      : lu_list(2, h, quasi(ARG1(x->cons.cdr), env, depth - 1));
+  if (h == lu_s_quasiquote)
+    return lu_list(2, h, quasi(ARG1(x->cons.cdr), env, depth + 1));
+  LuValue *head = lu_nil, **tail = &head;
+  for (; x->type == LU_CONS; x = x->cons.cdr) {
+    LuValue *e = x->cons.car;
+    if (x->cons.car == lu_s_unquote) { /* `(a . ,b) */
+      *tail = quasi(x, env, depth);
+      return head;
+    }
+    if (e->type == LU_CONS && e->cons.car == lu_s_unquote_splicing &&
+        depth == 1) {
+      for (LuValue *s = lu_eval(ARG1(e->cons.cdr), env); s->type == LU_CONS;
+           s = s->cons.cdr) {
+        *tail = lu_cons(s->cons.car, lu_nil);
+        tail = &(*tail)->cons.cdr;
+      }
+      continue;
+    }
+    *tail = lu_cons_at(quasi(e, env, depth), lu_nil, x->cons.loc);
+    tail = &(*tail)->cons.cdr;
+  }
+  *tail = x;
+  return head;
+}
+
+LU_DEFSPECIAL(quasiquote, "(quasiquote X)",
+              "`X: X unevaluated except for ,FORM (replaced by its value) "
+              "and ,@FORM (its list value spliced in).") {
+  return quasi(ARG1(args), *env, 1);
+}
+
+typedef struct {
+  LuValue *body, *env, *result;
+} BodyCall;
+
+static void body_call(void *ud) {
+  BodyCall *c = ud;
+  c->result = lu_progn(c->body, c->env);
+}
+
+LU_DEFSPECIAL(try, "(try BODY... (catch VAR HANDLER...))",
+              "Evaluates BODY; if it raises an error, binds VAR to the error "
+              "and returns the value of HANDLER. Ctrl-C is not caught.") {
+  LuValue *body = lu_nil, **btail = &body, *handler = lu_nil;
+  for (; args != lu_nil; args = REST(args)) {
+    LuValue *f = ARG1(args);
+    if (f->type == LU_CONS && f->cons.car == lu_s_catch && REST(args) == lu_nil)
+      handler = f->cons.cdr;
+    else {
+      *btail = lu_cons(f, lu_nil);
+      btail = &(*btail)->cons.cdr;
+    }
+  }
+  BodyCall c = {body, *env, NULL};
+  LuValue *err;
+  if (lu_pcall(body_call, &c, &err))
+    return c.result;
+  if (err->err.is_break || handler == lu_nil)
+    lu_rethrow(err);
+  *env = bind(check_sym(ARG1(handler), "the error variable"), err, *env);
+  return tail_body(REST(handler), *env, tail);
+}
+
+LU_DEFSPECIAL(unwind_protect, "(unwind-protect BODY CLEANUP...)",
+              "Evaluates BODY, then CLEANUP even when BODY raises an error "
+              "(which then goes on); returns BODY's value.") {
+  BodyCall c = {lu_cons(ARG1(args), lu_nil), *env, NULL};
+  LuValue *err;
+  bool ok = lu_pcall(body_call, &c, &err);
+  lu_progn(REST(args), *env);
+  if (!ok)
+    lu_rethrow(err);
+  return c.result;
+}
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+LU_DEFSPECIAL(time_, "(time FORM...)",
+              "Evaluates the FORMs; returns the seconds they took.") {
+  double t0 = now();
+  lu_progn(args, *env);
+  return lu_number(now() - t0);
+}
+
+/* ---- functions about evaluation ---- */
+
+LU_DEFUN(eval, "(eval FORM)", "Evaluates FORM in the global scope.") {
+  return lu_eval(argv[0], lu_nil);
+}
+
+LU_DEFUN(macroexpand, "(macroexpand FORM)",
+         "Expands FORM once if it is a macro call; else returns it.") {
+  LuValue *x = argv[0];
+  if (x->type == LU_CONS && x->cons.car->type == LU_SYMBOL) {
+    LuValue *m = x->cons.car->sym.value;
+    if (m && m->type == LU_MACRO)
+      return macro_expand(m, x->cons.cdr);
+  }
+  return x;
+}
+
+LU_DEFUN(error, "(error FORMAT ARGS...)",
+         "Raises an error whose message is (sprintf FORMAT ARGS...); a "
+         "non-string FORMAT is printed as the message.") {
+  if (argv[0]->type != LU_STRING)
+    lu_error("%s", lu_repr(argv[0], true));
+  LuValue *sprintf_fn = lu_global("sprintf");
+  LuValue *msg = sprintf_fn ? lu_apply(sprintf_fn, argc, argv) : argv[0];
+  lu_error("%s", msg->type == LU_STRING ? msg->str.s : lu_repr(msg, false));
+}
+
+LU_DEFUN(error_message, "(error-message ERR)",
+         "The message of an error caught by try.") {
+  return lu_arg_type(argv, 0, LU_ERROR)->err.message;
+}
+
+LU_DEFUN(error_where, "(error-where ERR)",
+         "Where an error caught by try was raised: (FILE LINE COL), or ().") {
+  return lu_arg_type(argv, 0, LU_ERROR)->err.where;
+}
+
+LU_DEFUN(error_backtrace, "(error-backtrace ERR)",
+         "The calls active when ERR was raised, innermost first.") {
+  return lu_arg_type(argv, 0, LU_ERROR)->err.trace;
+}
+
+LU_DEFUN(boundp, "(boundp SYMBOL)", "t when SYMBOL has a global value.") {
+  return LU_BOOL(lu_arg_sym(argv, 0)->sym.value != NULL);
+}
+
+static LuBuiltin *const core_builtins[] = {
+    &quote_builtin, &if__builtin, &when_builtin, &unless_builtin,
+    &cond_builtin, &selectq_builtin, &and_builtin, &or_builtin,
+    &progn_builtin, &prog1_builtin, &setq_builtin, &let_builtin,
+    &let_star_builtin, &while__builtin, &repeat_builtin, &for__builtin,
+    &each_builtin, &all_builtin, &de_builtin, &dm_builtin, &lambda_builtin,
+    &defvar_builtin, &incr_builtin, &decr_builtin, &quasiquote_builtin,
+    &try_builtin, &unwind_protect_builtin, &time__builtin, &eval_builtin,
+    &macroexpand_builtin, &error_builtin, &error_message_builtin,
+    &error_where_builtin, &error_backtrace_builtin, &boundp_builtin, NULL};
+
+void lu_core_open(void) {
+  lu_s_quote = lu_intern("quote");
+  lu_s_quasiquote = lu_intern("quasiquote");
+  lu_s_unquote = lu_intern("unquote");
+  lu_s_unquote_splicing = lu_intern("unquote-splicing");
+  lu_s_optional = lu_intern("&optional");
+  lu_s_rest = lu_intern("&rest");
+  lu_s_this = lu_intern("this");
+  lu_s_catch = lu_intern("catch");
+  lu_s_idx_literal = lu_intern("idx-literal");
+  lu_register(core_builtins);
+}

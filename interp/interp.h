@@ -1,0 +1,77 @@
+/* interp.h: what the interpreter's own files share and nobody else needs:
+   the call-frame stack, the reader, environments, symbol iteration and
+   start-up. Runtime modules use lush.h only. */
+#ifndef LU_INTERP_H
+#define LU_INTERP_H
+
+#include "lush.h"
+
+/* One frame per lu_eval of a list, linked through the C stack. form is
+   the form being evaluated (for the error's location); call and fn the
+   last function call this frame made (for the backtrace; a tail call
+   replaces its caller). */
+typedef struct LuFrame {
+  struct LuFrame *up;
+  LuValue *form;
+  LuValue *call, *fn;
+} LuFrame;
+
+extern LuFrame *lu_frame;           /* innermost */
+extern const LuBuiltin *lu_current; /* builtin being called, for messages */
+
+/* error.c */
+void lu_error_init(void *stack_base);
+LuValue *lu_loc_list(const LuLoc *loc); /* (file line col) */
+
+/* read.c: reads forms from a buffer that outlives the reader. */
+typedef enum { LU_READ_OK, LU_READ_EOF, LU_READ_INCOMPLETE } LuReadStatus;
+typedef struct {
+  const char *src;
+  size_t len, pos;
+  int line, col;
+  const char *file;
+} LuReader;
+void lu_reader_init(LuReader *r, const char *src, size_t len,
+                    const char *file);
+/* Reads the next form into *out. LU_READ_INCOMPLETE when the text ends
+   inside a form (r->pos is then left at the form's start); raises on a
+   syntax error. */
+LuReadStatus lu_read(LuReader *r, LuValue **out);
+/* A permanent copy of a file name, for LuLoc. */
+const char *lu_file_name(const char *name);
+
+/* eval.c */
+LuValue *lu_progn(LuValue *body, LuValue *env);
+/* Binds a closure's parameters to argv in env; raises on arity. */
+LuValue *lu_bind_params(LuValue *fn, LuValue *env, int argc, LuValue **argv);
+LuValue **lu_env_find(LuValue *sym, LuValue *env);
+/* A printed lambda list: "(name a b &optional c)". */
+const char *lu_fn_usage(LuValue *fn);
+/* A closure or macro from (PARAMS [DOC] BODY...); raises on a bad
+   lambda list. */
+LuValue *lu_make_fn(LuType type, LuValue *name, LuValue *rest, LuValue *env);
+/* Sets a global and records the innermost written form as its definition
+   site, for help. */
+void lu_define(LuValue *name, LuValue *value);
+
+/* help.c: the doc string of a variable. */
+void lu_set_doc(LuValue *name, LuValue *doc);
+
+/* value.c */
+void lu_value_init(void);
+/* Visits every interned symbol. */
+void lu_symbols_each(void (*fn)(LuValue *sym, void *ud), void *ud);
+
+/* repl.c */
+extern const char *lu_libdir;
+void lu_repl(bool banner);
+/* Finds and loads the file name as `load` does, or as `libload` does
+   (once) when once is set. Raises when it cannot be found. */
+LuValue *lu_load_named(const char *name, bool once);
+
+/* Symbols the evaluator dispatches on, interned once. */
+extern LuValue *lu_s_quote, *lu_s_quasiquote, *lu_s_unquote,
+    *lu_s_unquote_splicing, *lu_s_optional, *lu_s_rest, *lu_s_this,
+    *lu_s_catch, *lu_s_idx_literal;
+
+#endif

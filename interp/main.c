@@ -1,0 +1,156 @@
+/* main.c: the command line. Starts the GC, opens every library, loads
+   lib/prelude.lsp, then runs a script, an expression or the REPL. */
+#include <gc.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../runtime/io.h"
+#include "../runtime/net.h"
+#include "../runtime/tensor.h"
+#include "interp.h"
+
+static const char usage[] =
+    "usage: lush89                    REPL\n"
+    "       lush89 FILE [ARG...]      run a script; argv is (\"FILE\" \"ARG\" "
+    "...)\n"
+    "       lush89 -e EXPR [ARG...]   evaluate the forms in EXPR\n"
+    "       lush89 -p EXPR [ARG...]   evaluate EXPR and print its value\n"
+    "       lush89 -i FILE [ARG...]   run FILE, then stay in the REPL\n"
+    "       lush89 -q                 REPL without the banner\n"
+    "       lush89 --help | --version\n";
+
+/* lib/ beside the binary (a build tree), else ../share/lush89/lib (an
+   installed one), else lib/ in the current folder. */
+static void find_libdir(void) {
+  static char exe[PATH_MAX], lib[PATH_MAX + 64];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0)
+    return;
+  exe[n] = 0;
+  const char *dir = dirname(exe);
+  const char *tries[] = {"%s/lib", "%s/../share/lush89/lib"};
+  for (int i = 0; i < 2; i++) {
+    char prelude[PATH_MAX + 80];
+    snprintf(lib, sizeof lib, tries[i], dir);
+    snprintf(prelude, sizeof prelude, "%s/prelude.lsp", lib);
+    if (access(prelude, R_OK) == 0) {
+      lu_libdir = lib;
+      return;
+    }
+  }
+}
+
+static void open_all(void *ud) {
+  (void)ud;
+  lu_value_init();
+  lu_core_open();
+  lu_object_open();
+  lu_list_open();
+  lu_string_open();
+  lu_number_open();
+  lu_hash_open();
+  lu_system_open();
+  lu_help_open();
+  lu_repl_open();
+  lu_tensor_open();
+  lu_io_open();
+  lu_net_open();
+  char prelude[PATH_MAX + 80];
+  snprintf(prelude, sizeof prelude, "%s/prelude.lsp", lu_libdir);
+  lu_load_file(prelude);
+}
+
+typedef struct {
+  int mode; /* 'f' file, 'e' -e, 'p' -p, 'i' -i */
+  const char *what;
+} Run;
+
+static void run(void *ud) {
+  Run *r = ud;
+  if (r->mode == 'e')
+    lu_eval_string(r->what, "<expr>");
+  else if (r->mode == 'p')
+    printf("%s\n", lu_repr(lu_eval_string(r->what, "<expr>"), true));
+  else
+    lu_load_file(r->what);
+  fflush(stdout);
+}
+
+/* argv: (FIRST REST...) */
+static void set_argv(const char *first, char **rest, int n) {
+  LuValue *l = lu_nil;
+  for (int i = n; i-- > 0;)
+    l = lu_cons(lu_cstring(rest[i]), l);
+  lu_set_global("argv", first ? lu_cons(lu_cstring(first), l) : l);
+}
+
+static void sigint(int sig) {
+  (void)sig;
+  lu_interrupted = 1;
+}
+
+int main(int argc, char **argv) {
+  GC_INIT();
+  int stack_base;
+  lu_error_init(&stack_base);
+  struct sigaction sa = {0};
+  sa.sa_handler = sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  find_libdir();
+  LuValue *err;
+  if (!lu_pcall(open_all, NULL, &err)) {
+    lu_report(err);
+    return 1;
+  }
+  bool banner = true;
+  Run r = {0, NULL};
+  int i = 1;
+  for (; i < argc && !r.mode; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--help")) {
+      fputs(usage, stdout);
+      return 0;
+    } else if (!strcmp(a, "--version")) {
+      puts("lush89 0.1");
+      return 0;
+    } else if (!strcmp(a, "-q")) {
+      banner = false;
+    } else if (!strcmp(a, "-e") || !strcmp(a, "-p") || !strcmp(a, "-i")) {
+      if (i + 1 >= argc) {
+        fprintf(stderr, "lush89: %s needs an argument\n%s", a, usage);
+        return 2;
+      }
+      r.mode = a[1];
+      r.what = argv[++i];
+      /* like python -c: argv is ("-e" ARG...); -i FILE: ("FILE" ARG...) */
+      set_argv(r.mode == 'i' ? r.what : a, argv + i + 1, argc - i - 1);
+    } else if (a[0] == '-' && a[1]) {
+      fprintf(stderr, "lush89: unknown option %s\n%s", a, usage);
+      return 2;
+    } else {
+      r.mode = 'f';
+      r.what = a;
+      set_argv(a, argv + i + 1, argc - i - 1);
+    }
+  }
+  if (!r.mode) {
+    set_argv(NULL, NULL, 0);
+    lu_repl(banner);
+    return 0;
+  }
+  if (!lu_pcall(run, &r, &err)) {
+    if (err->err.is_break)
+      fprintf(stderr, "*** Break\n");
+    else
+      lu_report(err);
+    return 1;
+  }
+  if (r.mode == 'i')
+    lu_repl(false);
+  return 0;
+}

@@ -1,0 +1,358 @@
+/* repl.c: loading files and strings, and the REPL: GNU Readline on a
+   terminal (history, Tab completion, Ctrl-C back to the prompt), plain
+   form-by-form reading on a pipe. */
+#include <errno.h>
+#include <gc.h>
+#include <limits.h>
+#include <readline/history.h>
+#include <readline/readline.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "interp.h"
+
+const char *lu_libdir = "lib";
+static const char *loading; /* the file being loaded, for relative loads */
+static LuValue *loaded;     /* libload: real paths already loaded */
+
+/* ---- loading ---- */
+
+typedef struct {
+  LuReader *r;
+  LuValue *last;
+} LoadCall;
+
+static void eval_all(void *ud) {
+  LoadCall *c = ud;
+  LuValue *form;
+  LuReadStatus st;
+  while ((st = lu_read(c->r, &form)) == LU_READ_OK)
+    c->last = lu_eval(form, lu_nil);
+  if (st == LU_READ_INCOMPLETE) { /* report it at the form's start */
+    LuLoc *at = lu_alloc(sizeof *at);
+    *at = (LuLoc){c->r->file, c->r->line, c->r->col};
+    LuFrame f = {lu_frame, lu_cons_at(lu_nil, lu_nil, at), NULL, NULL};
+    lu_frame = &f;
+    lu_error("syntax error: unfinished form (a missing ')' or '\"')");
+  }
+}
+
+LuValue *lu_eval_string(const char *src, const char *file) {
+  LuReader r;
+  lu_reader_init(&r, src, strlen(src), file);
+  LoadCall c = {&r, lu_nil};
+  const char *saved = loading;
+  loading = r.file;
+  LuValue *err;
+  bool ok = lu_pcall(eval_all, &c, &err);
+  loading = saved;
+  if (!ok)
+    lu_rethrow(err);
+  return c.last;
+}
+
+static char *read_file(const char *path, const char *who) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    lu_error("%s: cannot open %s: %s", who, path, strerror(errno));
+  LuBuf b;
+  lu_buf_init(&b);
+  char chunk[65536];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+    lu_buf_add(&b, chunk, n);
+  bool bad = ferror(f);
+  fclose(f);
+  if (bad)
+    lu_error("%s: cannot read %s", who, path);
+  if (strlen(b.s) != b.len)
+    lu_error("%s: %s is not a text file (it holds NUL bytes)", who, path);
+  return b.s;
+}
+
+LuValue *lu_load_file(const char *path) {
+  return lu_eval_string(read_file(path, "load"), path);
+}
+
+static bool is_file(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Tries dir/name, adding .lsp when name has no extension. */
+static char *try_dir(const char *dir, size_t dirlen, const char *name) {
+  const char *base = strrchr(name, '/');
+  bool has_ext = strchr(base ? base : name, '.') != NULL;
+  LuBuf b;
+  lu_buf_init(&b);
+  if (dirlen)
+    lu_buf_printf(&b, "%.*s/", (int)dirlen, dir);
+  lu_buf_printf(&b, "%s%s", name, has_ext ? "" : ".lsp");
+  return is_file(b.s) ? b.s : NULL;
+}
+
+/* Beside the loading file, then LUSH89_PATH, then lib/. */
+static char *find_file(const char *name) {
+  if (name[0] == '/')
+    return try_dir("", 0, name);
+  const char *slash = loading ? strrchr(loading, '/') : NULL;
+  char *p = slash ? try_dir(loading, (size_t)(slash - loading), name)
+                  : try_dir("", 0, name);
+  const char *path = getenv("LUSH89_PATH");
+  while (!p && path && *path) {
+    size_t n = strcspn(path, ":");
+    p = n ? try_dir(path, n, name) : NULL;
+    path += n + (path[n] == ':');
+  }
+  return p ? p : try_dir(lu_libdir, strlen(lu_libdir), name);
+}
+
+LuValue *lu_load_named(const char *name, bool once) {
+  char *path = find_file(name);
+  if (!path)
+    lu_error("%s: cannot find %s (looked beside %s, in LUSH89_PATH and in %s)",
+             lu_caller(), name, loading ? loading : "the current folder",
+             lu_libdir);
+  if (once) {
+    char real[PATH_MAX];
+    LuValue *key = lu_cstring(realpath(path, real) ? real : path);
+    if (lu_hash_get(loaded, key))
+      return lu_nil;
+    lu_hash_set(loaded, key, lu_t);
+  }
+  return lu_load_file(path);
+}
+
+LU_DEFUN(load, "(load FILE)",
+         "Loads FILE (.lsp added when missing), looking beside the loading "
+         "file, then in LUSH89_PATH, then in lib/. Returns the last value.") {
+  return lu_load_named(lu_arg_str(argv, 0), false);
+}
+
+LU_DEFUN(libload, "(libload FILE)",
+         "Like load, but loads each file only once.") {
+  return lu_load_named(lu_arg_str(argv, 0), true);
+}
+
+LU_DEFUN(read_, "(read STRING)",
+         "The first form written in STRING, unevaluated.") {
+  LuReader r;
+  const char *s = lu_arg_str(argv, 0);
+  lu_reader_init(&r, s, argv[0]->str.len, "<string>");
+  LuValue *form = lu_nil;
+  LuReadStatus st = lu_read(&r, &form);
+  if (st == LU_READ_INCOMPLETE)
+    lu_error("read: unfinished form in %s", lu_repr(argv[0], true));
+  return form;
+}
+
+/* ---- the REPL ---- */
+
+typedef struct {
+  LuValue *form;
+} EvalPrint;
+
+static void eval_print(void *ud) {
+  EvalPrint *e = ud;
+  LuValue *v = lu_eval(e->form, lu_nil);
+  fflush(stdout);
+  printf("= %s\n", lu_repr(v, true));
+  fflush(stdout);
+}
+
+static void report(LuValue *err) {
+  if (err->err.is_break) {
+    fflush(stdout);
+    fprintf(stderr, "\n*** Break\n");
+  } else {
+    lu_report(err);
+  }
+}
+
+typedef struct {
+  LuReader r;
+  LuValue *form;
+  LuReadStatus st;
+} ReadOne;
+
+static void read_one(void *ud) {
+  ReadOne *c = ud;
+  c->st = lu_read(&c->r, &c->form);
+}
+
+/* Evaluates every complete form of text; returns how many bytes it used:
+   the rest is an unfinished form to complete with more input. An error
+   drops the rest of the text. */
+static size_t eval_text(const char *text, size_t len) {
+  ReadOne c;
+  lu_reader_init(&c.r, text, len, "<stdin>");
+  for (;;) {
+    LuValue *err;
+    if (!lu_pcall(read_one, &c, &err)) {
+      report(err);
+      return len;
+    }
+    if (c.st != LU_READ_OK)
+      return c.st == LU_READ_EOF ? len : c.r.pos;
+    EvalPrint e = {c.form};
+    if (!lu_pcall(eval_print, &e, &err))
+      report(err);
+  }
+}
+
+static void sigint(int sig) {
+  (void)sig;
+  lu_interrupted = 1;
+}
+
+static LuBuf pending; /* typed text not yet evaluated */
+static bool eof;
+static char history_file[PATH_MAX];
+
+static void on_line(char *line) {
+  if (!line) {
+    eof = true;
+    return;
+  }
+  if (*line)
+    add_history(line);
+  lu_buf_puts(&pending, line);
+  lu_buf_puts(&pending, "\n");
+  free(line);
+  rl_callback_handler_remove(); /* the terminal as the program expects */
+  size_t used = eval_text(pending.s, pending.len);
+  LuBuf rest;
+  lu_buf_init(&rest);
+  lu_buf_add(&rest, pending.s + used, pending.len - used);
+  pending = rest;
+  bool open = strspn(pending.s, " \t\r\n") < pending.len;
+  rl_callback_handler_install(open ? "  " : "? ", on_line);
+}
+
+typedef struct {
+  const char *prefix;
+  size_t n;
+  LuValue *found;
+} Completion;
+
+static void complete_one(LuValue *sym, void *ud) {
+  Completion *c = ud;
+  if (sym->sym.value && strncmp(sym->sym.name, c->prefix, c->n) == 0)
+    c->found = lu_cons(sym, c->found);
+}
+
+static char *complete_next(const char *text, int state) {
+  static LuValue *left;
+  if (state == 0) {
+    Completion c = {text, strlen(text), lu_nil};
+    lu_symbols_each(complete_one, &c);
+    left = c.found;
+  }
+  if (left == lu_nil)
+    return NULL;
+  const char *name = LU_CAR(left)->sym.name;
+  left = LU_CDR(left);
+  return strdup(name);
+}
+
+static char **complete(const char *text, int start, int end) {
+  (void)start, (void)end;
+  rl_attempted_completion_over = 1; /* names, not file names */
+  return rl_completion_matches(text, complete_next);
+}
+
+static void save_history(void) {
+  if (*history_file) {
+    write_history(history_file);
+    history_truncate_file(history_file, 2000);
+  }
+}
+
+static void interactive(void) {
+  const char *home = getenv("HOME");
+  if (home) {
+    snprintf(history_file, sizeof history_file, "%s/.lush89_history", home);
+    read_history(history_file);
+    atexit(save_history);
+  }
+  rl_readline_name = "lush89";
+  rl_catch_signals = 0;
+  rl_basic_word_break_characters = " \t\n()[]'`,\";";
+  rl_attempted_completion_function = complete;
+  lu_buf_init(&pending);
+  rl_callback_handler_install("? ", on_line);
+  while (!eof) {
+    fd_set fds;
+    FD_ZERO(&fds);
+    FD_SET(fileno(rl_instream), &fds);
+    int r = select(fileno(rl_instream) + 1, &fds, NULL, NULL, NULL);
+    if (r < 0 && errno == EINTR) {
+      if (lu_interrupted) { /* Ctrl-C at the prompt: drop the input */
+        lu_interrupted = 0;
+        lu_buf_init(&pending);
+        rl_free_line_state();
+        rl_callback_sigcleanup();
+        rl_crlf();
+        rl_callback_handler_install("? ", on_line);
+      }
+      continue;
+    }
+    if (r > 0)
+      rl_callback_read_char();
+  }
+  rl_callback_handler_remove();
+  printf("\n");
+}
+
+/* Forms from a pipe: no prompt, values printed as on a terminal. */
+static void piped(void) {
+  LuBuf text;
+  lu_buf_init(&text);
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n;
+  while ((n = getline(&line, &cap, stdin)) > 0) {
+    lu_buf_add(&text, line, (size_t)n);
+    size_t used = eval_text(text.s, text.len);
+    LuBuf rest;
+    lu_buf_init(&rest);
+    lu_buf_add(&rest, text.s + used, text.len - used);
+    text = rest;
+  }
+  free(line);
+  if (strspn(text.s, " \t\r\n") < text.len) {
+    LuValue *err;
+    LoadCall c = {NULL, lu_nil};
+    LuReader r;
+    lu_reader_init(&r, text.s, text.len, "<stdin>");
+    c.r = &r;
+    if (!lu_pcall(eval_all, &c, &err))
+      report(err);
+  }
+}
+
+void lu_repl(bool banner) {
+  struct sigaction sa = {0};
+  sa.sa_handler = sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL); /* no SA_RESTART: select sees EINTR */
+  if (banner)
+    printf("lush89 0.1: Lisp with tensors and a backprop simulator. "
+           "(help 'name), (apropos \"str\"), Ctrl-D quits.\n");
+  if (isatty(0))
+    interactive();
+  else
+    piped();
+}
+
+static LuBuiltin *const repl_builtins[] = {&load_builtin, &libload_builtin,
+                                           &read__builtin, NULL};
+
+void lu_repl_open(void) {
+  loaded = lu_hash_new();
+  lu_register(repl_builtins);
+}

@@ -1,0 +1,1 @@
+;; prelude.lsp: Lisp definitions loaded at start-up, before any script.
