@@ -730,6 +730,12 @@ LU_DEFUN(error_backtrace, "(error-backtrace ERR)",
   return lu_arg_type(argv, 0, LU_ERROR)->err.trace;
 }
 
+LU_DEFUN(form_where, "(form-where FORM)",
+         "Where the list FORM was read: (FILE LINE COL), or ().") {
+  LuValue *x = argv[0];
+  return x->type == LU_CONS && x->cons.loc ? lu_loc_list(x->cons.loc) : lu_nil;
+}
+
 LU_DEFUN(boundp, "(boundp SYMBOL)", "t when SYMBOL has a global value.") {
   return LU_BOOL(lu_arg_sym(argv, 0)->sym.value != NULL);
 }
@@ -743,7 +749,7 @@ static LuBuiltin *const core_builtins[] = {
     &defvar_builtin, &incr_builtin, &decr_builtin, &quasiquote_builtin,
     &try_builtin, &unwind_protect_builtin, &time__builtin, &eval_builtin,
     &macroexpand_builtin, &error_builtin, &error_message_builtin,
-    &error_where_builtin, &error_backtrace_builtin, &boundp_builtin, NULL};
+    &error_where_builtin, &error_backtrace_builtin, &form_where_builtin, &boundp_builtin, NULL};
 
 void lu_core_open(void) {
   lu_s_quote = lu_intern("quote");

@@ -62,6 +62,11 @@ void lu_value_init(void);
 /* Visits every interned symbol. */
 void lu_symbols_each(void (*fn)(LuValue *sym, void *ud), void *ud);
 
+/* init.c: opens every library and loads the prelude (run it under
+   lu_pcall, after GC_INIT and lu_error_init); Ctrl-C sets lu_interrupted. */
+void lu_init(void *unused);
+void lu_catch_sigint(void);
+
 /* repl.c */
 extern const char *lu_libdir;
 void lu_repl(bool banner);

@@ -1,5 +1,5 @@
-/* main.c: the command line. Starts the GC, opens every library, loads
-   lib/prelude.lsp, then runs a script, an expression or the REPL. */
+/* main.c: the command line. Starts the GC and the interpreter, then runs
+   a script, an expression or the REPL. */
 #include <gc.h>
 #include <libgen.h>
 #include <limits.h>
@@ -8,9 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../runtime/io.h"
-#include "../runtime/net.h"
-#include "../runtime/tensor.h"
 #include "interp.h"
 
 static const char usage[] =
@@ -44,26 +41,6 @@ static void find_libdir(void) {
   }
 }
 
-static void open_all(void *ud) {
-  (void)ud;
-  lu_value_init();
-  lu_core_open();
-  lu_object_open();
-  lu_list_open();
-  lu_string_open();
-  lu_number_open();
-  lu_hash_open();
-  lu_system_open();
-  lu_help_open();
-  lu_repl_open();
-  lu_tensor_open();
-  lu_io_open();
-  lu_net_open();
-  char prelude[PATH_MAX + 80];
-  snprintf(prelude, sizeof prelude, "%s/prelude.lsp", lu_libdir);
-  lu_load_file(prelude);
-}
-
 typedef struct {
   int mode; /* 'f' file, 'e' -e, 'p' -p, 'i' -i */
   const char *what;
@@ -88,22 +65,14 @@ static void set_argv(const char *first, char **rest, int n) {
   lu_set_global("argv", first ? lu_cons(lu_cstring(first), l) : l);
 }
 
-static void sigint(int sig) {
-  (void)sig;
-  lu_interrupted = 1;
-}
-
 int main(int argc, char **argv) {
   GC_INIT();
   int stack_base;
   lu_error_init(&stack_base);
-  struct sigaction sa = {0};
-  sa.sa_handler = sigint;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
+  lu_catch_sigint();
   find_libdir();
   LuValue *err;
-  if (!lu_pcall(open_all, NULL, &err)) {
+  if (!lu_pcall(lu_init, NULL, &err)) {
     lu_report(err);
     return 1;
   }

@@ -204,11 +204,6 @@ static size_t eval_text(const char *text, size_t len) {
   }
 }
 
-static void sigint(int sig) {
-  (void)sig;
-  lu_interrupted = 1;
-}
-
 static LuBuf pending; /* typed text not yet evaluated */
 static bool eof;
 static char history_file[PATH_MAX];
@@ -336,10 +331,6 @@ static void piped(void) {
 }
 
 void lu_repl(bool banner) {
-  struct sigaction sa = {0};
-  sa.sa_handler = sigint;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL); /* no SA_RESTART: select sees EINTR */
   if (banner)
     printf("lush89 0.1: Lisp with tensors and a backprop simulator. "
            "(help 'name), (apropos \"str\"), Ctrl-D quits.\n");

@@ -1,0 +1,41 @@
+/* init.c: start-up. Opens every library, interpreter and runtime, and
+   loads lib/prelude.lsp. Shared by main and the C tests. */
+#include <limits.h>
+#include <stdio.h>
+
+#include "../runtime/io.h"
+#include "../runtime/net.h"
+#include "../runtime/tensor.h"
+#include "interp.h"
+
+void lu_init(void *unused) {
+  (void)unused;
+  lu_value_init();
+  lu_core_open();
+  lu_object_open();
+  lu_list_open();
+  lu_string_open();
+  lu_number_open();
+  lu_hash_open();
+  lu_system_open();
+  lu_help_open();
+  lu_repl_open();
+  lu_tensor_open();
+  lu_io_open();
+  lu_net_open();
+  char prelude[PATH_MAX + 80];
+  snprintf(prelude, sizeof prelude, "%s/prelude.lsp", lu_libdir);
+  lu_load_file(prelude);
+}
+
+static void sigint(int sig) {
+  (void)sig;
+  lu_interrupted = 1;
+}
+
+void lu_catch_sigint(void) {
+  struct sigaction sa = {0};
+  sa.sa_handler = sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL); /* no SA_RESTART: select sees EINTR */
+}
