@@ -99,16 +99,16 @@ static LuValue *backtrace(void) {
 static LuValue *make_error(LuValue *message) {
   char *saved = stack_limit;
   stack_limit -= 256u << 10;
-  LuValue *e = lu_alloc(sizeof(LuValue));
-  e->type = LU_ERROR;
-  e->err.message = message;
-  e->err.where = lu_nil;
+  LuValue *e = lu_new(LU_ERROR);
+  e->err = lu_alloc(sizeof(struct LuErr));
+  e->err->message = message;
+  e->err->where = lu_nil;
   for (LuFrame *f = lu_frame; f; f = f->up)
     if (frame_loc(f)) {
-      e->err.where = lu_loc_list(frame_loc(f));
+      e->err->where = lu_loc_list(frame_loc(f));
       break;
     }
-  e->err.trace = backtrace();
+  e->err->trace = backtrace();
   stack_limit = saved;
   return e;
 }
@@ -116,7 +116,7 @@ static LuValue *make_error(LuValue *message) {
 noreturn void lu_rethrow(LuValue *err) {
   if (!handler) { /* no protected call: only a start-up bug gets here */
     fprintf(stderr, "lush89: error outside any handler: %s\n",
-            err->err.message->str.s);
+            err->err->message->str.s);
     abort();
   }
   handler->err = err;
@@ -141,7 +141,7 @@ noreturn void lu_error(const char *fmt, ...) {
 noreturn void lu_break(void) {
   lu_interrupted = 0;
   LuValue *e = make_error(lu_cstring("*** Break"));
-  e->err.is_break = true;
+  e->err->is_break = true;
   lu_rethrow(e);
 }
 
@@ -166,14 +166,14 @@ bool lu_pcall(void (*fn)(void *ud), void *ud, LuValue **err) {
 
 void lu_report(LuValue *err) {
   fflush(stdout);
-  LuValue *w = err->err.where;
+  LuValue *w = err->err->where;
   if (w != lu_nil)
     fprintf(stderr, "%s:%.0f:%.0f: error: %s\n", LU_CAR(w)->str.s,
             LU_CAR(LU_CDR(w))->num, LU_CAR(LU_CDR(LU_CDR(w)))->num,
-            err->err.message->str.s);
+            err->err->message->str.s);
   else
-    fprintf(stderr, "lush89: error: %s\n", err->err.message->str.s);
-  for (LuValue *l = err->err.trace; l != lu_nil; l = LU_CDR(l))
+    fprintf(stderr, "lush89: error: %s\n", err->err->message->str.s);
+  for (LuValue *l = err->err->trace; l != lu_nil; l = LU_CDR(l))
     fprintf(stderr, "  at %s\n", LU_CAR(l)->str.s);
   fflush(stderr);
 }
@@ -219,8 +219,7 @@ void lu_register(LuBuiltin *const *table) {
   for (; *table; table++) {
     LuBuiltin *b = *table;
     parse_usage(b);
-    LuValue *v = lu_alloc(sizeof(LuValue));
-    v->type = LU_BUILTIN;
+    LuValue *v = lu_new(LU_BUILTIN);
     v->builtin = b;
     LuValue *sym = lu_intern(b->name);
     sym->sym.value = v;

@@ -53,26 +53,26 @@ static inline LuValue *eval_arg(LuValue *a, LuValue *env) {
 /* ---- calling ---- */
 
 const char *lu_fn_usage(LuValue *fn) {
-  LuValue *name = fn->fn.name != lu_nil ? fn->fn.name : lu_intern("lambda");
-  const char *params = lu_repr(fn->fn.params, true);
+  LuValue *name = fn->fn->name != lu_nil ? fn->fn->name : lu_intern("lambda");
+  const char *params = lu_repr(fn->fn->params, true);
   LuBuf b;
   lu_buf_init(&b);
   lu_buf_printf(&b, "(%s%s%.*s)", name->sym.name,
-                fn->fn.params == lu_nil ? "" : " ",
-                fn->fn.params == lu_nil ? 0 : (int)strlen(params) - 2,
+                fn->fn->params == lu_nil ? "" : " ",
+                fn->fn->params == lu_nil ? 0 : (int)strlen(params) - 2,
                 params + 1);
   return b.s;
 }
 
 noreturn static void arity_error(LuValue *fn, int argc) {
   lu_error("%s: wrong number of arguments (%d given); usage: %s",
-           fn->fn.name != lu_nil ? fn->fn.name->sym.name : "lambda", argc,
+           fn->fn->name != lu_nil ? fn->fn->name->sym.name : "lambda", argc,
            lu_fn_usage(fn));
 }
 
 LuValue *lu_bind_params(LuValue *fn, LuValue *env, int argc,
                         LuValue **argv) {
-  LuValue *p = fn->fn.params;
+  LuValue *p = fn->fn->params;
   int i = 0;
   enum { REQUIRED, OPTIONAL } mode = REQUIRED;
   for (; p->type == LU_CONS; p = p->cons.cdr) {
@@ -143,7 +143,7 @@ LuValue *lu_apply(LuValue *f, int argc, LuValue **argv) {
       lu_error("apply: %s is a special form", f->builtin->name);
     return call_builtin(f->builtin, argc, argv);
   case LU_CLOSURE:
-    return lu_progn(f->fn.body, lu_bind_params(f, f->fn.env, argc, argv));
+    return lu_progn(f->fn->body, lu_bind_params(f, f->fn->env, argc, argv));
   case LU_CDATA:
     if (f->cdata.ctype->call)
       return f->cdata.ctype->call(f, argv, argc);
@@ -178,7 +178,7 @@ static LuValue *macro_expand(LuValue *m, LuValue *args) {
   LuValue **argv = n > 8 ? lu_alloc((size_t)n * sizeof *argv) : small;
   for (long i = 0; i < n; i++, args = args->cons.cdr)
     argv[i] = args->cons.car;
-  return lu_progn(m->fn.body, lu_bind_params(m, m->fn.env, (int)n, argv));
+  return lu_progn(m->fn->body, lu_bind_params(m, m->fn->env, (int)n, argv));
 }
 
 LuValue *lu_eval(LuValue *x, LuValue *env) {
@@ -222,8 +222,8 @@ LuValue *lu_eval(LuValue *x, LuValue *env) {
     fr.fn = f;
     fr.call = x;
     if (f->type == LU_CLOSURE) {
-      env = lu_bind_params(f, f->fn.env, argc, argv);
-      x = body_tail(f->fn.body, env);
+      env = lu_bind_params(f, f->fn->env, argc, argv);
+      x = body_tail(f->fn->body, env);
       continue;
     }
     r = lu_apply(f, argc, argv);
@@ -510,19 +510,19 @@ static void check_lambda_list(LuValue *params) {
 LuValue *lu_make_fn(LuType type, LuValue *name, LuValue *rest, LuValue *env) {
   LuValue *params = ARG1(rest), *body = REST(rest);
   check_lambda_list(params);
-  LuValue *f = lu_alloc(sizeof(LuValue));
-  f->type = type;
-  f->fn.name = name;
-  f->fn.params = params;
-  f->fn.doc = lu_nil;
-  f->fn.env = env;
-  f->fn.klass = lu_nil;
+  LuValue *f = lu_new(type);
+  f->fn = lu_alloc(sizeof(struct LuFn));
+  f->fn->name = name;
+  f->fn->params = params;
+  f->fn->doc = lu_nil;
+  f->fn->env = env;
+  f->fn->klass = lu_nil;
   if (body->type == LU_CONS && body->cons.car->type == LU_STRING &&
       body->cons.cdr != lu_nil) {
-    f->fn.doc = body->cons.car;
+    f->fn->doc = body->cons.car;
     body = body->cons.cdr;
   }
-  f->fn.body = body;
+  f->fn->body = body;
   return f;
 }
 
@@ -657,7 +657,7 @@ LU_DEFSPECIAL(try, "(try BODY... (catch VAR HANDLER...))",
   LuValue *err;
   if (lu_pcall(body_call, &c, &err))
     return c.result;
-  if (err->err.is_break || handler == lu_nil)
+  if (err->err->is_break || handler == lu_nil)
     lu_rethrow(err);
   *env = bind(check_sym(ARG1(handler), "the error variable"), err, *env);
   return tail_body(REST(handler), *env, tail);
@@ -717,17 +717,17 @@ LU_DEFUN(error, "(error FORMAT ARGS...)",
 
 LU_DEFUN(error_message, "(error-message ERR)",
          "The message of an error caught by try.") {
-  return lu_arg_type(argv, 0, LU_ERROR)->err.message;
+  return lu_arg_type(argv, 0, LU_ERROR)->err->message;
 }
 
 LU_DEFUN(error_where, "(error-where ERR)",
          "Where an error caught by try was raised: (FILE LINE COL), or ().") {
-  return lu_arg_type(argv, 0, LU_ERROR)->err.where;
+  return lu_arg_type(argv, 0, LU_ERROR)->err->where;
 }
 
 LU_DEFUN(error_backtrace, "(error-backtrace ERR)",
          "The calls active when ERR was raised, innermost first.") {
-  return lu_arg_type(argv, 0, LU_ERROR)->err.trace;
+  return lu_arg_type(argv, 0, LU_ERROR)->err->trace;
 }
 
 LU_DEFUN(form_where, "(form-where FORM)",

@@ -33,8 +33,8 @@ LU_DEFUN(help, "(help SYMBOL)",
   case LU_CLOSURE:
   case LU_MACRO:
     printf("%s   [%s]\n", lu_fn_usage(v), lu_type_name(v));
-    if (v->fn.doc != lu_nil)
-      printf("  %s\n", v->fn.doc->str.s);
+    if (v->fn->doc != lu_nil)
+      printf("  %s\n", v->fn->doc->str.s);
     print_where(s->sym.where);
     break;
   default: {

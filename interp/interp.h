@@ -59,6 +59,8 @@ void lu_set_doc(LuValue *name, LuValue *doc);
 
 /* value.c */
 void lu_value_init(void);
+/* A new value of the given type, its other fields zero. */
+LuValue *lu_new(LuType type);
 /* Visits every interned symbol. */
 void lu_symbols_each(void (*fn)(LuValue *sym, void *ud), void *ud);
 

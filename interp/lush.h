@@ -72,6 +72,8 @@ typedef struct LuBuiltin {
   int min, max;         /* max -1: any number */
 } LuBuiltin;
 
+struct LuFn;
+struct LuErr;
 struct LuClass;
 struct LuObject;
 
@@ -93,28 +95,32 @@ struct LuValue {
       const LuLoc *loc; /* NULL for pairs not made by the reader */
     } cons;
     LuBuiltin *builtin;
-    struct {
-      LuValue *name;    /* a symbol, or () for an anonymous lambda */
-      LuValue *params;  /* the lambda list as written */
-      LuValue *body;    /* list of forms; a leading doc string removed */
-      LuValue *doc;     /* string or () */
-      LuValue *env;     /* captured lexical environment */
-      LuValue *klass;   /* for methods: the class; else () */
-    } fn;               /* LU_CLOSURE and LU_MACRO */
+    struct LuFn *fn;    /* LU_CLOSURE and LU_MACRO */
     struct LuClass *klass;
     struct LuObject *obj;
     struct LuHash *hash;
-    struct {
-      LuValue *message; /* string */
-      LuValue *where;   /* (file line col) of the innermost form, or () */
-      LuValue *trace;   /* list of strings, innermost call first */
-      bool is_break;    /* Ctrl-C: try does not catch it */
-    } err;
+    struct LuErr *err;
     struct {
       const LuCType *ctype;
       void *ptr;
     } cdata;
   };
+};
+
+struct LuFn {
+  LuValue *name;   /* a symbol, or () for an anonymous lambda */
+  LuValue *params; /* the lambda list as written */
+  LuValue *body;   /* list of forms; a leading doc string removed */
+  LuValue *doc;    /* string or () */
+  LuValue *env;    /* captured lexical environment */
+  LuValue *klass;  /* for methods: the class; else () */
+};
+
+struct LuErr {
+  LuValue *message; /* string */
+  LuValue *where;   /* (file line col) of the innermost form, or () */
+  LuValue *trace;   /* list of strings, innermost call first */
+  bool is_break;    /* Ctrl-C: try does not catch it */
 };
 
 struct LuClass {

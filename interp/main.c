@@ -67,6 +67,7 @@ static void set_argv(const char *first, char **rest, int n) {
 
 int main(int argc, char **argv) {
   GC_INIT();
+  GC_expand_hp(16u << 20); /* fewer collections while the heap is small */
   int stack_base;
   lu_error_init(&stack_base);
   lu_catch_sigint();
@@ -113,7 +114,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (!lu_pcall(run, &r, &err)) {
-    if (err->err.is_break)
+    if (err->err->is_break)
       fprintf(stderr, "*** Break\n");
     else
       lu_report(err);

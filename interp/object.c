@@ -49,16 +49,14 @@ static LuValue *make_class(LuValue *name, LuValue *super, LuValue *slots) {
     c->slots[i] = s;
     c->inits[i] = init;
   }
-  LuValue *v = lu_alloc(sizeof(LuValue));
-  v->type = LU_CLASS;
+  LuValue *v = lu_new(LU_CLASS);
   v->klass = c;
   return v;
 }
 
 /* The method table is a hash; wrap it for the lu_hash_* functions. */
 static LuValue *methods_of(struct LuClass *c) {
-  LuValue *h = lu_alloc(sizeof(LuValue));
-  h->type = LU_HASH;
+  LuValue *h = lu_new(LU_HASH);
   h->hash = c->methods;
   return h;
 }
@@ -96,7 +94,7 @@ LU_DEFSPECIAL(defmethod, "(defmethod CLASS NAME (PARAMS...) [DOC] BODY...)",
   if (name->type != LU_SYMBOL)
     lu_error("defmethod: the method name must be a symbol");
   LuValue *m = lu_make_fn(LU_CLOSURE, name, LU_CDR(LU_CDR(args)), *env);
-  m->fn.klass = c;
+  m->fn->klass = c;
   lu_hash_set(methods_of(c->klass), name, m);
   return name;
 }
@@ -112,8 +110,8 @@ LuValue *lu_send(LuValue *obj, LuValue *method, int argc, LuValue **argv) {
   if (!m)
     lu_error("==>: %s has no method %s", lu_repr(obj, true),
              method->sym.name);
-  LuValue *env = lu_cons(lu_cons(lu_s_this, obj), lu_cons(obj, m->fn.env));
-  return lu_progn(m->fn.body, lu_bind_params(m, env, argc, argv));
+  LuValue *env = lu_cons(lu_cons(lu_s_this, obj), lu_cons(obj, m->fn->env));
+  return lu_progn(m->fn->body, lu_bind_params(m, env, argc, argv));
 }
 
 LU_DEFSPECIAL(send, "(==> OBJECT METHOD ARGS...)",
@@ -135,8 +133,7 @@ LU_DEFUN(new, "(new CLASS ARGS...)",
          "constructor (the method named like the class) gets ARGS.") {
   LuValue *c = lu_arg_type(argv, 0, LU_CLASS);
   struct LuClass *k = c->klass;
-  LuValue *obj = lu_alloc(sizeof(LuValue));
-  obj->type = LU_OBJECT;
+  LuValue *obj = lu_new(LU_OBJECT);
   obj->obj = lu_alloc(sizeof(struct LuObject));
   obj->obj->klass = c;
   obj->obj->slots = lu_alloc((size_t)(k->nslots ? k->nslots : 1) *

@@ -108,8 +108,8 @@ void lu_print_to(LuBuf *b, LuValue *v, bool readably) {
     break;
   case LU_CLOSURE:
   case LU_MACRO:
-    if (v->fn.name != lu_nil)
-      lu_buf_printf(b, "#<%s %s>", lu_type_name(v), v->fn.name->sym.name);
+    if (v->fn->name != lu_nil)
+      lu_buf_printf(b, "#<%s %s>", lu_type_name(v), v->fn->name->sym.name);
     else
       lu_buf_printf(b, "#<%s>", v->type == LU_MACRO ? "macro" : "lambda");
     break;
@@ -124,7 +124,7 @@ void lu_print_to(LuBuf *b, LuValue *v, bool readably) {
     break;
   case LU_ERROR:
     lu_buf_puts(b, "#<error ");
-    print_string(b, v->err.message);
+    print_string(b, v->err->message);
     lu_buf_puts(b, ">");
     break;
   case LU_CDATA:

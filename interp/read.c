@@ -255,8 +255,8 @@ LuReadStatus lu_read(LuReader *r, LuValue **out) {
     *out = rc.form;
     return LU_READ_OK;
   }
-  if (err->err.message->str.s == incomplete_msg ||
-      strcmp(err->err.message->str.s, incomplete_msg) == 0) {
+  if (err->err->message->str.s == incomplete_msg ||
+      strcmp(err->err->message->str.s, incomplete_msg) == 0) {
     *r = start;
     return LU_READ_INCOMPLETE;
   }

@@ -165,7 +165,7 @@ static void eval_print(void *ud) {
 }
 
 static void report(LuValue *err) {
-  if (err->err.is_break) {
+  if (err->err->is_break) {
     fflush(stdout);
     fprintf(stderr, "\n*** Break\n");
   } else {

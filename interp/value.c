@@ -49,21 +49,35 @@ void *lu_alloc_atomic(size_t n, const char *who) {
   return p;
 }
 
-static LuValue *new_value(LuType type) {
-  LuValue *v = GC_MALLOC(sizeof(LuValue));
-  if (!v)
-    lu_error("out of memory");
+/* Values come from a private free list that GC_malloc_many refills: one
+   pointer pop per value instead of a call into the GC. The list is a root,
+   so values waiting on it are not collected. */
+static void *free_values;
+
+LuValue *lu_new(LuType type) {
+  if (!free_values) {
+    free_values = GC_malloc_many(sizeof(LuValue));
+    if (!free_values)
+      lu_error("out of memory");
+  }
+  LuValue *v = free_values;
+  free_values = GC_NEXT(v);
+  memset(v, 0, sizeof *v);
   v->type = type;
   return v;
 }
 
 /* ---- constructors ---- */
 
+/* Small integers are made once: loop counters and indices allocate
+   nothing. */
+enum { SMALL_MIN = -1024, SMALL_MAX = 1024 };
+static LuValue small_ints[SMALL_MAX - SMALL_MIN + 1];
+
 LuValue *lu_number(double x) {
-  LuValue *v = GC_MALLOC_ATOMIC(sizeof(LuValue));
-  if (!v)
-    lu_error("out of memory");
-  v->type = LU_NUMBER;
+  if (x >= SMALL_MIN && x <= SMALL_MAX && x == (int)x && !(x == 0 && signbit(x)))
+    return &small_ints[(int)x - SMALL_MIN];
+  LuValue *v = lu_new(LU_NUMBER);
   v->num = x;
   return v;
 }
@@ -72,7 +86,7 @@ LuValue *lu_string(const char *s, size_t len) {
   char *p = lu_alloc_atomic(len + 1, "string");
   memcpy(p, s, len);
   p[len] = 0;
-  LuValue *v = new_value(LU_STRING);
+  LuValue *v = lu_new(LU_STRING);
   v->str.s = p;
   v->str.len = len;
   return v;
@@ -85,7 +99,7 @@ LuValue *lu_cons(LuValue *car, LuValue *cdr) {
 }
 
 LuValue *lu_cons_at(LuValue *car, LuValue *cdr, const LuLoc *loc) {
-  LuValue *v = new_value(LU_CONS);
+  LuValue *v = lu_new(LU_CONS);
   v->cons.car = car;
   v->cons.cdr = cdr;
   v->cons.loc = loc;
@@ -93,7 +107,7 @@ LuValue *lu_cons_at(LuValue *car, LuValue *cdr, const LuLoc *loc) {
 }
 
 LuValue *lu_cdata(const LuCType *ctype, void *ptr) {
-  LuValue *v = new_value(LU_CDATA);
+  LuValue *v = lu_new(LU_CDATA);
   v->cdata.ctype = ctype;
   v->cdata.ptr = ptr;
   return v;
@@ -168,7 +182,7 @@ LuValue *lu_intern(const char *name) {
   for (; symtab[j]; j = (j + 1) & (symcap - 1))
     if (strcmp(symtab[j]->sym.name, name) == 0)
       return symtab[j];
-  LuValue *s = new_value(LU_SYMBOL);
+  LuValue *s = lu_new(LU_SYMBOL);
   char *copy = GC_MALLOC_ATOMIC(n + 1);
   memcpy(copy, name, n + 1);
   s->sym.name = copy;
@@ -258,7 +272,7 @@ struct LuHash {
 };
 
 LuValue *lu_hash_new(void) {
-  LuValue *v = new_value(LU_HASH);
+  LuValue *v = lu_new(LU_HASH);
   v->hash = lu_alloc(sizeof(struct LuHash));
   return v;
 }
@@ -429,6 +443,8 @@ void lu_buf_printf(LuBuf *b, const char *fmt, ...) {
 }
 
 void lu_value_init(void) {
+  for (int i = SMALL_MIN; i <= SMALL_MAX; i++)
+    small_ints[i - SMALL_MIN] = (LuValue){.type = LU_NUMBER, .num = i};
   lu_t = lu_intern("t");
   lu_t->sym.value = lu_t;
   lu_intern("nil")->sym.value = lu_nil;
