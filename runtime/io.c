@@ -123,8 +123,10 @@ static void slurp_body(void *ud) {
    Returns NULL or the reason it failed, with fd closed. */
 static const char *slurp_open(Slurp *s, int fd) {
   struct stat st;
-  if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-    const char *why = S_ISDIR(st.st_mode) ? "is a directory" : strerror(errno);
+  const char *why = fstat(fd, &st) != 0   ? strerror(errno)
+                    : S_ISDIR(st.st_mode) ? "is a directory"
+                                          : NULL;
+  if (why) {
     close(fd);
     return why;
   }
@@ -575,9 +577,11 @@ static LuTensor *matrix_decode(const char *path, const unsigned char *buf,
   else if (is_lush_magic(load_u32(buf, false)))
     lush_header(path, buf, len, &h);
   else
-    lu_error("load-matrix: %s: wrong magic %02X %02X %02X %02X (not an IDX or "
-             "Lush matrix file)",
-             path, buf[0], buf[1], buf[2], buf[3]);
+    lu_error("load-matrix: %s: wrong magic %02X %02X %02X %02X (%s)", path,
+             buf[0], buf[1], buf[2], buf[3],
+             buf[0] == 0x1f && buf[1] == 0x8b
+                 ? "gzip data: name the file .gz"
+                 : "not an IDX or Lush matrix file");
   const char *dims = dims_text(h.ndim, h.dim);
   size_t n = 1, es = code_size(h.code), bytes;
   for (int i = 0; i < h.ndim; i++)
@@ -660,11 +664,12 @@ static void encode_row(LuElem e, const unsigned char *p, long n, long step,
 }
 
 typedef struct {
-  const LuTensor *t;
   Sink *sink;
-  unsigned char buf[1 << 16];
+  unsigned char *buf; /* IDX_STAGE bytes */
   size_t used;
 } IdxWriter;
+
+#define IDX_STAGE 65536
 
 /* RowFn: encodes a row into the staging buffer, flushing it when full. */
 static void idx_row(void *ud, LuElem e, const unsigned char *p, long n,
@@ -672,7 +677,7 @@ static void idx_row(void *ud, LuElem e, const unsigned char *p, long n,
   IdxWriter *w = ud;
   size_t es = lu_elem_size(e);
   while (n > 0) {
-    long room = (long)((sizeof w->buf - w->used) / es);
+    long room = (long)((IDX_STAGE - w->used) / es);
     if (room == 0) {
       sink_write(w->sink, w->buf, w->used);
       w->used = 0;
@@ -690,18 +695,16 @@ static void idx_row(void *ud, LuElem e, const unsigned char *p, long n,
 /* WriteBody: the IDX header, then the data in row-major order. */
 static void idx_body(Sink *s, void *ud) {
   const LuTensor *t = ud;
-  IdxWriter *w = lu_alloc_atomic(sizeof *w, "save-matrix");
-  w->t = t;
-  w->sink = s;
-  w->used = 4 + 4 * (size_t)t->ndim;
-  unsigned char *h = w->buf;
+  IdxWriter w = {s, lu_alloc_atomic(IDX_STAGE, "save-matrix"),
+                 4 + 4 * (size_t)t->ndim};
+  unsigned char *h = w.buf;
   h[0] = h[1] = 0;
   h[2] = (unsigned char)elem_code(t->st->elem);
   h[3] = (unsigned char)t->ndim;
   for (int i = 0; i < t->ndim; i++)
     store_be32(h + 4 + 4 * i, (uint32_t)t->dim[i]);
-  visit_rows(t, idx_row, w);
-  sink_write(s, w->buf, w->used);
+  visit_rows(t, idx_row, &w);
+  sink_write(s, w.buf, w.used);
 }
 
 void lu_io_save_matrix(const LuTensor *t, const char *path) {
@@ -761,8 +764,9 @@ static void image_range(const Image *im, double *row, double *lo, double *hi) {
   *hi = a <= b ? b : 0;
 }
 
-/* Maps x from [lo, hi] to a level in 0..top (lo > hi inverts). NaN, and
-   every value when lo == hi, map to 0. */
+/* Maps x from [lo, hi] to a level in 0..top, clipped (lo > hi inverts).
+   NaN maps to 0; so does a constant image (x == lo == hi), while a given
+   range with lo == hi thresholds: values above it map to top. */
 static int shade(double x, double lo, double hi, int top) {
   double f = (x - lo) / (hi - lo);
   if (!(f > 0))
@@ -922,6 +926,15 @@ static Image *grid_images(LuValue *images, long *count) {
   return ims;
 }
 
+/* Pixels across count cells of size cell with their borders; LONG_MAX
+   when that overflows. */
+static long grid_side(long count, long cell) {
+  long side;
+  if (__builtin_mul_overflow(count, cell + 1, &side) || side == LONG_MAX)
+    return LONG_MAX;
+  return side + 1;
+}
+
 /* Tiles n images in cols columns, each cell as large as the largest image,
    with a 1-pixel mid-gray (128) border around and between cells; each
    image is scaled by range, or by its own min and max. */
@@ -936,10 +949,7 @@ static void save_grid(LuValue *images, const char *path, long cols,
     w = ims[k].w > w ? ims[k].w : w;
   }
   cols = cols < n ? cols : n;
-  long rows = (n + cols - 1) / cols;
-  if (rows > PNG_MAX_SIDE || h > PNG_MAX_SIDE || w > PNG_MAX_SIDE)
-    check_picture("save-png-grid", path, PNG_MAX_SIDE + 1, 1);
-  long ch = rows * (h + 1) + 1, cw = cols * (w + 1) + 1;
+  long ch = grid_side((n + cols - 1) / cols, h), cw = grid_side(cols, w);
   check_picture("save-png-grid", path, ch, cw);
   unsigned char *pix = lu_alloc_atomic((size_t)(ch * cw), "save-png-grid");
   memset(pix, 128, (size_t)(ch * cw));

@@ -153,7 +153,7 @@ static const char *run(void (*fn)(void *), Call *c) {
   LuValue *err = NULL;
   if (lu_pcall(fn, c, &err))
     return NULL;
-  return err->err.message->str.s;
+  return err->err->message->str.s;
 }
 
 static void expect_error(const char *msg, const char *part1,
@@ -528,6 +528,97 @@ static void test_png(void **state) {
   assert_int_equal(dir_entries(), 3);
 }
 
+static LuValue *grid_call(LuValue *images, const char *path, long cols,
+                          const double *range) {
+  LuValue *argv[5] = {images, lu_cstring(path), lu_number((double)cols),
+                      range ? lu_number(range[0]) : lu_nil,
+                      range ? lu_number(range[1]) : lu_nil};
+  return lu_apply(lu_global("save-png-grid"), range ? 5 : 3, argv);
+}
+
+typedef struct {
+  LuValue *images;
+  const char *path;
+  long cols;
+  const double *range;
+} GridCall;
+
+static void do_grid(void *ud) {
+  GridCall *g = ud;
+  grid_call(g->images, g->path, g->cols, g->range);
+}
+
+static const char *grid(LuValue *images, const char *path, long cols,
+                        const double *range) {
+  GridCall g = {images, path, cols, range};
+  LuValue *err = NULL;
+  return lu_pcall(do_grid, &g, &err) ? NULL : err->err->message->str.s;
+}
+
+static void test_png_grid(void **state) {
+  (void)state;
+  /* a 3x2x2 stack, each image scaled by its own range, 2 columns */
+  LuTensor *t = make(LU_FLOAT, 3, (long[]){3, 2, 2});
+  for (long k = 0; k < 3; k++)
+    for (long i = 0; i < 4; i++)
+      set(t, k * 4 + i, (double)(k * 10 + i));
+  const char *path = in_dir("g.png");
+  assert_null(grid(lu_tensor_value(t), path, 2, NULL));
+  long h, w;
+  unsigned char *p = read_png(path, &h, &w);
+  assert_int_equal(h, 7);
+  assert_int_equal(w, 7);
+  const unsigned char G = 128;
+  const unsigned char want[49] = {
+      G, G,   G,   G, G,   G,   G, /* border */
+      G, 0,   85,  G, 0,   85,  G, /* images 0 and 1 */
+      G, 170, 255, G, 170, 255, G, /* */
+      G, G,   G,   G, G,   G,   G, /* border */
+      G, 0,   85,  G, G,   G,   G, /* image 2, an empty cell */
+      G, 170, 255, G, G,   G,   G, /* */
+      G, G,   G,   G, G,   G,   G};
+  assert_memory_equal(p, want, 49);
+
+  /* a list of images of different sizes, one range for all; COLS larger
+     than the number of images */
+  LuTensor *a = make(LU_INT, 2, (long[]){1, 1});
+  set(a, 0, 10);
+  LuTensor *b = make(LU_DOUBLE, 2, (long[]){2, 3});
+  for (long i = 0; i < 6; i++)
+    set(b, i, (double)i);
+  LuValue *list = lu_list(2, lu_tensor_value(a), lu_tensor_value(b));
+  double range[2] = {0, 10};
+  assert_null(grid(list, path, 5, range));
+  p = read_png(path, &h, &w);
+  assert_int_equal(h, 4);
+  assert_int_equal(w, 9);
+  const unsigned char row1[9] = {G, 255, G, G, G, 0, 26, 51, G};
+  const unsigned char row2[9] = {G, G, G, G, G, 77, 102, 128, G};
+  assert_memory_equal(p + 9, row1, 9);
+  assert_memory_equal(p + 18, row2, 9);
+
+  /* a 4-D tensor: the images of its last two dims, in row-major order */
+  LuTensor *f = make(LU_UBYTE, 4, (long[]){2, 3, 1, 1});
+  for (long i = 0; i < 6; i++)
+    set(f, i, (double)i);
+  assert_null(grid(lu_tensor_value(f), path, 3, range));
+  p = read_png(path, &h, &w);
+  assert_int_equal(h, 5);
+  assert_int_equal(w, 7);
+  assert_int_equal(p[3 * 7 + 5], 128); /* f[1][2] = 5 of [0, 10] */
+
+  expect_error(grid(lu_nil, path, 2, NULL), "save-png-grid", "argument 1");
+  expect_error(
+      grid(lu_list(2, lu_tensor_value(a), lu_number(3)), path, 2, NULL),
+      "save-png-grid", "image 2: expected a tensor, got 3");
+  expect_error(grid(lu_tensor_value(a), path, 0, NULL), "save-png-grid",
+               "argument 3");
+  LuTensor *v = make(LU_FLOAT, 1, (long[]){4});
+  expect_error(grid(lu_tensor_value(v), path, 2, NULL), "save-png-grid",
+               "2 or more dims");
+  assert_int_equal(dir_entries(), 1);
+}
+
 /* ---- JSON --------------------------------------------------------------- */
 
 static LuValue *json_ok(const char *text) {
@@ -778,6 +869,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_bad_gzip, make_dir, remove_dir),
       cmocka_unit_test_setup_teardown(test_save_failures, make_dir, remove_dir),
       cmocka_unit_test_setup_teardown(test_png, make_dir, remove_dir),
+      cmocka_unit_test_setup_teardown(test_png_grid, make_dir, remove_dir),
       cmocka_unit_test(test_json_values),
       cmocka_unit_test(test_json_strings),
       cmocka_unit_test(test_json_numbers),

@@ -1,0 +1,98 @@
+;; io.lsp: load-matrix, save-matrix, save-png, save-png-grid, idx-show and
+;; json-read as a Lisp user sees them. Byte-level formats and every corrupt
+;; file are tested in tests/c/test_io.c. Works in a fresh temporary folder.
+
+(defvar io-dir (sprintf "%s/lush89-io-%d" (or (getenv "TMPDIR") "/tmp")
+                        (floor (* 1000000 (clock)))))
+(mkdir-p io-dir)
+(de io-file (name) (concat io-dir "/" name))
+
+;; ---- IDX round trips: every type, plain and gzip, views
+
+(each ((type '(float double int ubyte)))
+  (let ((m (list->matrix '((1 2 3) (250 5 6)) type)))
+    (each ((name '("m.idx" "m.idx.gz")))
+      (save-matrix m (io-file name))
+      (let ((back (load-matrix (io-file name))))
+        (assert (eq (idx-type back) type))
+        (assert (equal (idx-shape back) '(2 3)))
+        (assert (equal (matrix->list back) '((1 2 3) (250 5 6))))))))
+
+(let ((m [[0.5 -1.25] [3 4]]))
+  (assert (equal (save-matrix m (io-file "f.idx")) (io-file "f.idx")))
+  (assert (equal (load-matrix (io-file "f.idx")) m))
+  ;; a transposed view is saved in its own row-major order
+  (save-matrix (idx-transpose m) (io-file "t.idx.gz"))
+  (assert (equal (matrix->list (load-matrix (io-file "t.idx.gz")))
+                 '((0.5 3) (-1.25 4))))
+  ;; saving over a file replaces it and leaves no temporary file behind
+  (save-matrix [7] (io-file "f.idx"))
+  (assert (equal (matrix->list (load-matrix (io-file "f.idx"))) '(7))))
+
+(let ((big (float-matrix 3 4 5)))
+  (idx-randn big)
+  (save-matrix big (io-file "big.idx.gz"))
+  (assert (equal (load-matrix (io-file "big.idx.gz")) big)))
+
+;; ---- bad files and bad arguments
+
+(assert-error (load-matrix (io-file "missing.idx")) "missing.idx: No such file")
+(write-file (io-file "text.idx") "hello, world")
+(assert-error (load-matrix (io-file "text.idx")) "wrong magic")
+(write-file (io-file "text.idx.gz") "hello, world")
+(assert-error (load-matrix (io-file "text.idx.gz")) "not a gzip file")
+(assert-error (load-matrix 3) "argument 1: expected string")
+(assert-error (save-matrix '(1 2) (io-file "x.idx")) "expected tensor")
+(assert-error (save-matrix [1 2] (io-file "no/such/dir/x.idx"))
+              "cannot create a temporary file")
+
+;; ---- pictures
+
+(let ((digit (float-matrix 16 16)))
+  (for (i 4 11) (digit i 7 1) (digit i 8 1))
+  (assert (equal (save-png digit (io-file "d.png")) (io-file "d.png")))
+  (assert (equal (substring (read-file (io-file "d.png")) 1 4) "PNG"))
+  (save-png digit (io-file "d2.png") 1 0)
+  (assert (file-exists (io-file "d2.png")))
+  (assert-error (save-png digit (io-file "d3.png") 0) "give both LO and HI")
+  (assert-error (save-png (float-matrix 2 2 2) (io-file "d3.png"))
+                "1-D or 2-D")
+  (assert (not (file-exists (io-file "d3.png"))))
+  (assert (null (idx-show digit)))
+  (assert (null (idx-show (select digit 0 5) -1 1)))
+  (assert-error (idx-show (float-matrix 2 2 2)) "1-D or 2-D"))
+
+(let ((stack (float-matrix 10 16 16)))
+  (idx-rand stack)
+  (save-png-grid stack (io-file "grid.png") 5)
+  (save-png-grid (list (select stack 0 0) [[1 2] [3 4]]) (io-file "grid2.png")
+                 4 0 1)
+  (assert (file-exists (io-file "grid.png")))
+  (assert (file-exists (io-file "grid2.png")))
+  (assert-error (save-png-grid (list stack 3) (io-file "g3.png") 2)
+                "image 2: expected a tensor")
+  (assert-error (save-png-grid stack (io-file "g3.png") 0)
+                "argument 3: expected a positive column count"))
+
+;; ---- JSON
+
+(write-file (io-file "a.json")
+            "{\"data\": [0, 0.2, -1.5e2, 3], \"label\": \"caf\\u00e9\",
+  \"ok\": true, \"no\": false, \"none\": null, \"nested\": {\"x\": [[1], []]}}")
+(let ((h (json-read (io-file "a.json"))))
+  (assert (hash-table-p h))
+  (assert (= (hcount h) 6))
+  (assert (equal (hget h "data") '(0 0.2 -150 3)))
+  (assert (equal (hget h "label") "café"))
+  (assert (eq (hget h "ok") t))
+  (assert (null (hget h "no")))
+  (assert (null (hget h "none")))
+  (assert (equal (hget (hget h "nested") "x") '((1) ()))))
+
+(write-file (io-file "bad.json") "[1,\n  2,\n  3")
+(assert-error (json-read (io-file "bad.json")) "bad.json:3:4: expected ',' or ']'")
+(write-file (io-file "bad2.json") "{\"a\": tru}")
+(assert-error (json-read (io-file "bad2.json")) "bad2.json:1:7: invalid literal")
+(assert-error (json-read (io-file "none.json")) "none.json: No such file")
+
+(sys (concat "rm -rf '" io-dir "'"))
