@@ -1,0 +1,123 @@
+/* net.h: the native backprop simulator. Modules (convolution with a
+   connection table, fully connected, squashing functions, dropout, random
+   shift, log-softmax, Lisp objects), nets (a sequence of modules that owns
+   the intermediate states and one flat parameter vector), costs,
+   optimizers, training and evaluation loops, and their Lisp builtins.
+
+   The kernels below take plain pointers and sizes, never raise and never
+   allocate, so tests call them directly. Each optimised kernel has a
+   reference twin (lu_nn_ref_*) written as the plain loops of the
+   definition; tests check that they agree. */
+#ifndef LU_NET_H
+#define LU_NET_H
+
+#include "tensor.h"
+
+/* ---- Squashing functions ------------------------------------------- */
+
+typedef enum {
+  LU_SQ_NONE,  /* identity */
+  LU_SQ_TANH,  /* tanh(x) */
+  LU_SQ_STANH, /* Lush's 1.7159 tanh(2/3 x) */
+  LU_SQ_RELU,  /* max(0, x) */
+} LuSquash;
+
+/* y = f(s) over n elements (s and y may be the same array). The optimised
+   tanh is within 1e-6 of libm's over all floats. */
+void lu_nn_squash(LuSquash f, const float *s, float *y, long n);
+void lu_nn_ref_squash(LuSquash f, const float *s, float *y, long n);
+/* dx = f'(s) dy, computed from y = f(s) (dy and dx may alias). */
+void lu_nn_squash_bprop(LuSquash f, const float *y, const float *dy,
+                        float *dx, long n);
+/* ddx = f'(s)^2 ddy, from y (Gauss-Newton: the f'' term is dropped). */
+void lu_nn_squash_bbprop(LuSquash f, const float *y, const float *ddy,
+                         float *ddx, long n);
+
+/* ---- Convolution with a connection table ---------------------------- */
+
+/* The geometry of a convolution, fixed when a net is built. Input
+   [nin][ih][iw] padded by pad on every side with padval; kernels kh x kw,
+   stride; output [nout][oh][ow]. Connection c joins input plane cin[c] to
+   output plane cout[c]; connections are sorted by (cout, cin) and
+   connection c's kernel is w[c][kh][kw]. Biases: [nout] (per map) or
+   [nout][oh][ow] (per unit). */
+typedef struct {
+  int nin, ih, iw, nout, oh, ow, kh, kw, stride, pad;
+  float padval;
+  bool bias_unit;
+  int nconn;
+  const int *cin, *cout;
+  /* derived by lu_nn_conv_prepare */
+  int ph, pw;    /* padded input plane */
+  int npos, np;  /* output positions, and npos rounded up to the vector */
+  int kk;        /* kh * kw */
+  int *obeg;     /* [nout + 1]: connections of output o are obeg[o].. */
+  int *gidx;     /* [kk][np]: offset in a padded plane of tap (k, p) */
+  int *fan_beg;  /* [nin + 1]: connections sorted by input plane ... */
+  int *fan_conn; /* [nconn]: ... as indices into the sorted table */
+} LuConvGeom;
+
+/* Fills the derived fields of g, allocating its index arrays with
+   lu_alloc_atomic. The caller has checked that the sizes make sense. */
+void lu_nn_conv_prepare(LuConvGeom *g);
+/* Floats of scratch the optimised conv kernels need. */
+long lu_nn_conv_scratch(const LuConvGeom *g);
+
+/* s = conv(x) + b; when f != LU_SQ_NONE also y = f(s) (bias and squash
+   fused into the kernel). */
+void lu_nn_conv_fprop(const LuConvGeom *g, const float *w, const float *b,
+                      const float *x, float *s, LuSquash f, float *y,
+                      float *scratch);
+/* Accumulates dw, db from ds; when dx != NULL overwrites dx. Needs the
+   scratch as left by lu_nn_conv_fprop on the same x. */
+void lu_nn_conv_bprop(const LuConvGeom *g, const float *w, const float *x,
+                      const float *ds, float *dx, float *dw, float *db,
+                      float *scratch);
+/* The Gauss-Newton diagonal: ddw += x^2 ddy, ddb += ddy,
+   ddx = sum w^2 ddy (ddx may be NULL). */
+void lu_nn_conv_bbprop(const LuConvGeom *g, const float *w, const float *x,
+                       const float *dds, float *ddx, float *ddw, float *ddb,
+                       float *scratch);
+void lu_nn_ref_conv_fprop(const LuConvGeom *g, const float *w,
+                          const float *b, const float *x, float *s);
+void lu_nn_ref_conv_bprop(const LuConvGeom *g, const float *w,
+                          const float *x, const float *ds, float *dx,
+                          float *dw, float *db);
+void lu_nn_ref_conv_bbprop(const LuConvGeom *g, const float *w,
+                           const float *x, const float *dds, float *ddx,
+                           float *ddw, float *ddb);
+
+/* ---- Fully connected: y[nout] = w[nout][nin] x[nin] + b[nout] ------- */
+
+void lu_nn_linear_fprop(int nin, int nout, const float *w, const float *b,
+                        const float *x, float *s, LuSquash f, float *y);
+void lu_nn_linear_bprop(int nin, int nout, const float *w, const float *x,
+                        const float *ds, float *dx, float *dw, float *db);
+void lu_nn_linear_bbprop(int nin, int nout, const float *w, const float *x,
+                         const float *dds, float *ddx, float *ddw,
+                         float *ddb);
+void lu_nn_ref_linear_fprop(int nin, int nout, const float *w,
+                            const float *b, const float *x, float *s);
+void lu_nn_ref_linear_bprop(int nin, int nout, const float *w,
+                            const float *x, const float *ds, float *dx,
+                            float *dw, float *db);
+
+/* ---- Costs: return the loss, fill dy and ddy when not NULL ----------- */
+
+/* Mean over the n outputs of (y - t)^2. */
+double lu_nn_mse(const float *y, const float *t, long n, float *dy,
+                 float *ddy);
+/* -log softmax(y)[cls]; ddy is the Gauss-Newton diagonal p(1 - p). */
+double lu_nn_cross_entropy(const float *y, long n, long cls, float *dy,
+                           float *ddy);
+
+/* ---- Optimised vector helpers shared by the net code ---------------- */
+
+float lu_nn_dot(const float *a, const float *b, long n);
+
+/* When true, nets use the reference kernels (for tests and debugging). */
+extern bool lu_nn_use_reference;
+
+void lu_net_open(void);
+
+#endif

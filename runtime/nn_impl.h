@@ -1,0 +1,125 @@
+/* nn_impl.h: the structures shared by the files of the backprop simulator
+   (net.c: modules and nets; nn_train.c: costs, optimizers, passes, checks).
+   Not part of the public API: see net.h. */
+#ifndef LU_NN_IMPL_H
+#define LU_NN_IMPL_H
+
+#include "net.h"
+
+#include <math.h>
+
+#define NN_MAXTHREADS 16
+
+typedef struct {
+  int ndim;
+  long dim[LU_MAXDIM];
+  long n; /* elements */
+} NnShape;
+
+typedef struct LuNet LuNet;
+typedef struct NnModule NnModule;
+
+/* What a module's pass sees: its parameters (values, gradients, second
+   derivatives) in the flat vectors, its scratch in the work buffer of the
+   running thread, and the mode. */
+typedef struct {
+  LuNet *net;
+  NnModule *m;
+  float *w, *dw, *ddw;
+  float *scratch;
+  bool train;
+  bool replay; /* dropout and shifts reuse the last draw (gradient checks) */
+  float *y2;   /* the state after the next module, for a fused squash */
+} NnCtx;
+
+/* A module kind. setup infers the output shape from the input shape and
+   fills np, nw, ns, macs and conns; it raises on a bad shape. bprop
+   accumulates parameter gradients and overwrites dx (NULL: not wanted);
+   bbprop does the same for second derivatives. init is NULL for modules
+   without parameters. */
+typedef struct {
+  const char *kind;
+  void (*setup)(NnModule *m, const NnShape *in, NnShape *out);
+  void (*fprop)(NnCtx *c, const float *x, float *y);
+  void (*bprop)(NnCtx *c, const float *x, const float *y, const float *dy,
+                float *dx);
+  void (*bbprop)(NnCtx *c, const float *x, const float *y, const float *ddy,
+                 float *ddx);
+  void (*init)(NnModule *m, float *w, double a, double bias);
+  void (*describe)(NnModule *m, LuBuf *b); /* NULL: the kind */
+} NnOps;
+
+struct NnModule {
+  const NnOps *ops;
+  LuValue *self;  /* the nn-module value */
+  LuNet *net;     /* the owning net, once placed */
+  int index;      /* in the net */
+  NnShape in, out;
+  long np, nw;    /* parameters, of which the first nw are weights */
+  long poff;      /* in the flat vectors */
+  long ns, soff;  /* scratch floats, offset in a work buffer */
+  long macs, conns;
+  LuSquash squash; /* squash modules: the function */
+  LuSquash fuse;   /* conv and linear: the next module's squash, fused */
+  bool fused;      /* squash modules: done by the previous module */
+  /* kind-specific */
+  LuConvGeom conv;
+  int *table, table_n; /* conv: the user's (in, out) pairs, or none */
+  int nin, nout;       /* linear */
+  double rate;         /* dropout probability */
+  int shift;           /* random shift: at most this many pixels */
+  float fill;
+  bool wrap;
+  bool log_softmax;
+  LuValue *obj; /* Lisp module */
+};
+
+struct LuNet {
+  int nmod;
+  NnModule **mod;
+  NnShape *shape; /* nmod + 1 states: the input, each module's output */
+  long *xoff;     /* state i's x in a work buffer; dx, ddx follow ... */
+  long *stride;   /* ... at xoff + stride, xoff + 2 stride */
+  long worksize;
+  long nparams;
+  LuTensor *pvec[4]; /* values, gradients, second derivatives, rates */
+  float *pw, *pdw, *pddw, *prate;
+  LuTensor *work[NN_MAXTHREADS]; /* one per thread; [0] is Lisp-visible */
+  bool train;
+  bool has_lisp; /* Lisp modules: single-threaded passes only */
+  bool fresh;    /* an nn-fprop was done */
+  LuValue *self;
+};
+
+extern const LuCType lu_nn_net_ctype, lu_nn_module_ctype;
+
+const char *lu_nn_shape_cstr(const NnShape *s);
+bool lu_nn_shape_fits(const NnShape *a, const long *dim, int ndim);
+LuTensor *lu_nn_view(LuTensor *base, long off, const NnShape *s);
+void lu_nn_read(const LuTensor *t, int from, long base, float *dst);
+void lu_nn_read_example(const LuTensor *t, long e, float *dst);
+/* Reads t into dst after checking its shape against s; raises naming who
+   and both shapes. */
+void lu_nn_read_checked(const char *who, LuTensor *t, const NnShape *s,
+                        float *dst);
+LuNet *lu_nn_arg_net(LuValue **argv, int i);
+float *lu_nn_work(LuNet *n, int t);
+void lu_nn_init_params(LuNet *n, double a, double bias);
+
+/* The passes, on one work buffer (see lu_nn_work). */
+void lu_nn_fprop(LuNet *n, float *work, bool train, bool replay);
+void lu_nn_back(LuNet *n, float *work, bool train, bool second, bool input);
+
+static inline float *lu_nn_x(LuNet *n, float *work, int i) {
+  return work + n->xoff[i];
+}
+static inline float *lu_nn_dx(LuNet *n, float *work, int i) {
+  return work + n->xoff[i] + n->stride[i];
+}
+static inline float *lu_nn_ddx(LuNet *n, float *work, int i) {
+  return work + n->xoff[i] + 2 * n->stride[i];
+}
+
+void lu_nn_train_open(void);
+
+#endif
