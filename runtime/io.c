@@ -43,20 +43,20 @@ static bool ends_with(const char *s, const char *suffix) {
   return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-/* ---- Reading whole files ---------------------------------------------- */
+/* ---- Reading files ---------------------------------------------------- */
 
+/* An open input file: plain, or gzip when its name ends in .gz. */
 typedef struct {
   const char *who, *path;
   FILE *f; /* exactly one of f and gz is set */
   gzFile gz;
-  size_t hint; /* expected size, for the first allocation */
-  unsigned char *buf;
-  size_t len;
-} Slurp;
+  bool exact;  /* size is the real size (a plain file) */
+  size_t size; /* the file's size; for gzip, an estimate of the content's */
+} Source;
 
 /* Raises for the last failure on s's stream; zlib's messages lose the
    "<fd:N>: " it puts in front. */
-static noreturn void slurp_fail(Slurp *s) {
+static noreturn void source_fail(Source *s) {
   if (s->f)
     lu_error("%s: %s: read error: %s", s->who, s->path, strerror(errno));
   int code;
@@ -70,58 +70,31 @@ static noreturn void slurp_fail(Slurp *s) {
   lu_error("%s: %s: corrupt gzip stream (%s)", s->who, s->path, msg);
 }
 
-/* Reads up to n bytes; 0 at the end, -1 on failure. */
-static long slurp_read(Slurp *s, unsigned char *dst, size_t n) {
-  if (s->gz)
-    return gzread(s->gz, dst, (unsigned)n);
-  size_t got = fread(dst, 1, n, s->f);
-  return got == 0 && ferror(s->f) ? -1 : (long)got;
-}
-
-/* Reads the stream to its end into s->buf (GC memory, NUL-terminated).
-   The buffer starts at the expected size; once it is full, a small probe
-   tells the end of the file from more data, so an exact guess costs no
-   second allocation. Runs under lu_pcall: it raises on a read error or a
-   truncated or corrupt gzip stream, and polls for Ctrl-C. */
-static void slurp_body(void *ud) {
-  Slurp *s = ud;
-  size_t cap = s->hint + 1 > 65536 ? s->hint + 1 : 65536;
-  s->buf = lu_alloc_atomic(cap, s->who);
-  s->len = 0;
-  for (;;) {
-    unsigned char probe[4096];
-    bool full = s->len + 1 == cap;
-    size_t want = full ? sizeof probe : cap - 1 - s->len;
-    long got = slurp_read(s, full ? probe : s->buf + s->len,
-                          want < (1u << 24) ? want : (1u << 24));
+/* Reads n bytes into dst, fewer only at the end of the content. Raises on
+   a read error or a truncated or corrupt gzip stream; polls for Ctrl-C. */
+static size_t source_read(Source *s, unsigned char *dst, size_t n) {
+  size_t total = 0;
+  while (total < n) {
+    size_t want = n - total < (1u << 20) ? n - total : (1u << 20);
+    long got = s->gz ? gzread(s->gz, dst + total, (unsigned)want)
+                     : (long)fread(dst + total, 1, want, s->f);
     if (got < 0)
-      slurp_fail(s);
+      source_fail(s);
     if (got == 0)
       break;
-    if (full) {
-      if (cap > SIZE_MAX / 2)
-        lu_error("%s: %s: file too large", s->who, s->path);
-      unsigned char *bigger = lu_alloc_atomic(cap * 2, s->who);
-      memcpy(bigger, s->buf, s->len);
-      memcpy(bigger + s->len, probe, (size_t)got);
-      s->buf = bigger;
-      cap *= 2;
-    }
-    s->len += (size_t)got;
+    total += (size_t)got;
     lu_poll();
   }
   int code = Z_OK;
-  if (s->gz)
-    gzerror(s->gz, &code);
-  if (code != Z_OK)
-    slurp_fail(s);
-  s->buf[s->len] = 0;
+  if (total < n && (s->f ? ferror(s->f) : (gzerror(s->gz, &code), code)))
+    source_fail(s);
+  return total;
 }
 
-/* Opens path for slurping: sets s->f, or s->gz when the name ends in .gz
-   (then the content must start with the gzip magic). Takes ownership of fd.
-   Returns NULL or the reason it failed, with fd closed. */
-static const char *slurp_open(Slurp *s, int fd) {
+/* Opens fd (path's) as s. The content of a .gz file must start with the
+   gzip magic. Takes ownership of fd; returns NULL, or the reason it failed
+   with fd closed. */
+static const char *source_open(Source *s, int fd) {
   struct stat st;
   const char *why = fstat(fd, &st) != 0   ? strerror(errno)
                     : S_ISDIR(st.st_mode) ? "is a directory"
@@ -130,7 +103,8 @@ static const char *slurp_open(Slurp *s, int fd) {
     close(fd);
     return why;
   }
-  s->hint = (size_t)st.st_size;
+  s->size = (size_t)st.st_size;
+  s->exact = S_ISREG(st.st_mode) && !ends_with(s->path, ".gz");
   if (!ends_with(s->path, ".gz")) {
     s->f = fdopen(fd, "rb");
     if (!s->f) {
@@ -144,13 +118,13 @@ static const char *slurp_open(Slurp *s, int fd) {
     close(fd);
     return "not a gzip file (the name ends in .gz)";
   }
-  /* The trailer's ISIZE is the uncompressed size mod 2^32: a hint only,
+  /* The trailer's ISIZE is the content's size mod 2^32: an estimate only,
      bounded by deflate's best ratio so a forged trailer costs nothing. */
   if (st.st_size >= 4 && pread(fd, tail, 4, st.st_size - 4) == 4) {
     size_t isize =
         tail[0] | tail[1] << 8 | tail[2] << 16 | (size_t)tail[3] << 24;
     size_t bound = (size_t)st.st_size * 1032 + 65536;
-    s->hint = isize < bound ? isize : bound;
+    s->size = isize < bound ? isize : bound;
   }
   s->gz = gzdopen(fd, "rb");
   if (!s->gz) {
@@ -161,27 +135,80 @@ static const char *slurp_open(Slurp *s, int fd) {
   return NULL;
 }
 
-/* Returns the whole content of path (decompressed when it ends in .gz) in
-   GC memory with a 0 byte after the last one; *len gets the size. Raises
-   "WHO: PATH: reason" on any failure, after closing the file. */
-static unsigned char *read_all(const char *who, const char *path, size_t *len) {
-  Slurp s = {who, path, NULL, NULL, 0, NULL, 0};
+typedef void (*ReadBody)(Source *s, void *ud);
+typedef struct {
+  Source *source;
+  ReadBody body;
+  void *ud;
+} ReadJob;
+
+static void read_job(void *ud) {
+  ReadJob *job = ud;
+  job->body(job->source, job->ud);
+}
+
+/* Opens path and runs body(source, ud) on it under lu_pcall; the file is
+   closed whatever happens, then body's error (or "WHO: PATH: reason" for
+   a file that cannot be opened) propagates. */
+static void with_source(const char *who, const char *path, ReadBody body,
+                        void *ud) {
+  Source s = {who, path, NULL, NULL, false, 0};
   int fd = open(path, O_RDONLY);
   if (fd < 0)
     lu_error("%s: %s: %s", who, path, strerror(errno));
-  const char *why = slurp_open(&s, fd);
+  const char *why = source_open(&s, fd);
   if (why)
     lu_error("%s: %s: %s", who, path, why);
+  ReadJob job = {&s, body, ud};
   LuValue *err = NULL;
-  bool ok = lu_pcall(slurp_body, &s, &err);
+  bool ok = lu_pcall(read_job, &job, &err);
   if (s.f)
     fclose(s.f);
   else
     gzclose(s.gz);
   if (!ok)
     lu_rethrow(err);
-  *len = s.len;
-  return s.buf;
+}
+
+typedef struct {
+  unsigned char *buf; /* GC memory, NUL-terminated */
+  size_t len;
+} Bytes;
+
+/* ReadBody: the whole content. The buffer starts at the expected size;
+   once it is full, a small probe tells the end from more data, so an
+   exact estimate costs no second allocation. */
+static void slurp(Source *s, void *ud) {
+  Bytes *b = ud;
+  size_t cap = s->size + 1 > 65536 ? s->size + 1 : 65536;
+  b->buf = lu_alloc_atomic(cap, s->who);
+  b->len = source_read(s, b->buf, cap - 1);
+  for (;;) {
+    unsigned char probe[4096];
+    size_t got = b->len < cap - 1 ? 0 : source_read(s, probe, sizeof probe);
+    if (got == 0)
+      break;
+    if (cap > SIZE_MAX / 2)
+      lu_error("%s: %s: file too large", s->who, s->path);
+    unsigned char *bigger = lu_alloc_atomic(cap * 2, s->who);
+    memcpy(bigger, b->buf, b->len);
+    memcpy(bigger + b->len, probe, got);
+    b->buf = bigger;
+    cap *= 2;
+    b->len +=
+        got + source_read(s, b->buf + b->len + got, cap - 1 - b->len - got);
+  }
+  b->buf[b->len] = 0;
+}
+
+/* Returns the whole content of path (decompressed when it ends in .gz) in
+   GC memory with a 0 byte after the last one; *len gets the size. Raises
+   "WHO: PATH: reason" on any failure. */
+static unsigned char *read_all(const char *who, const char *path, size_t *len) {
+  Bytes b = {NULL, 0};
+  with_source(who, path, slurp, &b);
+  *len = b.len;
+  return b.buf;
 }
 
 /* ---- Atomic saves ----------------------------------------------------- */
@@ -564,53 +591,95 @@ static bool is_lush_magic(uint32_t m) {
          s == LUSH_INT || s == LUSH_UBYTE;
 }
 
-/* Decodes a whole IDX or Lush matrix file held in buf. Checks the header,
-   that the dims' product and byte size do not overflow, and that the data
-   is exactly that size, before allocating the tensor. */
-static LuTensor *matrix_decode(const char *path, const unsigned char *buf,
-                               size_t len) {
-  Header h;
+/* The largest header: a Lush file's magic, ndim and 8 dims. */
+#define MAX_HEADER (8 + 4 * LU_MAXDIM)
+/* Bytes decoded at a time. */
+#define STAGE 65536
+
+/* Parses the header at the start of buf (len bytes, possibly data after
+   it) into h. */
+static void parse_header(const char *path, const unsigned char *buf, size_t len,
+                         Header *h) {
   if (len < 4)
     lu_error("load-matrix: %s: truncated header (%zu bytes)", path, len);
   if (buf[0] == 0 && buf[1] == 0)
-    idx_header(path, buf, len, &h);
+    idx_header(path, buf, len, h);
   else if (is_lush_magic(load_u32(buf, false)))
-    lush_header(path, buf, len, &h);
+    lush_header(path, buf, len, h);
   else
     lu_error("load-matrix: %s: wrong magic %02X %02X %02X %02X (%s)", path,
              buf[0], buf[1], buf[2], buf[3],
              buf[0] == 0x1f && buf[1] == 0x8b
                  ? "gzip data: name the file .gz"
                  : "not an IDX or Lush matrix file");
-  const char *dims = dims_text(h.ndim, h.dim);
-  size_t n = 1, es = code_size(h.code), bytes;
-  for (int i = 0; i < h.ndim; i++)
-    if (__builtin_mul_overflow(n, (size_t)h.dim[i], &n) || n > LONG_MAX)
-      lu_error("load-matrix: %s: dims %s overflow", path, dims);
-  if (__builtin_mul_overflow(n, es, &bytes))
-    lu_error("load-matrix: %s: dims %s overflow", path, dims);
-  size_t have = len - h.data;
-  if (have != bytes)
-    lu_error("load-matrix: %s: dims %s of %s need %zu data bytes, the file "
-             "has %zu (%s)",
-             path, dims, code_name(h.code), bytes, have,
-             have < bytes ? "truncated" : "trailing garbage");
+}
+
+/* The number of elements h's dims describe; *bytes gets their size in the
+   file. Raises when either overflows. */
+static size_t data_size(const char *path, const Header *h, size_t *bytes) {
+  size_t n = 1;
+  for (int i = 0; i < h->ndim; i++)
+    if (__builtin_mul_overflow(n, (size_t)h->dim[i], &n) || n > LONG_MAX)
+      lu_error("load-matrix: %s: dims %s overflow", path,
+               dims_text(h->ndim, h->dim));
+  if (__builtin_mul_overflow(n, code_size(h->code), bytes))
+    lu_error("load-matrix: %s: dims %s overflow", path,
+             dims_text(h->ndim, h->dim));
+  return n;
+}
+
+static noreturn void size_mismatch(const char *path, const Header *h,
+                                   size_t need, size_t have) {
+  lu_error("load-matrix: %s: dims %s of %s need %zu data bytes, the file has "
+           "%zu (%s)",
+           path, dims_text(h->ndim, h->dim), code_name(h->code), need, have,
+           have < need ? "truncated" : "trailing garbage");
+}
+
+/* ReadBody: reads an IDX or Lush matrix file into a new tensor
+   (*(LuTensor **)ud). Checks the header and that the dims' product and
+   byte size do not overflow, and for a plain file that the data has
+   exactly that size, before allocating the tensor; the data is then
+   decoded straight into it a stage at a time, and a gzip file's content
+   checked for the same size as it goes. */
+static void matrix_body(Source *s, void *ud) {
+  unsigned char head[MAX_HEADER];
+  size_t got = source_read(s, head, sizeof head);
+  Header h;
+  parse_header(s->path, head, got, &h);
+  size_t bytes, n = data_size(s->path, &h, &bytes);
+  size_t es = code_size(h.code);
+  if (s->exact && s->size - h.data != bytes)
+    size_mismatch(s->path, &h, bytes, s->size - h.data);
   LuTensor *t = lu_tensor_make(code_elem(h.code), h.ndim, h.dim, NULL, NULL, 0);
   unsigned char *dst = lu_tensor_data(t);
   size_t des = lu_elem_size(code_elem(h.code));
-  const size_t chunk = 1 << 20;
-  for (size_t i = 0; i < n; i += chunk) {
-    size_t k = n - i < chunk ? n - i : chunk;
-    decode(h.code, h.swap, buf + h.data + i * es, k, dst + i * des);
-    lu_poll();
+  unsigned char *stage = lu_alloc_atomic(STAGE, "load-matrix");
+  size_t pending = got - h.data; /* data bytes read with the header */
+  memcpy(stage, head + h.data, pending);
+  for (size_t done = 0; done < n;) {
+    size_t k = n - done < STAGE / es ? n - done : STAGE / es;
+    if (pending < k * es)
+      pending += source_read(s, stage + pending, k * es - pending);
+    if (pending < k * es)
+      size_mismatch(s->path, &h, bytes, done * es + pending);
+    decode(h.code, h.swap, stage, k, dst + done * des);
+    pending -= k * es;
+    memmove(stage, stage + k * es, pending);
+    done += k;
   }
-  return t;
+  size_t extra = pending;
+  while ((got = source_read(s, stage, STAGE)) > 0)
+    extra += got;
+  if (extra)
+    size_mismatch(s->path, &h, bytes, bytes + extra);
+  *(LuTensor **)ud = t;
 }
 
 LuTensor *lu_io_load_matrix(const char *path) {
-  size_t len;
-  unsigned char *buf = read_all("load-matrix", path, &len);
-  return matrix_decode(path, buf, len);
+  LuTensor *t = NULL;
+  with_source("load-matrix", path, matrix_body, &t);
+  return t;
 }
 
 /* ---- IDX: writing ----------------------------------------------------- */
@@ -917,10 +986,13 @@ static Image *grid_images(LuValue *images, long *count) {
   Image *ims = lu_alloc((size_t)n * sizeof(Image));
   LuValue *v = images;
   for (long k = 0; k < n; k++, v = LU_CDR(v)) {
-    if (!is_tensor(LU_CAR(v)))
-      lu_error("save-png-grid: image %ld: expected a tensor, got %s", k + 1,
-               lu_repr(LU_CAR(v), true));
-    ims[k] = image_of("save-png-grid", LU_CAR(v)->cdata.ptr);
+    LuValue *x = LU_CAR(v);
+    const LuTensor *t = is_tensor(x) ? x->cdata.ptr : NULL;
+    if (!t || t->ndim < 1 || t->ndim > 2)
+      lu_error("save-png-grid: image %ld: expected a 1-D or 2-D tensor, got "
+               "%.60s",
+               k + 1, lu_repr(x, true));
+    ims[k] = image_of("save-png-grid", t);
   }
   *count = n;
   return ims;

@@ -610,7 +610,7 @@ static void test_png_grid(void **state) {
   expect_error(grid(lu_nil, path, 2, NULL), "save-png-grid", "argument 1");
   expect_error(
       grid(lu_list(2, lu_tensor_value(a), lu_number(3)), path, 2, NULL),
-      "save-png-grid", "image 2: expected a tensor, got 3");
+      "save-png-grid", "image 2: expected a 1-D or 2-D tensor, got 3");
   expect_error(grid(lu_tensor_value(a), path, 0, NULL), "save-png-grid",
                "argument 3");
   LuTensor *v = make(LU_FLOAT, 1, (long[]){4});
