@@ -736,6 +736,10 @@ LU_DEFUN(form_where, "(form-where FORM)",
   return x->type == LU_CONS && x->cons.loc ? lu_loc_list(x->cons.loc) : lu_nil;
 }
 
+LU_DEFUN(not, "(not X)", "t when X is (), else ().") {
+  return LU_BOOL(argv[0] == lu_nil);
+}
+
 LU_DEFUN(boundp, "(boundp SYMBOL)", "t when SYMBOL has a global value.") {
   return LU_BOOL(lu_arg_sym(argv, 0)->sym.value != NULL);
 }
@@ -749,7 +753,7 @@ static LuBuiltin *const core_builtins[] = {
     &defvar_builtin, &incr_builtin, &decr_builtin, &quasiquote_builtin,
     &try_builtin, &unwind_protect_builtin, &time__builtin, &eval_builtin,
     &macroexpand_builtin, &error_builtin, &error_message_builtin,
-    &error_where_builtin, &error_backtrace_builtin, &form_where_builtin, &boundp_builtin, NULL};
+    &error_where_builtin, &error_backtrace_builtin, &form_where_builtin, &not_builtin, &boundp_builtin, NULL};
 
 void lu_core_open(void) {
   lu_s_quote = lu_intern("quote");

@@ -309,6 +309,6 @@ void lu_number_open(void); /* interp/number.c: arithmetic, math, seed, rand */
 void lu_hash_open(void);   /* interp/hash.c */
 void lu_system_open(void); /* interp/system.c: print, files, sys, getenv */
 void lu_help_open(void);   /* interp/help.c */
-void lu_repl_open(void);   /* interp/repl.c: load, libload, read */
+void lu_repl_open(void);   /* interp/repl.c: load, libload */
 
 #endif

@@ -138,18 +138,6 @@ LU_DEFUN(libload, "(libload FILE)",
   return lu_load_named(lu_arg_str(argv, 0), true);
 }
 
-LU_DEFUN(read_, "(read STRING)",
-         "The first form written in STRING, unevaluated.") {
-  LuReader r;
-  const char *s = lu_arg_str(argv, 0);
-  lu_reader_init(&r, s, argv[0]->str.len, "<string>");
-  LuValue *form = lu_nil;
-  LuReadStatus st = lu_read(&r, &form);
-  if (st == LU_READ_INCOMPLETE)
-    lu_error("read: unfinished form in %s", lu_repr(argv[0], true));
-  return form;
-}
-
 /* ---- the REPL ---- */
 
 typedef struct {
@@ -341,7 +329,7 @@ void lu_repl(bool banner) {
 }
 
 static LuBuiltin *const repl_builtins[] = {&load_builtin, &libload_builtin,
-                                           &read__builtin, NULL};
+                                           NULL};
 
 void lu_repl_open(void) {
   loaded = lu_hash_new();

@@ -24,7 +24,7 @@
   `(let ((outcome (try ,form 'no-error (catch e (error-message e)))))
      (cond ((eq outcome 'no-error)
             (test-fail ',form ',(form-where form) "raised no error"))
-           ((and ,text (not (str-index outcome ,text)))
+           ((and ,text (not (search ,text outcome)))
             (test-fail ',form ',(form-where form)
                        (concat "raised another error: " outcome)))
            (t (incr test-passed)))))
