@@ -50,8 +50,9 @@ typedef struct {
   const char *who, *path;
   FILE *f; /* exactly one of f and gz is set */
   gzFile gz;
-  bool exact;  /* size is the real size (a plain file) */
-  size_t size; /* the file's size; for gzip, an estimate of the content's */
+  bool exact;   /* size is the real size (a plain file) */
+  size_t size;  /* the file's size; for gzip, an estimate of the content's */
+  size_t limit; /* the most content the file can hold */
 } Source;
 
 /* Raises for the last failure on s's stream; zlib's messages lose the
@@ -104,6 +105,7 @@ static const char *source_open(Source *s, int fd) {
     return why;
   }
   s->size = (size_t)st.st_size;
+  s->limit = S_ISREG(st.st_mode) ? s->size : SIZE_MAX;
   s->exact = S_ISREG(st.st_mode) && !ends_with(s->path, ".gz");
   if (!ends_with(s->path, ".gz")) {
     s->f = fdopen(fd, "rb");
@@ -118,13 +120,15 @@ static const char *source_open(Source *s, int fd) {
     close(fd);
     return "not a gzip file (the name ends in .gz)";
   }
-  /* The trailer's ISIZE is the content's size mod 2^32: an estimate only,
-     bounded by deflate's best ratio so a forged trailer costs nothing. */
+  /* Deflate expands at most 1032 times, so a forged header cannot make us
+     allocate much more than the file could hold. The trailer's ISIZE is
+     the content's size mod 2^32: an estimate only. */
+  s->limit = S_ISREG(st.st_mode) ? (size_t)st.st_size * 1032 + 65536 : SIZE_MAX;
+  s->size = 0;
   if (st.st_size >= 4 && pread(fd, tail, 4, st.st_size - 4) == 4) {
     size_t isize =
         tail[0] | tail[1] << 8 | tail[2] << 16 | (size_t)tail[3] << 24;
-    size_t bound = (size_t)st.st_size * 1032 + 65536;
-    s->size = isize < bound ? isize : bound;
+    s->size = isize < s->limit ? isize : s->limit;
   }
   s->gz = gzdopen(fd, "rb");
   if (!s->gz) {
@@ -152,7 +156,7 @@ static void read_job(void *ud) {
    a file that cannot be opened) propagates. */
 static void with_source(const char *who, const char *path, ReadBody body,
                         void *ud) {
-  Source s = {who, path, NULL, NULL, false, 0};
+  Source s = {who, path, NULL, NULL, false, 0, 0};
   int fd = open(path, O_RDONLY);
   if (fd < 0)
     lu_error("%s: %s: %s", who, path, strerror(errno));
@@ -637,11 +641,11 @@ static noreturn void size_mismatch(const char *path, const Header *h,
 }
 
 /* ReadBody: reads an IDX or Lush matrix file into a new tensor
-   (*(LuTensor **)ud). Checks the header and that the dims' product and
-   byte size do not overflow, and for a plain file that the data has
-   exactly that size, before allocating the tensor; the data is then
-   decoded straight into it a stage at a time, and a gzip file's content
-   checked for the same size as it goes. */
+   (*(LuTensor **)ud). Checks the header, that the dims' product and byte
+   size do not overflow, and that the file has (plain) or can hold (gzip)
+   that much data, before allocating the tensor; the data is then decoded
+   straight into it a stage at a time, and a gzip file's content checked
+   for the exact size as it goes. */
 static void matrix_body(Source *s, void *ud) {
   unsigned char head[MAX_HEADER];
   size_t got = source_read(s, head, sizeof head);
@@ -651,6 +655,10 @@ static void matrix_body(Source *s, void *ud) {
   size_t es = code_size(h.code);
   if (s->exact && s->size - h.data != bytes)
     size_mismatch(s->path, &h, bytes, s->size - h.data);
+  if (bytes > s->limit - h.data)
+    lu_error("load-matrix: %s: dims %s of %s need %zu data bytes, more than "
+             "the file can hold (truncated)",
+             s->path, dims_text(h.ndim, h.dim), code_name(h.code), bytes);
   LuTensor *t = lu_tensor_make(code_elem(h.code), h.ndim, h.dim, NULL, NULL, 0);
   unsigned char *dst = lu_tensor_data(t);
   size_t des = lu_elem_size(code_elem(h.code));

@@ -380,6 +380,11 @@ static void test_bad_files(void **state) {
                "truncated");
   expect_error(load_error("plain.idx.gz", ok, 16, false), "plain.idx.gz",
                "not a gzip file");
+  /* a small gzip file cannot hold 4 GB: no allocation either */
+  expect_error(load_error("lie.idx.gz", lie, sizeof lie, true), "lie.idx.gz",
+               "more than the file can hold");
+  expect_error(load_error("extra.idx.gz", ok, 17, true), "extra.idx.gz",
+               "the file has 5 (trailing garbage)");
 }
 
 static void test_bad_gzip(void **state) {
