@@ -1085,8 +1085,9 @@ static void show(const LuTensor *t, const double *range) {
 
 /* ---- JSON --------------------------------------------------------------- */
 
+/* Deeper nesting is an error, not a deep C recursion. */
 #define JSON_MAX_DEPTH 1000
-
+/* Slots in the cache of numbers shared within one parse. */
 #define JSON_CACHE 1024
 
 typedef struct {
