@@ -100,8 +100,7 @@ void lu_tensor_kconvert(LuElem eo, long n, void *o, long so, LuElem ea,
                         const void *a, long sa);
 /* Sum, sum of squares (0 when n is 0), largest or smallest element (NaN
    propagates; -inf or inf when n is 0). */
-double lu_tensor_kreduce(LuReduce op, LuElem e, long n, const void *a,
-                         long sa);
+double lu_tensor_kreduce(LuReduce op, LuElem e, long n, const void *a, long sa);
 double lu_tensor_kdot(LuElem e, long n, const void *a, long sa, const void *b,
                       long sb);
 /* Index of the first largest (or, with min, smallest) element; a NaN wins.
@@ -112,9 +111,9 @@ void lu_tensor_kgemv(LuElem e, long m, long n, const void *a, long sa0,
                      long sa1, const void *x, long sx, void *y, long sy);
 /* c[i][j] = sum_l a[i][l] b[l][j] for i < m, l < k, j < n; work holds n
    doubles. */
-void lu_tensor_kgemm(LuElem e, long m, long k, long n, const void *a,
-                     long sa0, long sa1, const void *b, long sb0, long sb1,
-                     void *c, long sc0, long sc1, double *work);
+void lu_tensor_kgemm(LuElem e, long m, long k, long n, const void *a, long sa0,
+                     long sa1, const void *b, long sb0, long sb1, void *c,
+                     long sc0, long sc1, double *work);
 /* c[i][j] = x[i] y[j]. */
 void lu_tensor_kger(LuElem e, long m, long n, const void *x, long sx,
                     const void *y, long sy, void *c, long sc0, long sc1);
@@ -132,7 +131,7 @@ typedef struct {
 void lu_tensor_klerp(LuElem e, long in, long out, LuLerp *tab);
 /* Resamples one plane to oh x ow (ty: oh entries, tx: ow entries). */
 void lu_tensor_kresize(LuElem e, const void *in, long si0, long si1, long oh,
-                       long ow, void *out, long so0, long so1,
-                       const LuLerp *ty, const LuLerp *tx);
+                       long ow, void *out, long so0, long so1, const LuLerp *ty,
+                       const LuLerp *tx);
 
 #endif
