@@ -1,0 +1,108 @@
+;; system.lsp: read, files, ports and the process builtins (system.c).
+;; print, prin and pretty write to stdout: tests/c/test_lib.c checks them.
+
+;; read
+(assert (equal (read "(a 1 \"s\" (b . c))") '(a 1 "s" (b . c))))
+(assert (= (read "  42 ; comment") 42))
+(assert (eq (read "sym other") 'sym))
+(assert (equal (read "'x") ''x))
+(assert-error (read "") "read: the string holds no form")
+(assert-error (read "  ; only a comment") "read: the string holds no form")
+(assert-error (read "(a (b)") "read: the string ends inside a form")
+(assert-error (read ")") "")
+
+;; a private scratch directory
+(setq dir (sprintf "%s/lush89-system-%d-%d" (or (getenv "TMPDIR") "/tmp")
+                   (floor (* 1000 (clock))) (random-int 1000000)))
+(assert (not (file-exists dir)))
+(assert (equal (mkdir-p (concat dir "/a/b/c")) (concat dir "/a/b/c")))
+(assert (file-exists (concat dir "/a/b/c")))
+(mkdir-p (concat dir "/a/b/c"))                     ; existing: no error
+(mkdir-p (concat dir "/trailing/"))
+(assert (file-exists (concat dir "/trailing")))
+
+;; whole files
+(setq f (concat dir "/f.txt"))
+(assert (equal (write-file f "line 1\nline 2\r\n\nlast") "line 1\nline 2\r\n\nlast"))
+(assert (file-exists f))
+(assert (equal (read-file f) "line 1\nline 2\r\n\nlast"))
+(assert (equal (read-lines f) '("line 1" "line 2" "" "last")))
+(write-file f "a\nb\n")
+(assert (equal (read-lines f) '("a" "b")))            ; old contents replaced
+(append-file f "c\n")
+(append-file f "d")
+(assert (equal (read-file f) "a\nb\nc\nd"))
+(write-file f "")
+(assert (equal (read-file f) ""))
+(assert (null (read-lines f)))
+(write-file f (concat "x" (chr 0) "y"))               ; bytes, NUL included
+(assert (= (strlen (read-file f)) 3))
+;; atomic write leaves no temporary behind
+(assert (equal (directory-files dir) '("a" "f.txt" "trailing")))
+(append-file (concat dir "/new.txt") "fresh")
+(assert (equal (read-file (concat dir "/new.txt")) "fresh"))
+(assert (equal (directory-files (concat dir "/a")) '("b")))
+
+(assert-error (read-file (concat dir "/nope")) "read-file: ")
+(assert-error (read-file (concat dir "/nope")) "No such file or directory")
+(assert-error (read-lines (concat dir "/nope")) "read-lines: ")
+(assert-error (write-file (concat dir "/no/such/dir/x") "s") "write-file: ")
+(assert-error (write-file f 3) "write-file: argument 2: expected string")
+(assert-error (mkdir-p (concat f "/sub")) "mkdir-p: ")
+(assert-error (directory-files (concat dir "/nope")) "directory-files: ")
+(assert-error (read-file 3) "read-file: argument 1: expected string")
+
+;; ports
+(setq p (open-write (concat dir "/p.txt")))
+(assert (equal (write-string p "first\n") "first\n"))
+(write-string p "second\r\nthird")
+(flush p)
+(close p)
+(close p)                                              ; twice: harmless
+(assert-error (write-string p "x") "write-string: port ")
+(assert-error (write-string p "x") "is closed")
+(setq p (open-append (concat dir "/p.txt")))
+(write-string p "\nfourth\n")
+(close p)
+(setq p (open-read (concat dir "/p.txt")))
+(assert (equal (read-line p) "first"))
+(assert (equal (read-line p) "second"))
+(assert (equal (read-line p) "third"))
+(assert (equal (read-line p) "fourth"))
+(assert (null (read-line p)))
+(assert (null (read-line p)))
+(close p)
+(assert-error (read-line p) "read-line: port ")
+(assert-error (open-read (concat dir "/nope")) "open-read: ")
+(assert-error (read-line "x") "read-line: argument 1: expected port")
+(assert-error (close 3) "close: argument 1: expected port")
+;; a long line reads whole
+(setq long (apply concat (all ((i (range 5000))) "0123456789")))
+(write-file f (concat long "\nz"))
+(setq p (open-read f))
+(assert (= (strlen (read-line p)) 50000))
+(assert (equal (read-line p) "z"))
+(close p)
+
+;; process
+(assert (stringp (getenv "PATH")))
+(assert (null (getenv "LUSH89_SURELY_UNSET_VARIABLE")))
+(assert (= (sys "true") 0))
+(assert (= (sys "exit 3") 3))
+(assert (= (sys "kill -TERM $$") (+ 128 15)))
+(sys (concat "printf hi > " dir "/sys.txt"))
+(assert (equal (read-file (concat dir "/sys.txt")) "hi"))
+(let ((t0 (clock)))
+  (sleep 0.05)
+  (let ((dt (- (clock) t0)))
+    (assert (>= dt 0.05))
+    (assert (< dt 2))))
+(assert-error (sleep -1) "sleep: argument 1")
+(let ((d (date)))
+  (assert (= (strlen d) 19))
+  (assert (equal (substring d 4 5) "-"))
+  (assert (equal (substring d 13 14) ":")))
+(assert-error (exit 256) "exit: argument 1")
+
+(sys (concat "rm -rf " dir))
+(assert (not (file-exists dir)))
