@@ -1230,20 +1230,20 @@ LU_DEFUN(nn_summary, "(nn-summary NET)",
   (void)argc;
   LuNet *n = lu_nn_arg_net(argv, 0);
   long tp = 0, tc = 0, tm = 0;
-  printf("%-5s %-34s %-12s %8s %12s %12s\n", "layer", "module", "output",
+  printf("%-5s %-42s %-12s %8s %12s %12s\n", "layer", "module", "output",
          "params", "connections", "mult-adds");
-  printf("%-5s %-34s %-12s\n", "", "input",
+  printf("%-5s %-42s %-12s\n", "", "input",
          lu_nn_shape_cstr(&n->shape[0]));
   for (int i = 0; i < n->nmod; i++) {
     NnModule *m = n->mod[i];
     LuBuf b;
     lu_buf_init(&b);
     module_describe(m, &b);
-    printf("%-5d %-34s %-12s %8ld %12ld %12ld\n", i + 1, b.s,
+    printf("%-5d %-42s %-12s %8ld %12ld %12ld\n", i + 1, b.s,
            lu_nn_shape_cstr(&n->shape[i + 1]), m->np, m->conns, m->macs);
     tp += m->np, tc += m->conns, tm += m->macs;
   }
-  printf("%-5s %-34s %-12s %8ld %12ld %12ld\n", "", "total", "", tp, tc, tm);
+  printf("%-5s %-42s %-12s %8ld %12ld %12ld\n", "", "total", "", tp, tc, tm);
   fflush(stdout);
   return lu_list(3, lu_number((double)tp), lu_number((double)tc),
                  lu_number((double)tm));

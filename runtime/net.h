@@ -51,10 +51,14 @@ typedef struct {
   int ph, pw;    /* padded input plane */
   int npos, np;  /* output positions, and npos rounded up to the vector */
   int kk;        /* kh * kw */
+  int rh, rw;    /* a phase of the padded input: every stride-th row, col */
+  int nep;       /* oh * rw rounded up to the vector */
   int *obeg;     /* [nout + 1]: connections of output o are obeg[o].. */
   int *gidx;     /* [kk][np]: offset in a padded plane of tap (k, p) */
   int *fan_beg;  /* [nin + 1]: connections sorted by input plane ... */
   int *fan_conn; /* [nconn]: ... as indices into the sorted table */
+  int *roff;     /* [nconn * kk]: row c kk + k of the unfolded input ... */
+  int *doff;     /* ... and of the output gradient it meets */
 } LuConvGeom;
 
 /* Fills the derived fields of g, allocating its index arrays with

@@ -12,6 +12,9 @@
 
 #include <math.h>
 #include <string.h>
+#if defined(__AVX512F__) || defined(__FMA__)
+#include <immintrin.h>
+#endif
 
 #if defined(__AVX512F__)
 #define VL 16
@@ -27,6 +30,18 @@ typedef int32_t vi __attribute__((vector_size(VL * sizeof(int32_t))));
 #define INLINE static inline __attribute__((always_inline))
 
 bool lu_nn_use_reference = false;
+
+/* a * b + c in one rounding where the machine has FMA: gcc does not
+   contract a * b + c itself under -std=c11. */
+INLINE vf vfma(vf a, vf b, vf c) {
+#if VL == 16
+  return _mm512_fmadd_ps(a, b, c);
+#elif VL == 8 && defined(__FMA__)
+  return _mm256_fmadd_ps(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
 
 INLINE vf vload(const float *p) {
   vf v;
@@ -46,13 +61,39 @@ INLINE void vstore_n(float *p, vf v, int n) {
     memcpy(p, &v, (size_t)n * sizeof(float));
 }
 
+/* The sum of v's lanes, by folding halves. */
 INLINE float vsum(vf v) {
   float t[VL];
   memcpy(t, &v, sizeof v);
-  for (int w = VL / 2; w > 0; w /= 2)
-    for (int i = 0; i < w; i++)
-      t[i] += t[i + w];
-  return t[0];
+  float s = 0;
+  for (int i = 0; i < VL; i++)
+    s += t[i];
+  return s;
+}
+
+/* Lane q of the result is the sum of the lanes of a[q]: VL horizontal sums
+   at once, by VL - 1 folds of pairs (a transposing tree), instead of VL
+   separate reductions. Destroys a. */
+INLINE vf vsum_many(vf a[VL]) {
+#if VL == 16
+  const vi iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+#elif VL == 8
+  const vi iota = {0, 1, 2, 3, 4, 5, 6, 7};
+#else
+  const vi iota = {0, 1, 2, 3};
+#endif
+  int n = VL;
+#pragma GCC unroll 8
+  for (int h = VL / 2; h >= 1; h /= 2, n /= 2) {
+    /* lane q takes lanes q + (q & -h) and h further of the pair (a, b)
+       read as one vector of 2 VL: the halves of each group of 2h */
+    vi lo = iota + (iota & -h), hi = lo + h;
+#pragma GCC unroll 8
+    for (int m = 0; m < n / 2; m++)
+      a[m] = __builtin_shuffle(a[2 * m], a[2 * m + 1], lo) +
+             __builtin_shuffle(a[2 * m], a[2 * m + 1], hi);
+  }
+  return a[0];
 }
 
 /* Lane-wise select: m ? a : b, with m from a vector comparison. */
@@ -190,28 +231,43 @@ float lu_nn_dot(const float *a, const float *b, long n) {
 /* Scratch layout (floats): xp [nin][ph][pw] the padded input; col
    [nin][kk][np] the input unfolded so that each tap k of each plane is a
    row over output positions (lanes past npos stay 0); dsp [nout][np] the
-   output gradient padded to np; dxp [nin][ph][pw] the padded input
-   gradient; tmp [VL]. The work buffers are zero-filled when made, and no
-   kernel writes a lane of col or dsp past npos, so those lanes stay 0. */
+   output gradient padded to np; dse [nout][nep] the output gradient with
+   rows of rw (the junk columns stay 0); dph [nin][stride^2][rh][rw] the
+   padded input gradient split into stride x stride phases, where each tap
+   adds one contiguous shifted block; tmp [VL]. Each region is followed by
+   VL floats of slack. The work buffers are zero-filled when made and no
+   kernel writes the lanes said to stay 0. */
 typedef struct {
-  float *xp, *col, *dsp, *dxp, *tmp;
+  float *xp, *col, *dsp, *dse, *dph, *tmp;
 } ConvScratch;
 
+/* The regions' sizes, in the order of ConvScratch. */
+static void conv_sizes(const LuConvGeom *g, long n[6]) {
+  n[0] = (long)g->nin * g->ph * g->pw;
+  n[1] = (long)g->nin * g->kk * g->np;
+  n[2] = (long)g->nout * g->np;
+  n[3] = (long)g->nout * g->nep;
+  n[4] = (long)g->nin * g->stride * g->stride * g->rh * g->rw;
+  n[5] = VL;
+}
+
 static ConvScratch conv_scratch(const LuConvGeom *g, float *s) {
-  ConvScratch c;
-  long phw = (long)g->ph * g->pw;
-  c.xp = s;
-  c.col = c.xp + g->nin * phw;
-  c.dsp = c.col + (long)g->nin * g->kk * g->np;
-  c.dxp = c.dsp + (long)g->nout * g->np;
-  c.tmp = c.dxp + g->nin * phw;
-  return c;
+  long n[6];
+  float *p[6];
+  conv_sizes(g, n);
+  for (int i = 0; i < 6; i++) {
+    p[i] = s;
+    s += n[i] + VL;
+  }
+  return (ConvScratch){p[0], p[1], p[2], p[3], p[4], p[5]};
 }
 
 long lu_nn_conv_scratch(const LuConvGeom *g) {
-  long phw = (long)g->ph * g->pw;
-  return 2 * g->nin * phw + (long)g->nin * g->kk * g->np +
-         (long)g->nout * g->np + VL;
+  long n[6], sum = 0;
+  conv_sizes(g, n);
+  for (int i = 0; i < 6; i++)
+    sum += n[i] + VL;
+  return sum;
 }
 
 void lu_nn_conv_prepare(LuConvGeom *g) {
@@ -222,6 +278,9 @@ void lu_nn_conv_prepare(LuConvGeom *g) {
   g->npos = g->oh * g->ow;
   g->np = (g->npos + VL - 1) / VL * VL;
   g->kk = g->kh * g->kw;
+  g->rh = (g->ph + g->stride - 1) / g->stride;
+  g->rw = (g->pw + g->stride - 1) / g->stride;
+  g->nep = (g->oh * g->rw + VL - 1) / VL * VL;
   g->obeg = lu_alloc_atomic(sizeof(int) * (size_t)(g->nout + 1), "nn-conv");
   for (int o = 0, c = 0; o <= g->nout; o++) {
     while (c < g->nconn && g->cout[c] < o)
@@ -237,6 +296,14 @@ void lu_nn_conv_prepare(LuConvGeom *g) {
           p < g->npos ? (oy * g->stride + ky) * g->pw + ox * g->stride + kx
                       : 0;
     }
+  long nr = (long)g->nconn * g->kk;
+  g->roff = lu_alloc_atomic(sizeof(int) * (size_t)(nr + 1), "nn-conv");
+  g->doff = lu_alloc_atomic(sizeof(int) * (size_t)(nr + 1), "nn-conv");
+  for (long r = 0; r < nr; r++) {
+    int c = (int)(r / g->kk), k = (int)(r % g->kk);
+    g->roff[r] = (g->cin[c] * g->kk + k) * g->np;
+    g->doff[r] = g->cout[c] * g->np;
+  }
   g->fan_beg = lu_alloc_atomic(sizeof(int) * (size_t)(g->nin + 1), "nn-conv");
   g->fan_conn = lu_alloc_atomic(sizeof(int) * (size_t)(g->nconn + 1),
                                 "nn-conv");
@@ -277,7 +344,13 @@ static void conv_im2col(const LuConvGeom *g, const float *xp, float *col) {
       const int *gi = g->gidx + (long)k * g->np;
       const float *src = xp + i * phw;
       float *dst = col + ((long)i * g->kk + k) * g->np;
-      for (int p = 0; p < g->npos; p++)
+      int p = 0;
+#if VL == 16
+      for (; p + VL <= g->npos; p += VL)
+        _mm512_storeu_ps(dst + p, _mm512_i32gather_ps(
+                                      _mm512_loadu_si512(gi + p), src, 4));
+#endif
+      for (; p < g->npos; p++)
         dst[p] = src[gi[p]];
     }
 }
@@ -297,10 +370,12 @@ INLINE void conv_tiles(int G, int S, const LuConvGeom *g, const float *w,
     for (; k + S <= kk; k += S)
       for (int s = 0; s < S; s++)
         for (int j = 0; j < G; j++)
-          acc[s * G + j] += wc[k + s] * vload(rows + (k + s) * np + j * VL);
+          acc[s * G + j] = vfma((vf){} + wc[k + s],
+                                  vload(rows + (k + s) * np + j * VL),
+                                  acc[s * G + j]);
     for (; k < kk; k++)
       for (int j = 0; j < G; j++)
-        acc[j] += wc[k] * vload(rows + k * np + j * VL);
+        acc[j] = vfma((vf){} + wc[k], vload(rows + k * np + j * VL), acc[j]);
   }
   for (int s = 1; s < S; s++)
     for (int j = 0; j < G; j++)
@@ -348,6 +423,45 @@ void lu_nn_conv_fprop(const LuConvGeom *g, const float *w, const float *b,
   }
 }
 
+/* dx = sum over taps of w (or w^2) times ds, the input gradient. Each
+   tap (ky, kx) of plane i adds sum_c w[c][k] ds_ext[out c] to phase (ky %
+   stride, kx % stride) of the padded gradient at offset (ky / stride, kx /
+   stride): contiguous vectors throughout, no scatter. */
+INLINE void conv_back_input(bool SQ, const LuConvGeom *g, const float *w,
+                            const float *ds, float *dx, ConvScratch cs) {
+  int s = g->stride, kk = g->kk, rw = g->rw, nep = g->nep;
+  long plane = (long)g->rh * rw;
+  for (int o = 0; o < g->nout; o++)
+    for (int oy = 0; oy < g->oh; oy++)
+      memcpy(cs.dse + (long)o * nep + (long)oy * rw,
+             ds + ((long)o * g->oh + oy) * g->ow, sizeof(float) * g->ow);
+  memset(cs.dph, 0, sizeof(float) * (size_t)(g->nin * s * s * plane + VL));
+  for (int i = 0; i < g->nin; i++) {
+    for (int k = 0; k < kk; k++) {
+      int ky = k / g->kw, kx = k % g->kw;
+      float *dst = cs.dph + ((long)i * s * s + (ky % s) * s + kx % s) * plane +
+                   (long)(ky / s) * rw + kx / s;
+      for (int t = 0; t < nep; t += VL) {
+        vf acc = vload(dst + t);
+        for (int f = g->fan_beg[i]; f < g->fan_beg[i + 1]; f++) {
+          int c = g->fan_conn[f];
+          float wk = w[(long)c * kk + k];
+          acc = vfma((vf){} + (SQ ? wk * wk : wk),
+                     vload(cs.dse + (long)g->cout[c] * nep + t), acc);
+        }
+        vstore(dst + t, acc);
+      }
+    }
+    for (int iy = 0; iy < g->ih; iy++)
+      for (int ix = 0; ix < g->iw; ix++) {
+        int py = iy + g->pad, px = ix + g->pad;
+        dx[((long)i * g->ih + iy) * g->iw + ix] =
+            cs.dph[((long)i * s * s + (py % s) * s + px % s) * plane +
+                   (long)(py / s) * rw + px / s];
+      }
+  }
+}
+
 /* The backward pass shared by bprop and bbprop: with SQ, weights and
    inputs enter squared (the Gauss-Newton diagonal). */
 INLINE void conv_back(bool SQ, const LuConvGeom *g, const float *w,
@@ -355,7 +469,6 @@ INLINE void conv_back(bool SQ, const LuConvGeom *g, const float *w,
                       float *scratch) {
   ConvScratch cs = conv_scratch(g, scratch);
   int np = g->np, npos = g->npos, kk = g->kk;
-  long phw = (long)g->ph * g->pw;
   for (int o = 0; o < g->nout; o++) {
     memcpy(cs.dsp + (long)o * np, ds + (long)o * npos, sizeof(float) * npos);
     if (g->bias_unit)
@@ -368,42 +481,30 @@ INLINE void conv_back(bool SQ, const LuConvGeom *g, const float *w,
       db[o] += sum;
     }
   }
-  for (int c = 0; c < g->nconn; c++) {
-    const float *d = cs.dsp + (long)g->cout[c] * np;
-    const float *rows = cs.col + (long)g->cin[c] * kk * np;
-    for (int k = 0; k < kk; k++) {
-      vf acc = {};
+  /* dw[r] += sum over p of ds[out of r][p] col[row of r][p], for the
+     rows r = c kk + k, VL of them at a time */
+  long nr = (long)g->nconn * kk;
+  for (long r0 = 0; r0 < nr; r0 += VL) {
+    vf a[VL];
+    for (int j = 0; j < VL; j++) {
+      a[j] = (vf){};
+      if (r0 + j >= nr)
+        continue;
+      const float *rows = cs.col + g->roff[r0 + j];
+      const float *d = cs.dsp + g->doff[r0 + j];
       for (int t = 0; t < np; t += VL) {
-        vf v = vload(rows + (long)k * np + t);
-        acc += (SQ ? v * v : v) * vload(d + t);
-      }
-      dw[(long)c * kk + k] += vsum(acc);
-    }
-  }
-  if (!dx)
-    return;
-  memset(cs.dxp, 0, sizeof(float) * g->nin * phw);
-  for (int i = 0; i < g->nin; i++) {
-    float *dxp = cs.dxp + i * phw;
-    for (int k = 0; k < kk; k++) {
-      const int *gi = g->gidx + (long)k * np;
-      for (int t = 0; t < np; t += VL) {
-        vf acc = {};
-        for (int f = g->fan_beg[i]; f < g->fan_beg[i + 1]; f++) {
-          int c = g->fan_conn[f];
-          float wk = w[(long)c * kk + k];
-          acc += (SQ ? wk * wk : wk) * vload(cs.dsp + (long)g->cout[c] * np + t);
-        }
-        vstore(cs.tmp, acc);
-        int n = npos - t < VL ? npos - t : VL;
-        for (int j = 0; j < n; j++)
-          dxp[gi[t + j]] += cs.tmp[j];
+        vf v = vload(rows + t);
+        a[j] = vfma(SQ ? v * v : v, vload(d + t), a[j]);
       }
     }
-    for (int r = 0; r < g->ih; r++)
-      memcpy(dx + ((long)i * g->ih + r) * g->iw,
-             dxp + (long)(r + g->pad) * g->pw + g->pad, sizeof(float) * g->iw);
+    vf sum = vsum_many(a);
+    int n = nr - r0 < VL ? (int)(nr - r0) : VL;
+    float tmp[VL];
+    memcpy(tmp, dw + r0, sizeof(float) * n);
+    vstore_n(dw + r0, vload(tmp) + sum, n);
   }
+  if (dx)
+    conv_back_input(SQ, g, w, ds, dx, cs);
 }
 
 void lu_nn_conv_bprop(const LuConvGeom *g, const float *w, const float *x,

@@ -1,0 +1,108 @@
+;; nn.lsp: helpers over the native backprop simulator (runtime/net.c).
+;;
+;; The simulator in brief: module constructors (nn-conv, nn-linear, nn-tanh,
+;; nn-stanh, nn-relu, nn-logsoftmax, nn-softmax, nn-dropout,
+;; nn-random-shift) make modules; (nn-seq SHAPE MODULE...) makes a net
+;; of them, which owns the states and one flat parameter vector. Then:
+;;   (nn-fprop net x) -> output       (nn-bprop net dy) -> input gradient
+;;   (nn-params net) (nn-grads net) (nn-hessian net) (nn-rates net): views
+;;   (nn-mse y target dy ddy) (nn-cross-entropy y class dy ddy): costs
+;;   (nn-sgd rate [momentum decay]) (nn-sdlm eta mu) (nn-adamw rate ...)
+;;   (nn-update net opt), (nn-train-pass net opt inputs targets [cost order])
+;;   (nn-evaluate net inputs targets [cost]) (nn-predict net inputs)
+;;   (nn-gradcheck net x target) (nn-bbcheck net x target)
+;; A Lisp object with methods (fprop x) -> y and (bprop x y dy) -> dx (and
+;; optionally (bbprop x y ddy) -> ddx) is a module too: see nn-square below.
+
+(de nn-save (net file)
+  "Saves NET's flat parameter vector to FILE as an IDX float vector (gzip
+when FILE ends in .gz). Returns FILE."
+  (save-matrix (nn-params net) file))
+
+(de nn-load (net file)
+  "Loads NET's parameters from FILE, an IDX vector saved by nn-save, after
+checking that it holds as many values as NET has parameters. Returns NET."
+  (let ((m (load-matrix file)))
+    (unless (= (idx-nelem m) (nn-nparams net))
+      (error "nn-load: %s holds %d values (shape %l), the net has %d parameters"
+             file (idx-nelem m) (idx-shape m) (nn-nparams net)))
+    (idx-copy (idx-reshape m (list (nn-nparams net))) (nn-params net))
+    net))
+
+(de nn-onehot (labels n &optional on off)
+  "The [N n] float matrix of targets for the class numbers in the tensor
+LABELS (N of them): ON (default 1) at each label's column, OFF (default -1)
+elsewhere, as the 1989 net's tanh outputs want."
+  (let* ((on (or on 1)) (off (or off -1))
+         (count (idx-nelem labels))
+         (flat (idx-reshape (copy-matrix labels) (list count)))
+         (m (float-matrix count n)))
+    (idx-fill m off)
+    (for (i 0 (- count 1))
+      (m i (flat i) on))
+    m))
+
+(de nn-labels (targets)
+  "The class numbers of the rows of TARGETS ([N n]): each row's index of
+its largest element, as an [N] float vector."
+  (let* ((count (idx-dim targets 0))
+         (v (float-matrix count)))
+    (for (i 0 (- count 1))
+      (v i (idx-indexmax (select targets 0 i))))
+    v))
+
+(de nn-train-loop (net opt inputs targets &optional cost order)
+  "The Lisp version of nn-train-pass, one example at a time through
+nn-fprop, a cost, nn-bprop and nn-update: slower, but every step is there
+to change or inspect. COST is 'mse (TARGETS [N outputs...]) or 'ce
+(TARGETS a vector of classes). Returns (mean-loss errors)."
+  (let* ((cost (or cost 'mse))
+         (count (if order (idx-nelem order) (idx-dim inputs 0)))
+         (dy (apply float-matrix (nn-shape net)))
+         (mode (nn-mode net 'train))
+         (loss 0) (errors 0))
+    (for (k 0 (- count 1))
+      (let* ((e (if order (order k) k))
+             (y (nn-fprop net (select inputs 0 e)))
+             (target (if (eq cost 'mse) (select targets 0 e) (targets e))))
+        (nn-clear-grads net)
+        (setq loss (+ loss (if (eq cost 'mse)
+                               (nn-mse y target dy)
+                             (nn-cross-entropy y target dy))))
+        (unless (= (idx-indexmax y)
+                   (if (eq cost 'mse) (idx-indexmax target) target))
+          (incr errors))
+        (nn-bprop net dy)
+        (nn-update net opt)))
+    (nn-mode net mode)
+    (nn-clear-grads net)
+    (list (if (> count 0) (/ loss count) 0) errors)))
+
+(de nn-error-rate (net inputs targets &optional cost)
+  "The fraction of examples of INPUTS that NET misclassifies against
+TARGETS (see nn-evaluate)."
+  (/ (cadr (nn-evaluate net inputs targets cost)) (idx-dim inputs 0)))
+
+(de nn-check-module (module shape &optional cost)
+  "Checks MODULE's bprop against finite differences: puts it alone in a
+net for inputs of SHAPE, draws a random input and target, and returns
+nn-gradcheck's (param-error input-error). The module then belongs to that
+net."
+  (let* ((net (nn-seq shape module))
+         (x (idx-rand (apply float-matrix shape) -1 1))
+         (target (idx-rand (apply float-matrix (nn-shape net)) -1 1)))
+    (nn-gradcheck net x (if (eq cost 'ce) 0 target) cost)))
+
+;; An example of a module written in Lisp: y = x^2 element-wise. Any object
+;; with these methods goes into nn-seq beside the C modules.
+(defclass nn-square ())
+
+(defmethod nn-square fprop (x)
+  (idx-mul x x))
+
+(defmethod nn-square bprop (x y dy)
+  (idx-mul (idx-add x x) dy))
+
+(defmethod nn-square bbprop (x y ddy)
+  (let ((d (idx-add x x)))
+    (idx-mul (idx-mul d d) ddy)))
