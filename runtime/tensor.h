@@ -68,8 +68,8 @@ void lu_tensor_copy(LuTensor *dst, const LuTensor *src);
    split long work and poll between calls. Every operand has element type e
    unless said otherwise; stores follow lu_elem_set. Float arithmetic is
    done in float, integer arithmetic in double; sums and dot products
-   accumulate in double, in 8 lanes (element i in lane i % 8) combined
-   pairwise, so a result does not depend on the strides. */
+   accumulate in double, in 16 lanes (element i in lane i % 16) folded in
+   halves, so a result does not depend on the strides. */
 
 typedef enum { LU_ADD, LU_SUB, LU_MUL, LU_DIV, LU_MAX, LU_MIN } LuBinop;
 typedef enum {
