@@ -15,8 +15,9 @@
    machine. The stream is fixed at 54 so one integer is the whole seed. */
 #define PCG_MULT 6364136223846793005ULL /* Knuth's MMIX LCG multiplier */
 #define PCG_STREAM 54ULL                /* reference demo's sequence */
-#define DEFAULT_SEED 0ULL /* a run that never calls (seed N) is reproducible   \
-                           */
+#define DEFAULT_SEED                                                           \
+  0ULL /* a run that never calls (seed N) is reproducible                      \
+        */
 
 static uint64_t pcg_state, pcg_inc;
 static bool pcg_seeded;
@@ -79,12 +80,18 @@ static uint64_t rand_below(uint64_t n) {
 
 /* ---- Helpers --------------------------------------------------------- */
 
+/* Argument i as a number. Arithmetic is the interpreter's hottest path, so
+   the common case is inline and only a type error calls out. */
+static inline double num(LuValue **argv, int i) {
+  return LU_IS(argv[i], LU_NUMBER) ? LU_NUM(argv[i]) : lu_arg_num(argv, i);
+}
+
 static LuValue *unary(LuValue **argv, double (*f)(double)) {
-  return lu_number(f(lu_arg_num(argv, 0)));
+  return lu_number(f(num(argv, 0)));
 }
 
 static LuValue *binary(LuValue **argv, double (*f)(double, double)) {
-  return lu_number(f(lu_arg_num(argv, 0), lu_arg_num(argv, 1)));
+  return lu_number(f(num(argv, 0), num(argv, 1)));
 }
 
 /* Integer arguments of div/mod/rem; raises on a zero divisor. */
@@ -101,9 +108,9 @@ typedef enum { CMP_EQ, CMP_LT, CMP_GT, CMP_LE, CMP_GE } CmpOp;
    is type-checked, even after the answer is known. */
 static LuValue *compare_chain(LuValue **argv, int argc, CmpOp op) {
   bool ok = true;
-  double prev = lu_arg_num(argv, 0);
+  double prev = num(argv, 0);
   for (int i = 1; i < argc; i++) {
-    double x = lu_arg_num(argv, i);
+    double x = num(argv, i);
     switch (op) {
     case CMP_EQ:
       ok = ok && prev == x;
@@ -131,17 +138,17 @@ static LuValue *compare_chain(LuValue **argv, int argc, CmpOp op) {
 LU_DEFUN(add, "(+ X...)", "Returns the sum of the numbers X..., 0 for none.") {
   double s = 0;
   for (int i = 0; i < argc; i++)
-    s += lu_arg_num(argv, i);
+    s += num(argv, i);
   return lu_number(s);
 }
 
 LU_DEFUN(sub, "(- X Y...)",
          "Returns X minus every Y; with X alone, returns -X.") {
-  double x = lu_arg_num(argv, 0);
+  double x = num(argv, 0);
   if (argc == 1)
     return lu_number(-x);
   for (int i = 1; i < argc; i++)
-    x -= lu_arg_num(argv, i);
+    x -= num(argv, i);
   return lu_number(x);
 }
 
@@ -149,18 +156,18 @@ LU_DEFUN(mul, "(* X...)",
          "Returns the product of the numbers X..., 1 for none.") {
   double p = 1;
   for (int i = 0; i < argc; i++)
-    p *= lu_arg_num(argv, i);
+    p *= num(argv, i);
   return lu_number(p);
 }
 
 LU_DEFUN(divide, "(/ X Y...)",
          "Returns X divided by every Y; with X alone, returns 1/X. Division "
          "by zero follows IEEE: (/ 1 0) is inf, (/ 0 0) is nan.") {
-  double x = lu_arg_num(argv, 0);
+  double x = num(argv, 0);
   if (argc == 1)
     return lu_number(1.0 / x);
   for (int i = 1; i < argc; i++)
-    x /= lu_arg_num(argv, i);
+    x /= num(argv, i);
   return lu_number(x);
 }
 
@@ -205,11 +212,11 @@ LU_DEFUN(rem, "(rem A B)",
 }
 
 LU_DEFUN(one_plus, "(1+ X)", "Returns X + 1.") {
-  return lu_number(lu_arg_num(argv, 0) + 1);
+  return lu_number(num(argv, 0) + 1);
 }
 
 LU_DEFUN(one_minus, "(1- X)", "Returns X - 1.") {
-  return lu_number(lu_arg_num(argv, 0) - 1);
+  return lu_number(num(argv, 0) - 1);
 }
 
 /* ---- Comparison ------------------------------------------------------ */
@@ -221,7 +228,7 @@ LU_DEFUN(num_eq, "(= X Y...)",
 
 LU_DEFUN(num_ne, "(/= X Y)",
          "Returns t when numbers X and Y differ, else ().") {
-  return LU_BOOL(lu_arg_num(argv, 0) != lu_arg_num(argv, 1));
+  return LU_BOOL(num(argv, 0) != num(argv, 1));
 }
 
 LU_DEFUN(num_lt, "(< X Y...)",
@@ -247,9 +254,9 @@ LU_DEFUN(num_ge, "(>= X Y...)",
 /* NaN is sticky: once m is nan no comparison replaces it. */
 LU_DEFUN(max, "(max X Y...)",
          "Returns the largest of the numbers; nan when one is nan.") {
-  double m = lu_arg_num(argv, 0);
+  double m = num(argv, 0);
   for (int i = 1; i < argc; i++) {
-    double x = lu_arg_num(argv, i);
+    double x = num(argv, i);
     if (x > m || isnan(x))
       m = x;
   }
@@ -258,9 +265,9 @@ LU_DEFUN(max, "(max X Y...)",
 
 LU_DEFUN(min, "(min X Y...)",
          "Returns the smallest of the numbers; nan when one is nan.") {
-  double m = lu_arg_num(argv, 0);
+  double m = num(argv, 0);
   for (int i = 1; i < argc; i++) {
-    double x = lu_arg_num(argv, i);
+    double x = num(argv, i);
     if (x < m || isnan(x))
       m = x;
   }
@@ -270,7 +277,7 @@ LU_DEFUN(min, "(min X Y...)",
 /* ---- Predicates ------------------------------------------------------ */
 
 LU_DEFUN(zerop, "(zerop X)", "Returns t when the number X is 0, else ().") {
-  return LU_BOOL(lu_arg_num(argv, 0) == 0);
+  return LU_BOOL(num(argv, 0) == 0);
 }
 
 LU_DEFUN(evenp, "(evenp N)", "Returns t when the integer N is even, else ().") {
@@ -373,16 +380,16 @@ LU_DEFUN(rand_, "(rand [A] [B])",
   double u = lu_rand_uniform();
   if (argc == 0)
     return lu_number(u);
-  double lo = argc == 2 ? lu_arg_num(argv, 0) : 0;
-  double hi = lu_arg_num(argv, argc - 1);
+  double lo = argc == 2 ? num(argv, 0) : 0;
+  double hi = num(argv, argc - 1);
   return lu_number(lo + (hi - lo) * u);
 }
 
 LU_DEFUN(randn, "(randn [MEAN] [SD])",
          "Returns a normal random number with mean MEAN (default 0) and "
          "standard deviation SD (default 1).") {
-  double mean = argc > 0 ? lu_arg_num(argv, 0) : 0;
-  double sd = argc > 1 ? lu_arg_num(argv, 1) : 1;
+  double mean = argc > 0 ? num(argv, 0) : 0;
+  double sd = argc > 1 ? num(argv, 1) : 1;
   return lu_number(mean + sd * lu_rand_normal());
 }
 

@@ -392,9 +392,17 @@ static void port_finalize(void *obj, void *ud) {
     fclose(p->fp);
 }
 
+/* Opens argument 0 with fopen's mode. When the process is out of file
+   descriptors, collects garbage first so the finalizers of dropped ports
+   give theirs back, and tries again. */
 static LuValue *open_port(LuValue **argv, const char *mode) {
   const char *path = lu_arg_str(argv, 0);
   FILE *f = fopen(path, mode);
+  if (!f && (errno == EMFILE || errno == ENFILE)) {
+    GC_gcollect();
+    GC_invoke_finalizers();
+    f = fopen(path, mode);
+  }
   if (!f)
     file_error(path);
   Port *p = lu_alloc(sizeof *p);

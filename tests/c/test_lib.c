@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "interp.h"
@@ -255,6 +256,23 @@ static void test_pretty(void **state) {
   free(out);
 }
 
+/* Ports dropped without close are closed by their finalizers when the
+   process runs out of descriptors: 2000 opens under a limit of 64. */
+static void test_port_finalizer(void **state) {
+  (void)state;
+  struct rlimit old, low;
+  assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+  low = old;
+  low.rlim_cur = 64;
+  assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+  Eval e = {"(repeat 2000 (open-read \"/dev/null\"))", NULL};
+  LuValue *err;
+  bool ok = lu_pcall(eval_call, &e, &err);
+  setrlimit(RLIMIT_NOFILE, &old);
+  if (!ok)
+    fail_msg("dropped ports were not reclaimed: %s", err->err->message->str.s);
+}
+
 int main(void) {
   char base;
   GC_INIT();
@@ -274,6 +292,7 @@ int main(void) {
       cmocka_unit_test(test_sprintf_values),
       cmocka_unit_test(test_print_prin),
       cmocka_unit_test(test_pretty),
+      cmocka_unit_test(test_port_finalizer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
