@@ -798,6 +798,10 @@ static void walk(int k, LuTensor *const *t, RunFn fn, void *ctx) {
     walk_run(&w, fn, ctx);
 }
 
+/* What a run needs: an operation (an LuBinop, LuUnop or LuReduce, or a
+   flag: normal, min), element types (e: the operands', ea: a converted
+   source's), scalars, and the state of a reduction: the value so far, and
+   for argmax the elements seen and the best index. */
 typedef struct {
   int op;
   LuElem e, ea;
@@ -1441,8 +1445,13 @@ LU_DEFUN(idx_reshape, "(idx-reshape M D...)",
       n = -1;
   }
   long total = lu_tensor_nelem(t);
-  if (infer >= 0 && n > 0 && total % n == 0)
-    dim[infer] = total / n, n = total;
+  if (infer >= 0) {
+    if (n <= 0 || total % n)
+      lu_error("%s: %ld elements cannot take shape %s", who(), total,
+               shape_of(nd, dim));
+    dim[infer] = total / n;
+    n = total;
+  }
   if (n != total)
     lu_error("%s: %ld elements cannot take shape %s", who(), total,
              shape_of(nd, dim));
