@@ -448,16 +448,25 @@ LU_DEFUN(read_line, "(read-line [PORT])",
   FILE *f = p ? p->fp : stdin;
   char *line = NULL;
   size_t cap = 0;
-  errno = 0;
-  ssize_t n = getline(&line, &cap, f);
-  if (n < 0) {
+  ssize_t n;
+  /* A signal (Ctrl-C) interrupts a read from a terminal or a pipe: break
+     if it was Ctrl-C, else read on. */
+  for (;;) {
+    errno = 0;
+    n = getline(&line, &cap, f);
+    if (n >= 0 || !ferror(f))
+      break;
     int saved = errno;
-    free(line);
-    if (ferror(f)) {
-      clearerr(f);
+    clearerr(f);
+    if (saved != EINTR || lu_interrupted) {
+      free(line);
+      lu_poll();
       errno = saved;
       file_error(p ? p->name : "<stdin>");
     }
+  }
+  if (n < 0) {
+    free(line);
     return lu_nil;
   }
   if (n > 0 && line[n - 1] == '\n')
