@@ -53,10 +53,21 @@ typedef struct {
   int kk;        /* kh * kw */
   int rh, rw;    /* a phase of the padded input: every stride-th row, col */
   int nep;       /* oh * rw rounded up to the vector */
+  int *pidx;     /* [ih * iw]: where an input pixel is in its phases */
+  int *tapoff;   /* [kk]: where tap k's block starts in the phases */
+  int *tbase;    /* [np / vector]: where a tile of output positions starts
+                    in a tap's block ... */
+  int *tidx;     /* [np]: ... and where each of its positions is from there */
+  bool tperm;    /* every tile spans less than 2 vectors of its block */
+  int *psrc;     /* [stride^2 rh rw]: the input pixel of each place of the
+                    phases, or -1 for padding */
+  int *runs;     /* [nrun][3]: (place, pixel, length) of the runs of pixels
+                    along the rows of the phases (pixels stride apart) */
+  int nrun;
   int *obeg;     /* [nout + 1]: connections of output o are obeg[o].. */
-  int *gidx;     /* [kk][np]: offset in a padded plane of tap (k, p) */
   int *fan_beg;  /* [nin + 1]: connections sorted by input plane ... */
-  int *fan_conn; /* [nconn]: ... as indices into the sorted table */
+  int *fan_woff; /* [nconn]: ... as the offsets of their weights ... */
+  int *fan_doff; /* ... and of their output's row in the gradient */
   int *roff;     /* [nconn * kk]: row c kk + k of the unfolded input ... */
   int *doff;     /* ... and of the output gradient it meets */
 } LuConvGeom;

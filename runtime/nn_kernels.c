@@ -43,6 +43,12 @@ INLINE vf vfma(vf a, vf b, vf c) {
 #endif
 }
 
+/* x in every lane (x - 0 is x for every float, so this folds to a
+   broadcast, where 0 + x would not). */
+INLINE vf vsplat(float x) {
+  return x - (vf){};
+}
+
 INLINE vf vload(const float *p) {
   vf v;
   memcpy(&v, p, sizeof v);
@@ -228,22 +234,27 @@ float lu_nn_dot(const float *a, const float *b, long n) {
 
 /* ---- Convolution ------------------------------------------------------ */
 
-/* Scratch layout (floats): xp [nin][ph][pw] the padded input; col
-   [nin][kk][np] the input unfolded so that each tap k of each plane is a
-   row over output positions (lanes past npos stay 0); dsp [nout][np] the
+/* Scratch layout (floats): xp [nin][stride^2][rh][rw] the padded input
+   split into stride x stride phases (phase (py, px) holds the rows py,
+   py + stride... and the columns px, px + stride...), so that what a tap
+   reads for one output row is contiguous; col [nin][kk][np] the input
+   unfolded so that each tap k of each plane is a row over output positions
+   (lanes past npos hold anything finite); dsp [nout][np] the
    output gradient padded to np; dse [nout][nep] the output gradient with
    rows of rw (the junk columns stay 0); dph [nin][stride^2][rh][rw] the
    padded input gradient split into stride x stride phases, where each tap
    adds one contiguous shifted block; tmp [VL]. Each region is followed by
-   VL floats of slack. The work buffers are zero-filled when made and no
+   SLACK floats. The work buffers are zero-filled when made and no
    kernel writes the lanes said to stay 0. */
 typedef struct {
   float *xp, *col, *dsp, *dse, *dph, *tmp;
 } ConvScratch;
 
+enum { SLACK = 32 }; /* >= 2 VL: the tile permutations read that far */
+
 /* The regions' sizes, in the order of ConvScratch. */
 static void conv_sizes(const LuConvGeom *g, long n[6]) {
-  n[0] = (long)g->nin * g->ph * g->pw;
+  n[0] = (long)g->nin * g->stride * g->stride * g->rh * g->rw;
   n[1] = (long)g->nin * g->kk * g->np;
   n[2] = (long)g->nout * g->np;
   n[3] = (long)g->nout * g->nep;
@@ -257,7 +268,7 @@ static ConvScratch conv_scratch(const LuConvGeom *g, float *s) {
   conv_sizes(g, n);
   for (int i = 0; i < 6; i++) {
     p[i] = s;
-    s += n[i] + VL;
+    s += n[i] + SLACK;
   }
   return (ConvScratch){p[0], p[1], p[2], p[3], p[4], p[5]};
 }
@@ -266,92 +277,165 @@ long lu_nn_conv_scratch(const LuConvGeom *g) {
   long n[6], sum = 0;
   conv_sizes(g, n);
   for (int i = 0; i < 6; i++)
-    sum += n[i] + VL;
+    sum += n[i] + SLACK;
   return sum;
 }
 
+static int *ints(long n) {
+  return lu_alloc_atomic(sizeof(int) * (size_t)(n + 1), "nn-conv");
+}
+
 void lu_nn_conv_prepare(LuConvGeom *g) {
+  int s = g->stride;
   g->ph = g->ih + 2 * g->pad;
   g->pw = g->iw + 2 * g->pad;
-  g->oh = (g->ph - g->kh) / g->stride + 1;
-  g->ow = (g->pw - g->kw) / g->stride + 1;
+  g->oh = (g->ph - g->kh) / s + 1;
+  g->ow = (g->pw - g->kw) / s + 1;
   g->npos = g->oh * g->ow;
   g->np = (g->npos + VL - 1) / VL * VL;
   g->kk = g->kh * g->kw;
-  g->rh = (g->ph + g->stride - 1) / g->stride;
-  g->rw = (g->pw + g->stride - 1) / g->stride;
+  g->rh = (g->ph + s - 1) / s;
+  g->rw = (g->pw + s - 1) / s;
   g->nep = (g->oh * g->rw + VL - 1) / VL * VL;
-  g->obeg = lu_alloc_atomic(sizeof(int) * (size_t)(g->nout + 1), "nn-conv");
+  long phase = (long)g->rh * g->rw, plane = s * s * phase;
+  g->psrc = ints(plane);
+  for (long j = 0; j < plane; j++) {
+    int ph = (int)(j / phase), r = (int)(j % phase / g->rw);
+    int iy = r * s + ph / s - g->pad, ix = (int)(j % g->rw) * s + ph % s - g->pad;
+    g->psrc[j] = iy >= 0 && iy < g->ih && ix >= 0 && ix < g->iw
+                     ? iy * g->iw + ix
+                     : -1;
+  }
+  /* the runs of pixels: each row of each phase, where it is not padding */
+  g->runs = ints(3 * s * s * g->rh);
+  g->nrun = 0;
+  for (long r = 0; r < s * s * g->rh; r++) {
+    long j = r * g->rw, end = j + g->rw;
+    while (j < end && g->psrc[j] < 0)
+      j++;
+    int len = 0;
+    while (j + len < end && g->psrc[j + len] >= 0)
+      len++;
+    if (len) {
+      int *run = g->runs + 3 * g->nrun++;
+      run[0] = (int)j, run[1] = g->psrc[j], run[2] = len;
+    }
+  }
+  g->pidx = ints((long)g->ih * g->iw);
+  for (int iy = 0; iy < g->ih; iy++)
+    for (int ix = 0; ix < g->iw; ix++) {
+      int py = iy + g->pad, px = ix + g->pad;
+      g->pidx[iy * g->iw + ix] =
+          (int)(((py % s) * s + px % s) * phase + py / s * g->rw + px / s);
+    }
+  /* tiles of output positions as permutations of phase spans */
+  g->tbase = ints(g->np / VL);
+  g->tidx = ints(g->np);
+  g->tperm = true;
+  for (int t = 0; t < g->np; t += VL) {
+    g->tbase[t / VL] = t / g->ow * g->rw + t % g->ow;
+    for (int p = t; p < t + VL; p++) {
+      int at = p < g->npos ? p / g->ow * g->rw + p % g->ow : 0;
+      g->tidx[p] = p < g->npos ? at - g->tbase[t / VL] : 0;
+      g->tperm &= g->tidx[p] < 2 * VL;
+    }
+  }
+  g->tapoff = ints(g->kk);
+  for (int k = 0; k < g->kk; k++) {
+    int ky = k / g->kw, kx = k % g->kw;
+    g->tapoff[k] =
+        (int)(((ky % s) * s + kx % s) * phase + ky / s * g->rw + kx / s);
+  }
+  g->obeg = ints(g->nout + 1);
   for (int o = 0, c = 0; o <= g->nout; o++) {
     while (c < g->nconn && g->cout[c] < o)
       c++;
     g->obeg[o] = c;
   }
-  g->gidx = lu_alloc_atomic(sizeof(int) * (size_t)g->kk * (size_t)g->np,
-                            "nn-conv");
-  for (int k = 0; k < g->kk; k++)
-    for (int p = 0; p < g->np; p++) {
-      int oy = p / g->ow, ox = p % g->ow, ky = k / g->kw, kx = k % g->kw;
-      g->gidx[k * g->np + p] =
-          p < g->npos ? (oy * g->stride + ky) * g->pw + ox * g->stride + kx
-                      : 0;
-    }
   long nr = (long)g->nconn * g->kk;
-  g->roff = lu_alloc_atomic(sizeof(int) * (size_t)(nr + 1), "nn-conv");
-  g->doff = lu_alloc_atomic(sizeof(int) * (size_t)(nr + 1), "nn-conv");
+  g->roff = ints(nr);
+  g->doff = ints(nr);
   for (long r = 0; r < nr; r++) {
     int c = (int)(r / g->kk), k = (int)(r % g->kk);
     g->roff[r] = (g->cin[c] * g->kk + k) * g->np;
     g->doff[r] = g->cout[c] * g->np;
   }
-  g->fan_beg = lu_alloc_atomic(sizeof(int) * (size_t)(g->nin + 1), "nn-conv");
-  g->fan_conn = lu_alloc_atomic(sizeof(int) * (size_t)(g->nconn + 1),
-                                "nn-conv");
+  g->fan_beg = ints(g->nin + 1);
+  g->fan_woff = ints(g->nconn);
+  g->fan_doff = ints(g->nconn);
   int n = 0;
   for (int i = 0; i < g->nin; i++) {
     g->fan_beg[i] = n;
     for (int c = 0; c < g->nconn; c++)
-      if (g->cin[c] == i)
-        g->fan_conn[n++] = c;
+      if (g->cin[c] == i) {
+        g->fan_woff[n] = c * g->kk;
+        g->fan_doff[n++] = g->cout[c] * g->nep;
+      }
   }
   g->fan_beg[g->nin] = n;
 }
 
-/* Copies x into the padded planes xp. */
+/* Copies x, padded, into its phases xp. The padding is written once per
+   work buffer (a flag in the slack after xp records it); later calls copy
+   only the runs of pixels. */
 static void conv_pad(const LuConvGeom *g, const float *x, float *xp) {
+  long plane = (long)g->stride * g->stride * g->rh * g->rw;
+  long ihw = (long)g->ih * g->iw;
+  float *done = xp + g->nin * plane;
+  if (*done != 1) {
+    for (int i = 0; i < g->nin; i++)
+      for (long j = 0; j < plane; j++)
+        xp[i * plane + j] = g->psrc[j] >= 0 ? 0 : g->padval;
+    *done = 1;
+  }
   for (int i = 0; i < g->nin; i++) {
-    float *d = xp + (long)i * g->ph * g->pw;
-    const float *s = x + (long)i * g->ih * g->iw;
-    for (int r = 0; r < g->ph; r++) {
-      float *row = d + (long)r * g->pw;
-      int iy = r - g->pad;
-      if (iy < 0 || iy >= g->ih) {
-        for (int c = 0; c < g->pw; c++)
-          row[c] = g->padval;
-        continue;
-      }
-      for (int c = 0; c < g->pad; c++)
-        row[c] = row[g->pw - 1 - c] = g->padval;
-      memcpy(row + g->pad, s + (long)iy * g->iw, sizeof(float) * g->iw);
+    const float *src = x + i * ihw;
+    float *dst = xp + i * plane;
+    for (int r = 0; r < g->nrun; r++) {
+      const int *run = g->runs + 3 * r;
+      for (int j = 0; j < run[2]; j++)
+        dst[run[0] + j] = src[run[1] + j * g->stride];
     }
   }
 }
 
+/* Copies n <= 16 floats, or more, as whole vectors: up to 15 floats past n
+   may be written too. */
+INLINE void copy_run(float *dst, const float *src, int n) {
+  if (n <= 4)
+    memcpy(dst, src, 4 * sizeof(float));
+  else if (n <= 8)
+    memcpy(dst, src, 8 * sizeof(float));
+  else
+    for (int j = 0; j < n; j += 16)
+      memcpy(dst + j, src + j, 16 * sizeof(float));
+}
+
+/* Unfolds the phases into col. When each tile of VL output positions reads
+   a span of less than 2 VL floats of a phase (g->tperm), the tile is one
+   permutation of two vector loads; else each output row is one contiguous
+   run of ow values, copied in increasing order, since a copy that runs
+   past a row only writes where a later row, the next tap, or the slack
+   will be written. */
 static void conv_im2col(const LuConvGeom *g, const float *xp, float *col) {
-  long phw = (long)g->ph * g->pw;
+  int oh = g->oh, ow = g->ow, rw = g->rw, np = g->np, kk = g->kk;
+  long plane = (long)g->stride * g->stride * g->rh * rw;
   for (int i = 0; i < g->nin; i++)
-    for (int k = 0; k < g->kk; k++) {
-      const int *gi = g->gidx + (long)k * g->np;
-      const float *src = xp + i * phw;
-      float *dst = col + ((long)i * g->kk + k) * g->np;
-      int p = 0;
-#if VL == 16
-      for (; p + VL <= g->npos; p += VL)
-        _mm512_storeu_ps(dst + p, _mm512_i32gather_ps(
-                                      _mm512_loadu_si512(gi + p), src, 4));
-#endif
-      for (; p < g->npos; p++)
-        dst[p] = src[gi[p]];
+    for (int k = 0; k < kk; k++) {
+      const float *src = xp + i * plane + g->tapoff[k];
+      float *dst = col + ((long)i * kk + k) * np;
+      if (g->tperm) {
+        for (int t = 0; t < np; t += VL) {
+          const float *at = src + g->tbase[t / VL];
+          vi idx;
+          memcpy(&idx, g->tidx + t, sizeof idx);
+          vstore(dst + t,
+                 __builtin_shuffle(vload(at), vload(at + VL), idx));
+        }
+      } else {
+        for (int oy = 0; oy < oh; oy++)
+          copy_run(dst + (long)oy * ow, src + (long)oy * rw, ow);
+      }
     }
 }
 
@@ -370,12 +454,12 @@ INLINE void conv_tiles(int G, int S, const LuConvGeom *g, const float *w,
     for (; k + S <= kk; k += S)
       for (int s = 0; s < S; s++)
         for (int j = 0; j < G; j++)
-          acc[s * G + j] = vfma((vf){} + wc[k + s],
+          acc[s * G + j] = vfma(vsplat(wc[k + s]),
                                   vload(rows + (k + s) * np + j * VL),
                                   acc[s * G + j]);
     for (; k < kk; k++)
       for (int j = 0; j < G; j++)
-        acc[j] = vfma((vf){} + wc[k], vload(rows + k * np + j * VL), acc[j]);
+        acc[j] = vfma(vsplat(wc[k]), vload(rows + k * np + j * VL), acc[j]);
   }
   for (int s = 1; s < S; s++)
     for (int j = 0; j < G; j++)
@@ -412,7 +496,7 @@ void lu_nn_conv_fprop(const LuConvGeom *g, const float *w, const float *b,
           memcpy(cs.tmp, b + (long)o * npos + t, sizeof(float) * n);
           bias = vload(cs.tmp);
         } else {
-          bias = (vf){} + b[o];
+          bias = vsplat(b[o]);
         }
         vf v = acc[j] + bias;
         vstore_n(s + (long)o * npos + t, v, n);
@@ -423,42 +507,100 @@ void lu_nn_conv_fprop(const LuConvGeom *g, const float *w, const float *b,
   }
 }
 
+/* KB taps from k0 by G tiles from t of plane i's phase-split input
+   gradient: dph[tapoff[k] + t...] += sum over the connections c from plane
+   i of w[c][k] dse[out c][t...]. The KB x G sums stay in registers. */
+INLINE void back_input_block(bool SQ, int G, int KB, const LuConvGeom *g,
+                             const float *w, const float *dse, int i, int k0,
+                             float *dph, int t) {
+  vf acc[4][4];
+  for (int kb = 0; kb < KB; kb++)
+    for (int j = 0; j < G; j++)
+      acc[kb][j] = (vf){};
+  for (int f = g->fan_beg[i]; f < g->fan_beg[i + 1]; f++) {
+    const float *wr = w + g->fan_woff[f] + k0;
+    const float *src = dse + g->fan_doff[f] + t;
+    vf d[4];
+    for (int j = 0; j < G; j++)
+      d[j] = vload(src + j * VL);
+    for (int kb = 0; kb < KB; kb++) {
+      vf wv = vsplat(SQ ? wr[kb] * wr[kb] : wr[kb]);
+      for (int j = 0; j < G; j++)
+        acc[kb][j] = vfma(wv, d[j], acc[kb][j]);
+    }
+  }
+  for (int kb = 0; kb < KB; kb++) {
+    float *dst = dph + g->tapoff[k0 + kb] + t;
+    for (int j = 0; j < G; j++)
+      vstore(dst + j * VL, vload(dst + j * VL) + acc[kb][j]);
+  }
+}
+
+/* back_input_block over all taps, with the block sizes as constants. */
+INLINE void back_input_tiles(bool SQ, int G, const LuConvGeom *g,
+                             const float *w, const float *dse, int i,
+                             float *dph, int t) {
+  int k = 0;
+  for (; k + 4 <= g->kk; k += 4)
+    back_input_block(SQ, G, 4, g, w, dse, i, k, dph, t);
+  for (; k < g->kk; k++)
+    back_input_block(SQ, G, 1, g, w, dse, i, k, dph, t);
+}
+
 /* dx = sum over taps of w (or w^2) times ds, the input gradient. Each
    tap (ky, kx) of plane i adds sum_c w[c][k] ds_ext[out c] to phase (ky %
    stride, kx % stride) of the padded gradient at offset (ky / stride, kx /
    stride): contiguous vectors throughout, no scatter. */
 INLINE void conv_back_input(bool SQ, const LuConvGeom *g, const float *w,
                             const float *ds, float *dx, ConvScratch cs) {
-  int s = g->stride, kk = g->kk, rw = g->rw, nep = g->nep;
-  long plane = (long)g->rh * rw;
+  int s = g->stride, nep = g->nep, oh = g->oh, ow = g->ow, rw = g->rw;
+  long plane = (long)s * s * g->rh * rw, ihw = (long)g->ih * g->iw;
   for (int o = 0; o < g->nout; o++)
-    for (int oy = 0; oy < g->oh; oy++)
+    for (int oy = 0; oy < oh; oy++)
       memcpy(cs.dse + (long)o * nep + (long)oy * rw,
-             ds + ((long)o * g->oh + oy) * g->ow, sizeof(float) * g->ow);
-  memset(cs.dph, 0, sizeof(float) * (size_t)(g->nin * s * s * plane + VL));
+             ds + ((long)o * oh + oy) * ow, sizeof(float) * ow);
+  memset(cs.dph, 0, sizeof(float) * (size_t)(g->nin * plane));
   for (int i = 0; i < g->nin; i++) {
-    for (int k = 0; k < kk; k++) {
-      int ky = k / g->kw, kx = k % g->kw;
-      float *dst = cs.dph + ((long)i * s * s + (ky % s) * s + kx % s) * plane +
-                   (long)(ky / s) * rw + kx / s;
-      for (int t = 0; t < nep; t += VL) {
-        vf acc = vload(dst + t);
-        for (int f = g->fan_beg[i]; f < g->fan_beg[i + 1]; f++) {
-          int c = g->fan_conn[f];
-          float wk = w[(long)c * kk + k];
-          acc = vfma((vf){} + (SQ ? wk * wk : wk),
-                     vload(cs.dse + (long)g->cout[c] * nep + t), acc);
-        }
-        vstore(dst + t, acc);
+    float *dph = cs.dph + i * plane;
+    for (int t = 0; t < nep;) {
+      int G = nep - t >= 4 * VL ? 4 : nep - t >= 2 * VL ? 2 : 1;
+      if (G == 4)
+        back_input_tiles(SQ, 4, g, w, cs.dse, i, dph, t);
+      else if (G == 2)
+        back_input_tiles(SQ, 2, g, w, cs.dse, i, dph, t);
+      else
+        back_input_tiles(SQ, 1, g, w, cs.dse, i, dph, t);
+      t += G * VL;
+    }
+    for (long j = 0; j < ihw; j++)
+      dx[i * ihw + j] = dph[g->pidx[j]];
+  }
+}
+
+/* dw[r] += sum over p of ds[out of r][p] col[row of r][p] (or col^2), for
+   the rows r = c kk + k, VL of them at a time; T tiles per row. */
+INLINE void conv_back_weights(bool SQ, int T, const LuConvGeom *g,
+                              ConvScratch cs, float *dw) {
+  long nr = (long)g->nconn * g->kk;
+  for (long r0 = 0; r0 < nr; r0 += VL) {
+    vf a[VL];
+#pragma GCC unroll 16
+    for (int j = 0; j < VL; j++) {
+      a[j] = (vf){};
+      if (r0 + j >= nr)
+        continue;
+      const float *rows = cs.col + g->roff[r0 + j];
+      const float *d = cs.dsp + g->doff[r0 + j];
+      for (int t = 0; t < T * VL; t += VL) {
+        vf v = vload(rows + t);
+        a[j] = vfma(SQ ? v * v : v, vload(d + t), a[j]);
       }
     }
-    for (int iy = 0; iy < g->ih; iy++)
-      for (int ix = 0; ix < g->iw; ix++) {
-        int py = iy + g->pad, px = ix + g->pad;
-        dx[((long)i * g->ih + iy) * g->iw + ix] =
-            cs.dph[((long)i * s * s + (py % s) * s + px % s) * plane +
-                   (long)(py / s) * rw + px / s];
-      }
+    vf sum = vsum_many(a);
+    int n = nr - r0 < VL ? (int)(nr - r0) : VL;
+    float tmp[VL];
+    memcpy(tmp, dw + r0, sizeof(float) * n);
+    vstore_n(dw + r0, vload(tmp) + sum, n);
   }
 }
 
@@ -468,7 +610,7 @@ INLINE void conv_back(bool SQ, const LuConvGeom *g, const float *w,
                       const float *ds, float *dx, float *dw, float *db,
                       float *scratch) {
   ConvScratch cs = conv_scratch(g, scratch);
-  int np = g->np, npos = g->npos, kk = g->kk;
+  int np = g->np, npos = g->npos;
   for (int o = 0; o < g->nout; o++) {
     memcpy(cs.dsp + (long)o * np, ds + (long)o * npos, sizeof(float) * npos);
     if (g->bias_unit)
@@ -481,27 +623,18 @@ INLINE void conv_back(bool SQ, const LuConvGeom *g, const float *w,
       db[o] += sum;
     }
   }
-  /* dw[r] += sum over p of ds[out of r][p] col[row of r][p], for the
-     rows r = c kk + k, VL of them at a time */
-  long nr = (long)g->nconn * kk;
-  for (long r0 = 0; r0 < nr; r0 += VL) {
-    vf a[VL];
-    for (int j = 0; j < VL; j++) {
-      a[j] = (vf){};
-      if (r0 + j >= nr)
-        continue;
-      const float *rows = cs.col + g->roff[r0 + j];
-      const float *d = cs.dsp + g->doff[r0 + j];
-      for (int t = 0; t < np; t += VL) {
-        vf v = vload(rows + t);
-        a[j] = vfma(SQ ? v * v : v, vload(d + t), a[j]);
-      }
-    }
-    vf sum = vsum_many(a);
-    int n = nr - r0 < VL ? (int)(nr - r0) : VL;
-    float tmp[VL];
-    memcpy(tmp, dw + r0, sizeof(float) * n);
-    vstore_n(dw + r0, vload(tmp) + sum, n);
+  switch (np / VL) {
+  case 1:
+    conv_back_weights(SQ, 1, g, cs, dw);
+    break;
+  case 2:
+    conv_back_weights(SQ, 2, g, cs, dw);
+    break;
+  case 4:
+    conv_back_weights(SQ, 4, g, cs, dw);
+    break;
+  default:
+    conv_back_weights(SQ, np / VL, g, cs, dw);
   }
   if (dx)
     conv_back_input(SQ, g, w, ds, dx, cs);
