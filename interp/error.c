@@ -79,11 +79,7 @@ static LuValue *backtrace(void) {
     }
     LuBuf b;
     lu_buf_init(&b);
-    const char *call = lu_repr(f->call, true);
-    if (strlen(call) > 60)
-      lu_buf_printf(&b, "%.57s...", call);
-    else
-      lu_buf_puts(&b, call);
+    lu_buf_puts(&b, lu_repr_limit(f->call, 60));
     const LuLoc *loc = f->call->cons.loc;
     if (!loc) /* a form a macro made: the nearest written one */
       for (LuFrame *g = f->up; g && !loc; g = g->up)
@@ -229,9 +225,8 @@ void lu_register(LuBuiltin *const *table) {
 /* ---- argument checkers ---- */
 
 noreturn void lu_arg_error(int i, const char *expected, LuValue *got) {
-  const char *s = lu_repr(got, true);
-  lu_error("%s: argument %d: expected %s, got %.60s%s", lu_caller(), i + 1,
-           expected, s, strlen(s) > 60 ? "..." : "");
+  lu_error("%s: argument %d: expected %s, got %s", lu_caller(), i + 1,
+           expected, lu_repr_limit(got, 60));
 }
 
 double lu_arg_num(LuValue **argv, int i) {
@@ -242,7 +237,7 @@ double lu_arg_num(LuValue **argv, int i) {
 
 long lu_arg_int(LuValue **argv, int i) {
   double x = lu_arg_num(argv, i);
-  if (x != (double)(long)x || x > 9.0e18 || x < -9.0e18)
+  if (!(x >= -9.0e18 && x <= 9.0e18) || x != (double)(long)x)
     lu_arg_error(i, "integer", argv[i]);
   return (long)x;
 }

@@ -133,7 +133,7 @@ static LuValue *call_builtin(const LuBuiltin *b, int argc, LuValue **argv) {
 }
 
 noreturn static void not_a_function(LuValue *f) {
-  lu_error("not a function: %s", lu_repr(f, true));
+  lu_error("not a function: %s", lu_repr_limit(f, 60));
 }
 
 LuValue *lu_apply(LuValue *f, int argc, LuValue **argv) {
@@ -250,7 +250,7 @@ static bool truthy(LuValue *v) { return v != lu_nil; }
 static LuValue *check_sym(LuValue *s, const char *what) {
   if (s->type != LU_SYMBOL || s == lu_t)
     lu_error("%s: %s must be a symbol, got %s", lu_caller(), what,
-             lu_repr(s, true));
+             lu_repr_limit(s, 60));
   return s;
 }
 
@@ -408,7 +408,7 @@ static double eval_number(LuValue *form, LuValue *env, const char *what) {
   LuValue *v = lu_eval(form, env);
   if (v->type != LU_NUMBER)
     lu_error("%s: %s must be a number, got %s", lu_caller(), what,
-             lu_repr(v, true));
+             lu_repr_limit(v, 60));
   return v->num;
 }
 
@@ -580,7 +580,7 @@ static LuValue *increment(LuValue *args, LuValue *env, double sign) {
     lu_error("unbound symbol: %s", s->sym.name);
   if ((*cell)->type != LU_NUMBER)
     lu_error("%s: %s is not a number: %s", lu_caller(), s->sym.name,
-             lu_repr(*cell, true));
+             lu_repr_limit(*cell, 60));
   double d = REST(args) == lu_nil ? 1 : eval_number(ARG1(REST(args)), env, "N");
   return *cell = lu_number((*cell)->num + sign * d);
 }

@@ -30,6 +30,7 @@ typedef struct {
   size_t len, pos;
   int line, col;
   const char *file;
+  LuLoc start; /* where the last form read began */
 } LuReader;
 void lu_reader_init(LuReader *r, const char *src, size_t len,
                     const char *file);
@@ -37,6 +38,9 @@ void lu_reader_init(LuReader *r, const char *src, size_t len,
    inside a form (r->pos is then left at the form's start); raises on a
    syntax error. */
 LuReadStatus lu_read(LuReader *r, LuValue **out);
+/* Evaluates a form read at top level; an atom (which carries no location
+   of its own) is given the reader's, for error messages. */
+LuValue *lu_eval_toplevel(LuValue *form, const LuLoc *at);
 /* A permanent copy of a file name, for LuLoc. */
 const char *lu_file_name(const char *name);
 

@@ -203,6 +203,9 @@ void lu_buf_printf(LuBuf *b, const char *fmt, ...)
 void lu_print_to(LuBuf *b, LuValue *v, bool readably);
 /* Returns v's printed form as a GC string. */
 const char *lu_repr(LuValue *v, bool readably);
+/* v printed readably, cut to about max characters (for messages; safe on
+   circular lists). */
+const char *lu_repr_limit(LuValue *v, size_t max);
 /* Appends the shortest text that reads back to the same double. */
 void lu_print_number(LuBuf *b, double x);
 

@@ -16,7 +16,7 @@ static struct LuClass *class_of(LuValue *v) {
 static LuValue *global_class(LuValue *name) {
   LuValue *c = name->type == LU_SYMBOL ? name->sym.value : NULL;
   if (!c || c->type != LU_CLASS)
-    lu_error("%s: not a class: %s", lu_caller(), lu_repr(name, true));
+    lu_error("%s: not a class: %s", lu_caller(), lu_repr_limit(name, 60));
   return c;
 }
 
@@ -45,7 +45,7 @@ static LuValue *make_class(LuValue *name, LuValue *super, LuValue *slots) {
     }
     if (s->type != LU_SYMBOL)
       lu_error("defclass: a slot name must be a symbol, got %s",
-               lu_repr(s, true));
+               lu_repr_limit(s, 60));
     c->slots[i] = s;
     c->inits[i] = init;
   }
@@ -105,10 +105,10 @@ bool lu_responds(LuValue *obj, LuValue *method) {
 
 LuValue *lu_send(LuValue *obj, LuValue *method, int argc, LuValue **argv) {
   if (obj->type != LU_OBJECT)
-    lu_error("==>: not an object: %s", lu_repr(obj, true));
+    lu_error("==>: not an object: %s", lu_repr_limit(obj, 60));
   LuValue *m = find_method(obj->obj->klass, method);
   if (!m)
-    lu_error("==>: %s has no method %s", lu_repr(obj, true),
+    lu_error("==>: %s has no method %s", lu_repr_limit(obj, 60),
              method->sym.name);
   LuValue *env = lu_cons(lu_cons(lu_s_this, obj), lu_cons(obj, m->fn->env));
   return lu_progn(m->fn->body, lu_bind_params(m, env, argc, argv));

@@ -1,8 +1,10 @@
 /* print.c: the printer. Values to text, readably (strings quoted and
    escaped, as `read` reads them back) or raw. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "interp.h"
 
@@ -20,13 +22,17 @@ void lu_print_number(LuBuf *b, double x) {
     return;
   }
   char s[40];
-  for (int prec = 15; prec <= 17; prec++) {
+  /* 15 digits is the shortest for most doubles; subnormals hold fewer. */
+  for (int prec = fabs(x) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
     snprintf(s, sizeof s, "%.*g", prec, x);
     if (strtod(s, NULL) == x)
       break;
   }
   lu_buf_puts(b, s);
 }
+
+/* lu_repr_limit's bound: lists stop printing past this length. */
+static size_t print_limit = SIZE_MAX;
 
 static void print_string(LuBuf *b, LuValue *v) {
   lu_buf_puts(b, "\"");
@@ -69,7 +75,12 @@ static void print_list(LuBuf *b, LuValue *v, bool readably) {
   }
   lu_buf_puts(b, "(");
   for (bool first = true; v->type == LU_CONS; v = v->cons.cdr) {
-    lu_poll(); /* a circular list prints until Ctrl-C */
+    lu_poll(); /* a circular list prints until Ctrl-C, or the limit */
+    if (b->len > print_limit) {
+      lu_buf_puts(b, " ...");
+      v = lu_nil;
+      break;
+    }
     if (!first)
       lu_buf_puts(b, " ");
     first = false;
@@ -137,5 +148,18 @@ const char *lu_repr(LuValue *v, bool readably) {
   LuBuf b;
   lu_buf_init(&b);
   lu_print_to(&b, v, readably);
+  return b.s;
+}
+
+const char *lu_repr_limit(LuValue *v, size_t max) {
+  size_t saved = print_limit;
+  print_limit = max;
+  const char *s = lu_repr(v, true);
+  print_limit = saved;
+  if (strlen(s) <= max)
+    return s;
+  LuBuf b;
+  lu_buf_init(&b);
+  lu_buf_printf(&b, "%.*s...", (int)max, s);
   return b.s;
 }

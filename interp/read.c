@@ -153,8 +153,12 @@ static LuValue *read_string(LuReader *r, LuLoc *loc) {
       case '\n': continue; /* a line continued */
       case 'x': {
         char hex[3] = {0};
-        hex[0] = (char)next(r);
-        hex[1] = (char)next(r);
+        for (int i = 0; i < 2; i++) {
+          int h = next(r);
+          if (h < 0)
+            lu_error(incomplete_msg);
+          hex[i] = (char)h;
+        }
         char *end;
         c = (int)strtol(hex, &end, 16);
         if (end != hex + 2)
@@ -249,16 +253,18 @@ LuReadStatus lu_read(LuReader *r, LuValue **out) {
   if (peek(r) < 0)
     return LU_READ_EOF;
   LuReader start = *r;
+  r->start = (LuLoc){r->file, r->line, r->col};
   ReadCall rc = {r, NULL};
   LuValue *err;
   if (lu_pcall(read_call, &rc, &err)) {
     *out = rc.form;
     return LU_READ_OK;
   }
-  if (err->err->message->str.s == incomplete_msg ||
-      strcmp(err->err->message->str.s, incomplete_msg) == 0) {
+  if (strcmp(err->err->message->str.s, incomplete_msg) == 0) {
     *r = start;
     return LU_READ_INCOMPLETE;
   }
+  if (err->err->where == lu_nil) /* e.g. nesting too deep: where we stopped */
+    err->err->where = lu_loc_list(here(r));
   lu_rethrow(err);
 }

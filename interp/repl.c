@@ -26,12 +26,24 @@ typedef struct {
   LuValue *last;
 } LoadCall;
 
+LuValue *lu_eval_toplevel(LuValue *form, const LuLoc *at) {
+  if (form->type == LU_CONS)
+    return lu_eval(form, lu_nil);
+  LuLoc *loc = lu_alloc(sizeof *loc);
+  *loc = *at;
+  LuFrame f = {lu_frame, lu_cons_at(form, lu_nil, loc), NULL, NULL};
+  lu_frame = &f;
+  LuValue *v = lu_eval(form, lu_nil);
+  lu_frame = f.up;
+  return v;
+}
+
 static void eval_all(void *ud) {
   LoadCall *c = ud;
   LuValue *form;
   LuReadStatus st;
   while ((st = lu_read(c->r, &form)) == LU_READ_OK)
-    c->last = lu_eval(form, lu_nil);
+    c->last = lu_eval_toplevel(form, &c->r->start);
   if (st == LU_READ_INCOMPLETE) { /* report it at the form's start */
     LuLoc *at = lu_alloc(sizeof *at);
     *at = (LuLoc){c->r->file, c->r->line, c->r->col};
@@ -142,11 +154,12 @@ LU_DEFUN(libload, "(libload FILE)",
 
 typedef struct {
   LuValue *form;
+  const LuLoc *at;
 } EvalPrint;
 
 static void eval_print(void *ud) {
   EvalPrint *e = ud;
-  LuValue *v = lu_eval(e->form, lu_nil);
+  LuValue *v = lu_eval_toplevel(e->form, e->at);
   fflush(stdout);
   printf("= %s\n", lu_repr(v, true));
   fflush(stdout);
@@ -186,7 +199,7 @@ static size_t eval_text(const char *text, size_t len) {
     }
     if (c.st != LU_READ_OK)
       return c.st == LU_READ_EOF ? len : c.r.pos;
-    EvalPrint e = {c.form};
+    EvalPrint e = {c.form, &c.r.start};
     if (!lu_pcall(eval_print, &e, &err))
       report(err);
   }
@@ -319,7 +332,7 @@ static void piped(void) {
 }
 
 void lu_repl(bool banner) {
-  if (banner)
+  if (banner && isatty(0))
     printf("lush89 0.1: Lisp with tensors and a backprop simulator. "
            "(help 'name), (apropos \"str\"), Ctrl-D quits.\n");
   if (isatty(0))

@@ -287,6 +287,17 @@ LU_DEFUN(printf_, "(printf FORMAT ARG...)",
   return lu_nil;
 }
 
+LU_DEFUN(eprintf, "(eprintf FORMAT ARG...)",
+         "Like printf, but writes to standard error (flushing standard "
+         "output first, so the two stay in order). Returns ().") {
+  LuBuf b;
+  lu_buf_init(&b);
+  format_to(&b, arg_string(argv, 0), argv + 1, argc - 1);
+  fflush(stdout);
+  fwrite(b.s, 1, b.len, stderr);
+  return lu_nil;
+}
+
 LU_DEFUN(sprintf_, "(sprintf FORMAT ARG...)",
          "Returns the string printf would write: (sprintf \"%05.1f|%-3s|\" "
          "3.14159 \"a\") is \"003.1|a  |\".") {
@@ -502,7 +513,7 @@ LU_DEFUN(string_to_symbol, "(string->symbol STR)",
   return lu_intern(s->str.s);
 }
 
-static LuBuiltin *const string_builtins[] = {&printf__builtin,
+static LuBuiltin *const string_builtins[] = {&printf__builtin, &eprintf_builtin,
                                              &sprintf__builtin,
                                              &concat_builtin,
                                              &substring_builtin,

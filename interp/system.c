@@ -511,6 +511,12 @@ LU_DEFUN(close_, "(close PORT)",
 
 /* ---- Process --------------------------------------------------------- */
 
+LU_DEFUN(isatty_, "(isatty [FD])",
+         "t when file descriptor FD (default 1, standard output) is a "
+         "terminal.") {
+  return LU_BOOL(isatty(argc > 0 ? (int)lu_arg_int(argv, 0) : 1));
+}
+
 LU_DEFUN(getenv_, "(getenv NAME)",
          "Returns the value of the environment variable NAME as a string, "
          "or () when it is not set.") {
@@ -596,7 +602,7 @@ static LuBuiltin *const system_builtins[] = {&print_builtin,
                                              &write_string_builtin,
                                              &flush_builtin,
                                              &close__builtin,
-                                             &getenv__builtin,
+                                             &getenv__builtin, &isatty__builtin,
                                              &sys_builtin,
                                              &exit__builtin,
                                              &clock__builtin,

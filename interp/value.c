@@ -221,6 +221,7 @@ bool lu_equal(LuValue *a, LuValue *b) {
              memcmp(a->str.s, b->str.s, a->str.len) == 0;
     case LU_CONS:
       lu_check_stack();
+      lu_poll(); /* circular lists compare until Ctrl-C */
       if (!lu_equal(a->cons.car, b->cons.car))
         return false;
       a = a->cons.cdr;
@@ -235,6 +236,15 @@ bool lu_equal(LuValue *a, LuValue *b) {
   }
 }
 
+/* Spreads every input bit over the low bits the tables mask with. */
+static uint64_t mix(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdu;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53u;
+  return h ^ (h >> 33);
+}
+
 /* Consistent with lu_equal: equal values hash alike. */
 static uint64_t hash_value(LuValue *v, int depth) {
   switch (v->type) {
@@ -242,7 +252,7 @@ static uint64_t hash_value(LuValue *v, int depth) {
     double x = v->num == 0 ? 0 : v->num; /* -0 equals 0 */
     uint64_t bits;
     memcpy(&bits, &x, sizeof bits);
-    return bits * 0x9E3779B97F4A7C15u;
+    return mix(bits);
   }
   case LU_STRING:
     return hash_bytes(v->str.s, v->str.len);
@@ -255,14 +265,17 @@ static uint64_t hash_value(LuValue *v, int depth) {
     return h;
   }
   case LU_CDATA: /* structural equality may hold: hash by type only */
-    return (uintptr_t)v->cdata.ctype;
+    return mix((uintptr_t)v->cdata.ctype);
   default:
-    return (uintptr_t)v * 0x9E3779B97F4A7C15u;
+    return mix((uintptr_t)v);
   }
 }
 
 /* ---- hash tables: entries kept in insertion order, an index on top ---- */
 
+/* The index is linear-probing with backward-shift deletion, so it has no
+   tombstones; removed entries leave a hole (key NULL) in the entry arrays
+   until the next rebuild compacts them. */
 struct LuHash {
   LuValue **keys, **vals; /* entries; a removed entry has key NULL */
   size_t n, cap;          /* entries used (incl. removed), allocated */
@@ -343,13 +356,25 @@ bool lu_hash_remove(LuValue *h, LuValue *key) {
   struct LuHash *t = hash_of(h);
   if (!t->live)
     return false;
-  int32_t e = *hash_slot(t, key);
+  int32_t *slot = hash_slot(t, key);
+  int32_t e = *slot;
   if (e < 0)
     return false;
   t->keys[e] = NULL;
   t->vals[e] = NULL;
   t->live--;
-  hash_rebuild(t); /* linear probing has no tombstones: reindex */
+  /* Shift later members of the probe run back over the freed slot. */
+  size_t mask = t->icap - 1, hole = (size_t)(slot - t->index);
+  for (size_t j = (hole + 1) & mask; t->index[j] >= 0; j = (j + 1) & mask) {
+    size_t home = hash_value(t->keys[t->index[j]], 0) & mask;
+    if (((j - home) & mask) >= ((j - hole) & mask)) {
+      t->index[hole] = t->index[j];
+      hole = j;
+    }
+  }
+  t->index[hole] = -1;
+  if (t->n > 2 * t->live + 16)
+    hash_rebuild(t);
   return true;
 }
 
