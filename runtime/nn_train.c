@@ -647,10 +647,12 @@ LU_DEFUN(nn_bbcheck, "(nn-bbcheck NET X TARGET [EPS])",
          "Checks NET's bbprop against finite-difference second derivatives "
          "(step EPS, default 0.1) of the mean squared error of input X "
          "against TARGET. Gauss-Newton is exact, so the errors are small, "
-         "only where the loss is quadratic in the values checked: nets of "
-         "linear modules (convolutions, fully connected, dropout, shifts) "
-         "under MSE. Returns (param-error input-error) as nn-gradcheck. "
-         "Leaves the analytic second derivatives in nn-hessian.") {
+         "where the loss is quadratic in the values checked and the output "
+         "of the module they feed has a diagonal Hessian: one linear module "
+         "(convolution or fully connected, possibly after element-wise "
+         "linear ones such as dropout) under MSE. Returns (param-error "
+         "input-error) as nn-gradcheck. Leaves the analytic second "
+         "derivatives in nn-hessian.") {
   return check(argv, argc, true);
 }
 

@@ -1,0 +1,356 @@
+;; net.lsp: the backprop simulator as a Lisp user sees it: the 1989 net
+;; against a forward pass written here from the paper's description, every
+;; module's bprop (and, for linear modules, bbprop) against finite
+;; differences, costs and optimizers against their formulas, the C passes
+;; against the Lisp loop, thread-count independence, and the errors.
+;; Kernels are tested one by one in tests/c/test_net.c.
+
+(libload "lecun1989")
+
+(de close (a b tol) (< (abs (- a b)) tol))
+
+(de max-diff (a b)
+  "The largest |a - b| over two tensors of as many elements."
+  (idx-sup (idx-abs (idx-sub (idx-reshape (copy-matrix a) (list (idx-nelem a)))
+                             (idx-reshape (copy-matrix b) (list (idx-nelem b)))))))
+
+(de rand-tensor (shape) (idx-rand (apply float-matrix shape) -1 1))
+
+;; ---- The 1989 net: sizes, table, flat order, initialisation
+
+(seed 7)
+(defvar net (lecun1989-net t))
+(defvar mods (nn-modules net))
+
+(assert (= (nn-nparams net) 9760))
+(assert (equal (nn-shape net 0) '(1 16 16)))
+(assert (equal (nn-shape net) '(10)))
+(assert (equal (nn-shape net 2) '(12 8 8)))
+(assert (equal (nn-shape net 4) '(12 4 4)))
+(assert (= (length mods) 8))
+(assert (= (length (lecun1989-h2-table)) 96))
+;; each H2 map sees 8 planes; each H1 plane feeds 8 maps
+(for (o 0 11)
+  (assert (= 8 (length (filter (lambda (p) (= (cadr p) o)) (lecun1989-h2-table))))))
+;; the summary prints and returns (params connections mult-adds)
+(assert (equal (nn-summary net) '(9760 64660 63660)))
+
+;; views land where SPEC section 6 says
+(defvar h1 (nth 0 mods))
+(defvar h2 (nth 2 mods))
+(defvar h3 (nth 4 mods))
+(defvar out (nth 6 mods))
+(assert (equal (idx-shape (nn-weights h1)) '(12 5 5)))
+(assert (equal (idx-shape (nn-biases h1)) '(12 8 8)))
+(assert (equal (idx-shape (nn-weights h2)) '(96 5 5)))
+(assert (equal (idx-shape (nn-biases h2)) '(12 4 4)))
+(assert (equal (idx-shape (nn-weights h3)) '(30 192)))
+(assert (equal (idx-shape (nn-biases h3)) '(30)))
+(assert (equal (idx-shape (nn-weights out)) '(10 30)))
+(assert (equal (idx-shape (nn-biases out)) '(10)))
+(assert (null (nn-weights (nth 1 mods))))
+(let ((p (nn-params net)))
+  (assert (= (idx-nelem p) 9760))
+  (assert (= ((nn-weights h1) 1 2 3) (p (+ 25 10 3))))
+  (assert (= ((nn-biases h1) 2 3 4) (p (+ 300 128 24 4))))
+  (assert (= ((nn-weights h2) 9 4 1) (p (+ 1068 225 20 1))))
+  (assert (= ((nn-biases h2) 11 3 3) (p (+ 3468 191))))
+  (assert (= ((nn-weights h3) 29 191) (p (+ 3660 5759))))
+  (assert (= ((nn-biases h3) 5) (p (+ 9420 5))))
+  (assert (= ((nn-weights out) 9 29) (p (+ 9450 299))))
+  (assert (= ((nn-biases out) 0) (p 9750)))
+  ;; views: writing the flat vector changes the module's weights
+  (let ((keep (p 9451)))
+    (p 9451 0.25)
+    (assert (= ((nn-weights out) 0 1) 0.25))
+    (p 9451 keep)))
+
+;; initialisation: U(-2.4/sqrt(F), 2.4/sqrt(F)), biases 0, output biases -1
+(de bound-ok (w fan)
+  (let ((b (/ 2.4 (sqrt fan))))
+    (and (<= (idx-sup (idx-abs w)) b) (> (idx-sup (idx-abs w)) (* 0.9 b)))))
+(assert (bound-ok (nn-weights h1) 25))
+(assert (bound-ok (nn-weights h2) 200))
+(assert (bound-ok (nn-weights h3) 192))
+(assert (bound-ok (nn-weights out) 30))
+(assert (= 0 (idx-sup (idx-abs (nn-biases h1)))))
+(assert (= 0 (idx-sup (idx-abs (nn-biases h3)))))
+(assert (= -1 (idx-sup (nn-biases out)) (idx-inf (nn-biases out))))
+
+;; ---- The forward pass, written here from the description
+
+(de ref-conv (x w b table nout)
+  "5x5 stride-2 convolution of x [nin h w] padded by 2 with -1, kernels w
+[conn 5 5] in TABLE order, one bias per unit b [nout oh ow], then tanh."
+  (let* ((xp (idx-pad x 2 -1))
+         (oh (/ (idx-dim x 1) 2))
+         (y (copy-matrix b))
+         (c 0))
+    (each ((pair table))
+      (let ((i (car pair)) (o (cadr pair)))
+        (for (oy 0 (- oh 1))
+          (for (ox 0 (- oh 1))
+            (let ((s (y o oy ox)))
+              (for (ky 0 4)
+                (for (kx 0 4)
+                  (setq s (+ s (* (w c ky kx) (xp i (+ (* 2 oy) ky) (+ (* 2 ox) kx)))))))
+              (y o oy ox s)))))
+      (incr c))
+    (idx-tanh y)))
+
+(de ref-full (x w b)
+  "tanh(w x + b) with x flattened."
+  (let* ((v (idx-reshape (copy-matrix x) (list (idx-nelem x))))
+         (y (copy-matrix b)))
+    (for (o 0 (- (idx-dim w 0) 1))
+      (y o (+ (y o) (idx-dot (select w 0 o) v))))
+    (idx-tanh y)))
+
+(de ref-lecun1989 (x)
+  (let* ((full (all ((o (range 12))) (all ((i (range 1))) (list i o))))
+         (t1 (apply append full))
+         (a1 (ref-conv x (nn-weights h1) (nn-biases h1) t1 12))
+         (a2 (ref-conv a1 (nn-weights h2) (nn-biases h2) (lecun1989-h2-table) 12))
+         (a3 (ref-full a2 (nn-weights h3) (nn-biases h3))))
+    (ref-full a3 (nn-weights out) (nn-biases out))))
+
+(defvar x1 (rand-tensor '(1 16 16)))
+(defvar y1 (nn-fprop net x1))
+(assert (equal (idx-shape y1) '(10)))
+(assert (< (max-diff y1 (ref-lecun1989 x1)) 1e-5))
+;; an image without the plane dimension fits too
+(assert (< (max-diff y1 (nn-fprop net (idx-reshape (copy-matrix x1) '(16 16)))) 1e-7))
+;; the reference kernels agree with the optimised ones
+(nn-reference t)
+(assert (< (max-diff y1 (nn-fprop net x1)) 1e-5))
+(nn-reference ())
+;; nn-fprop returns a new tensor: the next pass does not change it
+(let ((keep (copy-matrix y1)))
+  (nn-fprop net (rand-tensor '(1 16 16)))
+  (assert (= 0 (max-diff keep y1))))
+
+;; ---- Gradients against finite differences
+
+(let ((errs (nn-gradcheck net x1 (rand-tensor '(10)))))
+  (assert (< (car errs) 5e-3))
+  (assert (< (cadr errs) 5e-3)))
+(assert (< (car (nn-gradcheck net x1 3 'ce)) 5e-3))
+
+(de check-ok (errs) (and (< (car errs) 5e-3) (< (cadr errs) 5e-3)))
+
+(seed 11)
+(assert (check-ok (nn-check-module (nn-conv 4 3 1 () 1 0.5) '(3 6 7))))
+(assert (check-ok (nn-check-module (nn-conv 3 3 2 '((0 0) (2 0) (1 1) (0 2)) 0 0 'unit) '(3 7 7))))
+(assert (check-ok (nn-check-module (nn-linear 5) '(2 3))))
+(assert (check-ok (nn-check-module (nn-tanh) '(7))))
+(assert (check-ok (nn-check-module (nn-stanh) '(7))))
+(assert (check-ok (nn-check-module (nn-relu) '(7))))
+(assert (check-ok (nn-check-module (nn-logsoftmax) '(6))))
+(assert (check-ok (nn-check-module (nn-softmax) '(6))))
+(assert (check-ok (nn-check-module (nn-dropout 0.3) '(20))))
+(assert (check-ok (nn-check-module (nn-random-shift 2) '(2 5 6))))
+(assert (check-ok (nn-check-module (nn-random-shift 1 'wrap) '(5 5))))
+(assert (check-ok (nn-check-module (new nn-square) '(4))))
+;; a Lisp module between C modules
+(let ((n (nn-seq '(6) (nn-linear 5) (nn-tanh) (new nn-square) (nn-linear 3))))
+  (assert (check-ok (nn-gradcheck n (rand-tensor '(6)) (rand-tensor '(3))))))
+;; the check can fail: a wrong gradient is caught
+(defclass bad-square ())
+(defmethod bad-square fprop (x) (idx-mul x x))
+(defmethod bad-square bprop (x y dy) (idx-mul x dy))
+(let ((errs (nn-check-module (new bad-square) '(4))))
+  (assert (> (cadr errs) 0.1)))
+
+;; bbprop against second differences, where Gauss-Newton is exact: one
+;; linear module (after element-wise linear ones) under MSE
+(de bbcheck-ok (errs) (and (< (car errs) 1e-3) (< (cadr errs) 1e-3)))
+(let ((n (nn-seq '(2 6 6) (nn-conv 3 3 3 () 0 0 'unit))))
+  (assert (bbcheck-ok (nn-bbcheck n (rand-tensor '(2 6 6)) (rand-tensor '(3 2 2))))))
+(let ((n (nn-seq '(3 5 5) (nn-conv 2 2 2 '((0 0) (1 0) (2 1)) 1 0.5))))
+  (assert (bbcheck-ok (nn-bbcheck n (rand-tensor '(3 5 5)) (rand-tensor '(2 3 3))))))
+(let ((n (nn-seq '(5) (nn-dropout 0.5) (nn-linear 3))))
+  (assert (bbcheck-ok (nn-bbcheck n (rand-tensor '(5)) (rand-tensor '(3))))))
+(let ((n (nn-seq '(2 3) (nn-linear 3))))
+  (assert (bbcheck-ok (nn-bbcheck n (rand-tensor '(2 3)) (rand-tensor '(3))))))
+;; elsewhere it is an approximation, and the check sees it: through a
+;; squashing function, and for the input of two stacked linear modules
+(let ((n (nn-seq '(5) (nn-linear 4) (nn-tanh))))
+  (nn-init n 3)
+  (assert (> (car (nn-bbcheck n (rand-tensor '(5)) (rand-tensor '(4)))) 1e-2)))
+(let ((n (nn-seq '(5) (nn-linear 4) (nn-linear 3))))
+  (assert (> (cadr (nn-bbcheck n (rand-tensor '(5)) (rand-tensor '(3)))) 1e-2)))
+
+;; ---- Costs
+
+(let ((dy (float-matrix 2)) (ddy (float-matrix 2)))
+  (assert (= 2.5 (nn-mse [1 2] [0 0] dy ddy)))
+  (assert (equal (matrix->list dy) '(1 2)))
+  (assert (equal (matrix->list ddy) '(1 1))))
+(let ((dy (float-matrix 2)) (ddy (float-matrix 2)))
+  (assert (close (nn-cross-entropy [0 0] 0 dy ddy) (log 2) 1e-9))
+  (assert (equal (matrix->list dy) '(-0.5 0.5)))
+  (assert (equal (matrix->list ddy) '(0.25 0.25))))
+
+;; ---- Optimizers against their formulas
+
+;; one parameter w, one bias b: y = w x + b, loss (y - t)^2
+(de tiny-net ()
+  (let ((n (nn-seq '(1) (nn-linear 1))))
+    (idx-copy [0.5 0.25] (nn-params n))
+    n))
+
+(let ((n (tiny-net)) (opt (nn-sgd 0.1)) (dy (float-matrix 1)))
+  (nn-mse (nn-fprop n [2]) [1] dy)   ; y = 1.25, dy = 0.5
+  (nn-bprop n dy)                     ; dw = 1, db = 0.5
+  (assert (equal (matrix->list (nn-grads n)) '(1 0.5)))
+  (nn-update n opt)
+  (assert (< (max-diff (nn-params n) [0.4 0.2]) 1e-7))
+  (nn-set-rate opt 0.5)
+  (assert (= (nn-rate opt) 0.5))
+  (nn-clear-grads n)
+  (assert (= 0 (idx-sup (idx-abs (nn-grads n))))))
+
+(let ((n (tiny-net)) (opt (nn-sgd 0.1 0.9 0.01)) (dy (float-matrix 1)))
+  (nn-mse (nn-fprop n [2]) [1] dy)
+  (nn-bprop n dy)
+  (nn-update n opt)                   ; v = g + 0.01 w
+  (assert (< (max-diff (nn-params n) [(- 0.5 (* 0.1 1.005)) (- 0.25 (* 0.1 0.5025))]) 1e-7))
+  (nn-update n opt)                   ; v = 0.9 v + g + 0.01 w
+  (let ((w1 (- 0.5 (* 0.1 1.005))))
+    (assert (close ((nn-params n) 0) (- w1 (* 0.1 (+ (* 0.9 1.005) 1 (* 0.01 w1)))) 1e-6))))
+
+(let ((n (tiny-net)) (opt (nn-adamw 0.1 0.9 0.999 1e-8 0.5)) (dy (float-matrix 1)))
+  (nn-mse (nn-fprop n [2]) [1] dy)
+  (nn-bprop n dy)
+  (nn-update n opt)                   ; first step: mhat/sqrt(vhat) = sign(g)
+  (assert (close ((nn-params n) 0) (- 0.5 (* 0.1 (+ (* 0.5 0.5) 1))) 1e-6))
+  (assert (close ((nn-params n) 1) (- 0.25 (* 0.1 (+ (* 0.5 0.25) 1))) 1e-6)))
+
+;; SDLM: for y = w x + b under MSE, h_w = 2 x^2 and h_b = 2, averaged
+(let* ((n (tiny-net)) (opt (nn-sdlm 0.5 0.1))
+       (xs [[1] [2] [3]]) (ts [[0] [0] [0]]))
+  (nn-sdlm-estimate n opt xs ts 3)
+  (assert (< (max-diff (nn-hessian n) [(/ 28 3) 2]) 1e-5))
+  (assert (< (max-diff (nn-rates n) [(/ 1 (+ 0.1 (/ 28 3))) (/ 1 2.1)]) 1e-6))
+  (let ((w ((nn-params n) 0)) (dy (float-matrix 1)))
+    (nn-mse (nn-fprop n [1]) [0] dy)
+    (nn-bprop n dy)
+    (nn-update n opt)
+    (assert (close ((nn-params n) 0) (- w (* 0.5 ((nn-rates n) 0) ((nn-grads n) 0))) 1e-6))))
+
+;; ---- Passes in C against the Lisp loop; threads
+
+(seed 3)
+(defvar data-x (idx-rand (float-matrix 40 1 16 16) -1 1))
+(defvar data-labels (float-matrix 40))
+(for (i 0 39) (data-labels i (mod i 10)))
+(defvar data-y (nn-onehot data-labels 10))
+(assert (= 1 (data-y 13 3)))
+(assert (= -1 (data-y 13 4)))
+(assert (equal (matrix->list (nn-labels (narrow data-y 0 3))) '(0 1 2)))
+
+(let* ((a (lecun1989-net t)) (b (lecun1989-net t)))
+  (idx-copy (nn-params a) (nn-params b))
+  (let ((ra (nn-train-pass a (nn-sgd 0.02) data-x data-y))
+        (rb (nn-train-loop b (nn-sgd 0.02) data-x data-y)))
+    (assert (close (car ra) (car rb) 1e-5))
+    (assert (= (cadr ra) (cadr rb)))
+    (assert (< (max-diff (nn-params a) (nn-params b)) 1e-5)))
+  ;; cross-entropy and an order, the same way
+  (let* ((order (int-matrix 5)))
+    (idx-copy [4 0 9 9 2] order)
+    (let ((ra (nn-train-pass a (nn-sgd 0.02) data-x data-labels 'ce order))
+          (rb (nn-train-loop b (nn-sgd 0.02) data-x data-labels 'ce order)))
+      (assert (close (car ra) (car rb) 1e-5))
+      (assert (< (max-diff (nn-params a) (nn-params b)) 1e-5))))
+  ;; training lowers the loss on what it sees
+  (let ((before (car (nn-evaluate a data-x data-y))))
+    (repeat 5 (nn-train-pass a (nn-sgd 0.02) data-x data-y))
+    (assert (< (car (nn-evaluate a data-x data-y)) before))))
+
+(let* ((threads (nn-threads))
+       (big (idx-rand (float-matrix 300 1 16 16) -1 1))
+       (labels (float-matrix 300)))
+  (for (i 0 299) (labels i (mod (* 7 i) 10)))
+  (nn-threads 1)
+  (let ((one (nn-evaluate net big labels 'ce)) (p1 (nn-predict net big)))
+    (nn-threads 2)
+    (assert (equal one (nn-evaluate net big labels 'ce)))
+    (assert (= 0 (max-diff p1 (nn-predict net big))))
+    (nn-threads 5)
+    (assert (equal one (nn-evaluate net big labels 'ce)))
+    (assert (equal (idx-shape p1) '(300 10)))
+    (assert (< (max-diff (select p1 0 17) (nn-fprop net (select big 0 17))) 1e-7))
+    ;; the mean loss and the errors, from the outputs
+    (let ((loss 0) (errors 0))
+      (for (i 0 299)
+        (let ((y (select p1 0 i)))
+          (setq loss (+ loss (nn-cross-entropy y (labels i))))
+          (unless (= (idx-indexmax y) (labels i)) (incr errors))))
+      (assert (close (car one) (/ loss 300) 1e-6))
+      (assert (= (cadr one) errors))))
+  (nn-threads threads))
+
+;; ---- Modes, dropout, shifts
+
+(let ((n (nn-seq '(100) (nn-dropout 0.5))) (x (idx-fill (float-matrix 100) 1)))
+  (assert (eq (nn-mode n) 'train))
+  (let ((y (nn-fprop n x)))
+    (assert (> (idx-sum y) 0))
+    (assert (< (idx-sum y) 200))
+    (assert (= 2 (idx-sup y))))
+  (nn-mode n 'eval)
+  (assert (= 0 (max-diff x (nn-fprop n x)))))
+
+(let ((n (nn-seq '(3 3) (nn-random-shift 1 0))) (x [[1 2 3] [4 5 6] [7 8 9]]))
+  (nn-mode n 'eval)
+  (assert (= 0 (max-diff x (nn-fprop n x))))
+  (nn-mode n 'train)
+  ;; every shift keeps the pixels of x that stay inside, in order
+  (repeat 20
+    (let ((s (idx-sum (nn-fprop n x))))
+      (assert (member s '(45 39 33 27 24 12 28 16 20 30 21))))))
+
+;; ---- Saving and loading
+
+(let* ((file (sprintf "%s/lush89-net-%d.idx" (or (getenv "TMPDIR") "/tmp")
+                      (floor (* 1000000 (clock)))))
+       (a (lecun1989-net t)) (b (lecun1989-net t)))
+  (nn-save a file)
+  (nn-load b file)
+  (assert (= 0 (max-diff (nn-params a) (nn-params b))))
+  (assert-error (nn-load (tiny-net) file) "holds 9760 values")
+  (sys (concat "rm -f " file)))
+
+;; ---- Errors name the module and the shapes
+
+(assert-error (nn-fprop net (float-matrix 3 3)) "expected a tensor of shape [1 16 16], got [3 3]")
+(assert-error (nn-bprop net (float-matrix 3)) "[10]")
+(assert-error (nn-bprop (nn-seq '(2) (nn-linear 2)) [1 1]) "no nn-fprop")
+(assert-error (nn-seq '(2 5 5) (nn-conv 2 3 1 '((0 0) (2 1)))) "input plane 2")
+(assert-error (nn-conv 2 3 1 '((0 5))) "output plane 5")
+(assert-error (nn-seq '(2 5 5) (nn-conv 2 3 1 '((0 0) (0 0)))) "twice")
+(assert-error (nn-seq '(1 3 3) (nn-conv 2 5 1)) "larger than the padded input")
+(assert-error (nn-seq '(4) (nn-conv 2 5 1)) "[4]")
+(assert-error (nn-seq '(2) (nn-random-shift 1)) "random-shift")
+(let ((m (nn-linear 2)))
+  (assert-error (nn-weights m) "not in a net")
+  (nn-seq '(3) m)
+  (assert-error (nn-seq '(3) m) "already belongs"))
+(assert-error (nn-seq '(3)) "at least one module")
+(assert-error (nn-seq '(0 2) (nn-tanh)) "positive sizes")
+(assert-error (nn-dropout 1) "probability")
+(assert-error (nn-train-pass net (nn-sgd 0.1) data-x data-labels) "targets")
+(assert-error (nn-train-pass net (nn-sgd 0.1) data-x data-y 'hinge) "'mse or 'ce")
+(assert-error (nn-evaluate net data-x (float-matrix 40)) "targets")
+(assert-error (nn-evaluate net data-x (idx-fill (float-matrix 40) 10) 'ce) "not a class")
+(assert-error (nn-train-pass net (nn-sgd 0.1) data-x data-y 'mse [0 40]) "order element 1")
+(assert-error (nn-sdlm-estimate net (nn-sgd 0.1) data-x data-y 5) "nn-sdlm")
+(assert-error (nn-mse [1 2] [1 2 3]) "2 elements")
+(assert-error (nn-cross-entropy [1 2] 2) "out of range")
+(let ((opt (nn-sgd 0.1 0.9)))
+  (nn-update (tiny-net) opt)
+  (assert-error (nn-update (tiny-net) opt) "another net"))
+(let ((n (nn-seq '(2) (new bad-square))))
+  (nn-fprop n [1 2])
+  (assert-error (nn-bbprop n [1 1]) "no bbprop method"))
