@@ -361,7 +361,8 @@ list, else IMAGE's own min and max."
 1 white). See plot-grid for the arguments. Layout: tiles of H*ZOOM x W*ZOOM
 in COLS columns, each in a 1-pixel gray frame, 4 white pixels around and
 between cells, each label in
-black in a strip of 7*S pixels under its tile, S = max(1, tile height/32),
+black in a strip of 7*S pixels under its tile, S = max(1, round(tile
+height/32)),
 centred; a cell is as wide as its tile or its widest label."
   (let* ((images (plot-image-list images))
          (n (length images)))
@@ -373,7 +374,7 @@ centred; a cell is as wide as its tile or its widest label."
            (cols (or cols (ceil (sqrt n))))
            (rows (ceil (/ n cols)))
            (th (* h zoom)) (tw (* w zoom))
-           (scale (max 1 (floor (/ th 32))))
+           (scale (max 1 (round (/ th 32))))
            (strip (if labels (* 7 scale) 0))
            (cw (apply max (cons tw (mapcar (lambda (l) (plot-text-width l scale)) labels))))
            (chh (+ th strip))

@@ -229,9 +229,9 @@ first chunk is IHDR and its last IEND."
 ;; zoom 4: tiles 64, scale 2, strip 14; 2 rows of 3
 (assert (equal (pt-png-size (pt-file "g.png")) (list (+ 4 (* 3 68)) (+ 4 (* 2 (+ 64 14 4))))))
 
-;; H1's kernels: 12 of 5x5, zoom 12 (tiles 60), labels 0..11, 6 columns
+;; H1's kernels: 12 of 5x5, zoom 12 (tiles 60, scale 2), labels 0..11, 6 columns
 (plot-kernels (pt-file "k.png") (idx-randn (float-matrix 12 5 5)))
-(assert (equal (pt-png-size (pt-file "k.png")) (list (+ 4 (* 6 64)) (+ 4 (* 2 (+ 60 7 4))))))
+(assert (equal (pt-png-size (pt-file "k.png")) (list (+ 4 (* 6 64)) (+ 4 (* 2 (+ 60 14 4))))))
 
 ;; misclassified: 5 examples, 2 wrong by their scores
 (let ((inputs (idx-rand (float-matrix 5 1 16 16)))
