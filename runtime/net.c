@@ -135,7 +135,7 @@ void lu_nn_read_example(const LuTensor *t, long e, float *dst) {
 
 /* Copies a tensor of n elements into dst, checking its shape against s. */
 void lu_nn_read_checked(const char *who, LuTensor *t, const NnShape *s,
-                         float *dst) {
+                        float *dst) {
   if (!lu_nn_shape_fits(s, t->dim, t->ndim)) {
     NnShape ts = shape_make(t->ndim, t->dim);
     lu_error("%s: expected a tensor of shape %s, got %s", who,
@@ -201,12 +201,15 @@ static void squash_bbprop(NnCtx *c, const float *x, const float *y,
   lu_nn_squash_bbprop(c->m->squash, y, ddy, ddx, c->m->out.n);
 }
 
-static const NnOps tanh_ops = {"tanh", squash_setup, squash_fprop,
-                               squash_bprop, squash_bbprop, NULL, NULL};
-static const NnOps stanh_ops = {"stanh", squash_setup, squash_fprop,
-                                squash_bprop, squash_bbprop, NULL, NULL};
-static const NnOps relu_ops = {"relu", squash_setup, squash_fprop,
-                               squash_bprop, squash_bbprop, NULL, NULL};
+static const NnOps tanh_ops = {"tanh",       squash_setup,  squash_fprop,
+                               squash_bprop, squash_bbprop, NULL,
+                               NULL};
+static const NnOps stanh_ops = {"stanh",      squash_setup,  squash_fprop,
+                                squash_bprop, squash_bbprop, NULL,
+                                NULL};
+static const NnOps relu_ops = {"relu",       squash_setup,  squash_fprop,
+                               squash_bprop, squash_bbprop, NULL,
+                               NULL};
 
 static LuValue *squash_new(const NnOps *ops, LuSquash f) {
   NnModule *m = lu_nn_module_new(ops);
@@ -268,8 +271,8 @@ static void conv_setup(NnModule *m, const NnShape *in, NnShape *out) {
       if (a < b)
         break;
       if (a == b)
-        lu_error("nn-seq: conv: the connection table has (%d %d) twice",
-                 cin[j], cout[j]);
+        lu_error("nn-seq: conv: the connection table has (%d %d) twice", cin[j],
+                 cout[j]);
       int t = cin[j];
       cin[j] = cin[j - 1], cin[j - 1] = t;
       t = cout[j];
@@ -299,8 +302,7 @@ static void conv_bprop(NnCtx *c, const float *x, const float *y,
                        const float *dy, float *dx) {
   (void)y;
   NnModule *m = c->m;
-  lu_nn_conv_bprop(&m->conv, c->w, x, dy, dx, c->dw, c->dw + m->nw,
-                   c->scratch);
+  lu_nn_conv_bprop(&m->conv, c->w, x, dy, dx, c->dw, c->dw + m->nw, c->scratch);
 }
 
 static void conv_bbprop(NnCtx *c, const float *x, const float *y,
@@ -336,8 +338,8 @@ static void conv_describe(NnModule *m, LuBuf *b) {
     lu_buf_puts(b, " unit-bias");
 }
 
-static const NnOps conv_ops = {"conv",      conv_setup,  conv_fprop,
-                               conv_bprop,  conv_bbprop, conv_init,
+static const NnOps conv_ops = {"conv",       conv_setup,  conv_fprop,
+                               conv_bprop,   conv_bbprop, conv_init,
                                conv_describe};
 
 static int table_entry(LuValue *v, int which) {
@@ -361,10 +363,10 @@ static void conv_table(NnModule *m, LuValue *tab, int nout) {
     t = lu_alloc_atomic(sizeof(int) * 2 * (size_t)n, "nn-conv");
     for (int i = 0; i < n; i++)
       for (int j = 0; j < 2; j++)
-        t[2 * i + j] = table_entry(
-            lu_number(elem_get(tt, tt->offset + i * tt->mod[0] +
-                                       j * tt->mod[1])),
-            j);
+        t[2 * i + j] =
+            table_entry(lu_number(elem_get(tt, tt->offset + i * tt->mod[0] +
+                                                   j * tt->mod[1])),
+                        j);
   } else {
     if (!LU_IS(tab, LU_CONS))
       lu_error("nn-conv: argument 4: expected a list of (in out) pairs or an "
@@ -441,7 +443,8 @@ LU_DEFUN(nn_full_table, "(nn-full-table NIN NOUT)",
   return l;
 }
 
-/* ---- Fully connected ------------------------------------------------------- */
+/* ---- Fully connected -------------------------------------------------------
+ */
 
 static void linear_setup(NnModule *m, const NnShape *in, NnShape *out) {
   if (in->n > 100000000)
@@ -457,8 +460,7 @@ static void linear_setup(NnModule *m, const NnShape *in, NnShape *out) {
 
 static void linear_fprop(NnCtx *c, const float *x, float *y) {
   NnModule *m = c->m;
-  lu_nn_linear_fprop(m->nin, m->nout, c->w, c->w + m->nw, x, y, m->fuse,
-                     c->y2);
+  lu_nn_linear_fprop(m->nin, m->nout, c->w, c->w + m->nw, x, y, m->fuse, c->y2);
 }
 
 static void linear_bprop(NnCtx *c, const float *x, const float *y,
@@ -484,8 +486,8 @@ static void linear_init(NnModule *m, float *w, double a, double bias) {
     w[i] = (float)bias;
 }
 
-static const NnOps linear_ops = {"linear",      linear_setup,  linear_fprop,
-                                 linear_bprop,  linear_bbprop, linear_init,
+static const NnOps linear_ops = {"linear",     linear_setup,  linear_fprop,
+                                 linear_bprop, linear_bbprop, linear_init,
                                  NULL};
 
 LU_DEFUN(nn_linear, "(nn-linear NOUT)",
@@ -498,7 +500,8 @@ LU_DEFUN(nn_linear, "(nn-linear NOUT)",
   return m->self;
 }
 
-/* ---- Dropout ----------------------------------------------------------------- */
+/* ---- Dropout
+ * ----------------------------------------------------------------- */
 
 /* The scratch holds the mask of the last training fprop: 0 or 1/(1-p). */
 static void dropout_setup(NnModule *m, const NnShape *in, NnShape *out) {
@@ -565,7 +568,8 @@ LU_DEFUN(nn_dropout, "(nn-dropout P)",
   return m->self;
 }
 
-/* ---- Random shift -------------------------------------------------------------- */
+/* ---- Random shift
+ * -------------------------------------------------------------- */
 
 /* Shifts the last two dimensions by (sy, sx): y[i][j] = x[i - sy][j - sx],
    the pixels shifted in being fill, or wrapped around. The scratch keeps
@@ -616,8 +620,7 @@ static void shift_fprop(NnCtx *c, const float *x, float *y) {
     c->scratch[0] = (float)((int)(lu_rand_u32() % span) - m->shift);
     c->scratch[1] = (float)((int)(lu_rand_u32() % span) - m->shift);
   }
-  shift_apply(m, x, y, (int)c->scratch[0], (int)c->scratch[1], false,
-              m->fill);
+  shift_apply(m, x, y, (int)c->scratch[0], (int)c->scratch[1], false, m->fill);
 }
 
 static void shift_bprop(NnCtx *c, const float *x, const float *y,
@@ -661,7 +664,8 @@ LU_DEFUN(nn_random_shift, "(nn-random-shift K [FILL])",
   return m->self;
 }
 
-/* ---- Softmax and log-softmax over the whole input ---------------------------- */
+/* ---- Softmax and log-softmax over the whole input
+ * ---------------------------- */
 
 static void softmax_setup(NnModule *m, const NnShape *in, NnShape *out) {
   (void)m;
@@ -729,12 +733,11 @@ static void softmax_bbprop(NnCtx *c, const float *x, const float *y,
   }
 }
 
-static const NnOps logsoftmax_ops = {"logsoftmax",  softmax_setup,
-                                     softmax_fprop, softmax_bprop,
-                                     softmax_bbprop, NULL,
-                                     NULL};
-static const NnOps softmax_ops = {"softmax",      softmax_setup,  softmax_fprop,
-                                  softmax_bprop,  softmax_bbprop, NULL,
+static const NnOps logsoftmax_ops = {
+    "logsoftmax",   softmax_setup, softmax_fprop, softmax_bprop,
+    softmax_bbprop, NULL,          NULL};
+static const NnOps softmax_ops = {"softmax",     softmax_setup,  softmax_fprop,
+                                  softmax_bprop, softmax_bbprop, NULL,
                                   NULL};
 
 LU_DEFUN(nn_logsoftmax, "(nn-logsoftmax)",
@@ -752,7 +755,8 @@ LU_DEFUN(nn_softmax, "(nn-softmax)",
   return lu_nn_module_new(&softmax_ops)->self;
 }
 
-/* ---- Modules written in Lisp ------------------------------------------------- */
+/* ---- Modules written in Lisp
+ * ------------------------------------------------- */
 
 /* A Lisp object with methods (fprop x) -> y and (bprop x y dy) -> dx, and
    optionally (bbprop x y ddy) -> ddx. Its output shape is learnt when the
@@ -788,8 +792,8 @@ static void lisp_setup(NnModule *m, const NnShape *in, NnShape *out) {
   *out = shape_make(t->ndim, t->dim);
 }
 
-static void lisp_out(NnCtx *c, const char *method, LuValue *r,
-                     const NnShape *s, float *dst) {
+static void lisp_out(NnCtx *c, const char *method, LuValue *r, const NnShape *s,
+                     float *dst) {
   char who[64];
   snprintf(who, sizeof who, "nn: the %s method of a Lisp module", method);
   lu_nn_read_checked(who, r->cdata.ptr, s, dst);
@@ -824,11 +828,12 @@ static void lisp_describe(NnModule *m, LuBuf *b) {
   lu_buf_printf(b, "lisp %s", lu_repr(m->obj, false));
 }
 
-static const NnOps lisp_ops = {"lisp",      lisp_setup,  lisp_fprop,
-                               lisp_bprop,  lisp_bbprop, NULL,
+static const NnOps lisp_ops = {"lisp",       lisp_setup,  lisp_fprop,
+                               lisp_bprop,   lisp_bbprop, NULL,
                                lisp_describe};
 
-/* ---- Nets ----------------------------------------------------------------------- */
+/* ---- Nets
+ * ----------------------------------------------------------------------- */
 
 static void net_print(LuBuf *b, LuValue *v, bool readably) {
   (void)readably;
@@ -955,7 +960,8 @@ LuNet *lu_nn_arg_net(LuValue **argv, int i) {
   return lu_arg_cdata(argv, i, &lu_nn_net_ctype);
 }
 
-/* ---- Passes through the net, on one work buffer ----------------------------- */
+/* ---- Passes through the net, on one work buffer -----------------------------
+ */
 
 void lu_nn_fprop(LuNet *n, float *work, bool train, bool replay) {
   for (int i = 0; i < n->nmod; i++) {
@@ -1014,7 +1020,8 @@ static LuValue *back_builtin(LuValue **argv, bool second, const char *who) {
     lu_error("%s: no nn-fprop on this net yet", who);
   float *w = lu_nn_work(n, 0);
   lu_nn_read_checked(who, lu_arg_tensor(argv, 1), &n->shape[n->nmod],
-               w + n->xoff[n->nmod] + (second ? 2 : 1) * n->stride[n->nmod]);
+                     w + n->xoff[n->nmod] +
+                         (second ? 2 : 1) * n->stride[n->nmod]);
   lu_nn_back(n, w, n->train, second, true);
   return state_copy(n, 0, second ? 2 : 1);
 }
@@ -1076,8 +1083,7 @@ LU_DEFUN(nn_rates, "(nn-rates NET)",
   return flat_view(argv, 3);
 }
 
-LU_DEFUN(nn_nparams, "(nn-nparams NET)",
-         "The number of parameters of NET.") {
+LU_DEFUN(nn_nparams, "(nn-nparams NET)", "The number of parameters of NET.") {
   (void)argc;
   return lu_number((double)lu_nn_arg_net(argv, 0)->nparams);
 }
@@ -1232,8 +1238,7 @@ LU_DEFUN(nn_summary, "(nn-summary NET)",
   long tp = 0, tc = 0, tm = 0;
   printf("%-5s %-42s %-12s %8s %12s %12s\n", "layer", "module", "output",
          "params", "connections", "mult-adds");
-  printf("%-5s %-42s %-12s\n", "", "input",
-         lu_nn_shape_cstr(&n->shape[0]));
+  printf("%-5s %-42s %-12s\n", "", "input", lu_nn_shape_cstr(&n->shape[0]));
   for (int i = 0; i < n->nmod; i++) {
     NnModule *m = n->mod[i];
     LuBuf b;
@@ -1258,17 +1263,17 @@ LU_DEFUN(nn_reference, "(nn-reference [FLAG])",
 }
 
 static LuBuiltin *const net_builtins[] = {
-    &nn_tanh_builtin,       &nn_stanh_builtin,        &nn_relu_builtin,
-    &nn_conv_builtin,       &nn_full_table_builtin,   &nn_linear_builtin,
-    &nn_dropout_builtin,    &nn_random_shift_builtin, &nn_logsoftmax_builtin,
-    &nn_softmax_builtin,    &nn_seq_builtin,          &nn_fprop_builtin,
-    &nn_bprop_builtin,      &nn_bbprop_builtin,       &nn_params_builtin,
-    &nn_grads_builtin,      &nn_hessian_builtin,      &nn_rates_builtin,
-    &nn_nparams_builtin,    &nn_clear_grads_builtin,  &nn_clear_hessian_builtin,
-    &nn_state_builtin,      &nn_state_grad_builtin,   &nn_nmodules_builtin,
-    &nn_modules_builtin,    &nn_shape_builtin,        &nn_weights_builtin,
-    &nn_biases_builtin,     &nn_init_builtin,         &nn_mode_builtin,
-    &nn_summary_builtin,    &nn_reference_builtin,    NULL};
+    &nn_tanh_builtin,    &nn_stanh_builtin,        &nn_relu_builtin,
+    &nn_conv_builtin,    &nn_full_table_builtin,   &nn_linear_builtin,
+    &nn_dropout_builtin, &nn_random_shift_builtin, &nn_logsoftmax_builtin,
+    &nn_softmax_builtin, &nn_seq_builtin,          &nn_fprop_builtin,
+    &nn_bprop_builtin,   &nn_bbprop_builtin,       &nn_params_builtin,
+    &nn_grads_builtin,   &nn_hessian_builtin,      &nn_rates_builtin,
+    &nn_nparams_builtin, &nn_clear_grads_builtin,  &nn_clear_hessian_builtin,
+    &nn_state_builtin,   &nn_state_grad_builtin,   &nn_nmodules_builtin,
+    &nn_modules_builtin, &nn_shape_builtin,        &nn_weights_builtin,
+    &nn_biases_builtin,  &nn_init_builtin,         &nn_mode_builtin,
+    &nn_summary_builtin, &nn_reference_builtin,    NULL};
 
 void lu_net_open(void) {
   lu_register(net_builtins);

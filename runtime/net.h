@@ -27,8 +27,8 @@ typedef enum {
 void lu_nn_squash(LuSquash f, const float *s, float *y, long n);
 void lu_nn_ref_squash(LuSquash f, const float *s, float *y, long n);
 /* dx = f'(s) dy, computed from y = f(s) (dy and dx may alias). */
-void lu_nn_squash_bprop(LuSquash f, const float *y, const float *dy,
-                        float *dx, long n);
+void lu_nn_squash_bprop(LuSquash f, const float *y, const float *dy, float *dx,
+                        long n);
 /* ddx = f'(s)^2 ddy, from y (Gauss-Newton: the f'' term is dropped). */
 void lu_nn_squash_bbprop(LuSquash f, const float *y, const float *ddy,
                          float *ddx, long n);
@@ -48,21 +48,21 @@ typedef struct {
   int nconn;
   const int *cin, *cout;
   /* derived by lu_nn_conv_prepare */
-  int ph, pw;    /* padded input plane */
-  int npos, np;  /* output positions, and npos rounded up to the vector */
-  int kk;        /* kh * kw */
-  int rh, rw;    /* a phase of the padded input: every stride-th row, col */
-  int nep;       /* oh * rw rounded up to the vector */
-  int *pidx;     /* [ih * iw]: where an input pixel is in its phases */
-  int *tapoff;   /* [kk]: where tap k's block starts in the phases */
-  int *tbase;    /* [np / vector]: where a tile of output positions starts
-                    in a tap's block ... */
-  int *tidx;     /* [np]: ... and where each of its positions is from there */
-  bool tperm;    /* every tile spans less than 2 vectors of its block */
-  int *psrc;     /* [stride^2 rh rw]: the input pixel of each place of the
-                    phases, or -1 for padding */
-  int *runs;     /* [nrun][3]: (place, pixel, length) of the runs of pixels
-                    along the rows of the phases (pixels stride apart) */
+  int ph, pw;   /* padded input plane */
+  int npos, np; /* output positions, and npos rounded up to the vector */
+  int kk;       /* kh * kw */
+  int rh, rw;   /* a phase of the padded input: every stride-th row, col */
+  int nep;      /* oh * rw rounded up to the vector */
+  int *pidx;    /* [ih * iw]: where an input pixel is in its phases */
+  int *tapoff;  /* [kk]: where tap k's block starts in the phases */
+  int *tbase;   /* [np / vector]: where a tile of output positions starts
+                   in a tap's block ... */
+  int *tidx;    /* [np]: ... and where each of its positions is from there */
+  bool tperm;   /* every tile spans less than 2 vectors of its block */
+  int *psrc;    /* [stride^2 rh rw]: the input pixel of each place of the
+                   phases, or -1 for padding */
+  int *runs;    /* [nrun][3]: (place, pixel, length) of the runs of pixels
+                   along the rows of the phases (pixels stride apart) */
   int nrun;
   int *obeg;     /* [nout + 1]: connections of output o are obeg[o].. */
   int *fan_beg;  /* [nin + 1]: connections sorted by input plane ... */
@@ -93,14 +93,13 @@ void lu_nn_conv_bprop(const LuConvGeom *g, const float *w, const float *x,
 void lu_nn_conv_bbprop(const LuConvGeom *g, const float *w, const float *x,
                        const float *dds, float *ddx, float *ddw, float *ddb,
                        float *scratch);
-void lu_nn_ref_conv_fprop(const LuConvGeom *g, const float *w,
-                          const float *b, const float *x, float *s);
-void lu_nn_ref_conv_bprop(const LuConvGeom *g, const float *w,
-                          const float *x, const float *ds, float *dx,
-                          float *dw, float *db);
-void lu_nn_ref_conv_bbprop(const LuConvGeom *g, const float *w,
-                           const float *x, const float *dds, float *ddx,
-                           float *ddw, float *ddb);
+void lu_nn_ref_conv_fprop(const LuConvGeom *g, const float *w, const float *b,
+                          const float *x, float *s);
+void lu_nn_ref_conv_bprop(const LuConvGeom *g, const float *w, const float *x,
+                          const float *ds, float *dx, float *dw, float *db);
+void lu_nn_ref_conv_bbprop(const LuConvGeom *g, const float *w, const float *x,
+                           const float *dds, float *ddx, float *ddw,
+                           float *ddb);
 
 /* ---- Fully connected: y[nout] = w[nout][nin] x[nin] + b[nout] ------- */
 
@@ -109,19 +108,16 @@ void lu_nn_linear_fprop(int nin, int nout, const float *w, const float *b,
 void lu_nn_linear_bprop(int nin, int nout, const float *w, const float *x,
                         const float *ds, float *dx, float *dw, float *db);
 void lu_nn_linear_bbprop(int nin, int nout, const float *w, const float *x,
-                         const float *dds, float *ddx, float *ddw,
-                         float *ddb);
-void lu_nn_ref_linear_fprop(int nin, int nout, const float *w,
-                            const float *b, const float *x, float *s);
-void lu_nn_ref_linear_bprop(int nin, int nout, const float *w,
-                            const float *x, const float *ds, float *dx,
-                            float *dw, float *db);
+                         const float *dds, float *ddx, float *ddw, float *ddb);
+void lu_nn_ref_linear_fprop(int nin, int nout, const float *w, const float *b,
+                            const float *x, float *s);
+void lu_nn_ref_linear_bprop(int nin, int nout, const float *w, const float *x,
+                            const float *ds, float *dx, float *dw, float *db);
 
 /* ---- Costs: return the loss, fill dy and ddy when not NULL ----------- */
 
 /* Mean over the n outputs of (y - t)^2. */
-double lu_nn_mse(const float *y, const float *t, long n, float *dy,
-                 float *ddy);
+double lu_nn_mse(const float *y, const float *t, long n, float *dy, float *ddy);
 /* -log softmax(y)[cls]; ddy is the Gauss-Newton diagonal p(1 - p). */
 double lu_nn_cross_entropy(const float *y, long n, long cls, float *dy,
                            float *ddy);

@@ -51,13 +51,13 @@ typedef struct {
 
 struct NnModule {
   const NnOps *ops;
-  LuValue *self;  /* the nn-module value */
-  LuNet *net;     /* the owning net, once placed */
-  int index;      /* in the net */
+  LuValue *self; /* the nn-module value */
+  LuNet *net;    /* the owning net, once placed */
+  int index;     /* in the net */
   NnShape in, out;
-  long np, nw;    /* parameters, of which the first nw are weights */
-  long poff;      /* in the flat vectors */
-  long ns, soff;  /* scratch floats, offset in a work buffer */
+  long np, nw;   /* parameters, of which the first nw are weights */
+  long poff;     /* in the flat vectors */
+  long ns, soff; /* scratch floats, offset in a work buffer */
   long macs, conns;
   LuSquash squash; /* squash modules: the function */
   LuSquash fuse;   /* conv and linear: the next module's squash, fused */

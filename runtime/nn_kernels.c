@@ -201,8 +201,8 @@ INLINE float squash_deriv(LuSquash f, float y) {
   }
 }
 
-void lu_nn_squash_bprop(LuSquash f, const float *y, const float *dy,
-                        float *dx, long n) {
+void lu_nn_squash_bprop(LuSquash f, const float *y, const float *dy, float *dx,
+                        long n) {
   for (long i = 0; i < n; i++)
     dx[i] = squash_deriv(f, y[i]) * dy[i];
 }
@@ -301,10 +301,10 @@ void lu_nn_conv_prepare(LuConvGeom *g) {
   g->psrc = ints(plane);
   for (long j = 0; j < plane; j++) {
     int ph = (int)(j / phase), r = (int)(j % phase / g->rw);
-    int iy = r * s + ph / s - g->pad, ix = (int)(j % g->rw) * s + ph % s - g->pad;
-    g->psrc[j] = iy >= 0 && iy < g->ih && ix >= 0 && ix < g->iw
-                     ? iy * g->iw + ix
-                     : -1;
+    int iy = r * s + ph / s - g->pad,
+        ix = (int)(j % g->rw) * s + ph % s - g->pad;
+    g->psrc[j] =
+        iy >= 0 && iy < g->ih && ix >= 0 && ix < g->iw ? iy * g->iw + ix : -1;
   }
   /* the runs of pixels: each row of each phase, where it is not padding */
   g->runs = ints(3 * s * s * g->rh);
@@ -429,8 +429,7 @@ static void conv_im2col(const LuConvGeom *g, const float *xp, float *col) {
           const float *at = src + g->tbase[t / VL];
           vi idx;
           memcpy(&idx, g->tidx + t, sizeof idx);
-          vstore(dst + t,
-                 __builtin_shuffle(vload(at), vload(at + VL), idx));
+          vstore(dst + t, __builtin_shuffle(vload(at), vload(at + VL), idx));
         }
       } else {
         for (int oy = 0; oy < oh; oy++)
@@ -454,9 +453,9 @@ INLINE void conv_tiles(int G, int S, const LuConvGeom *g, const float *w,
     for (; k + S <= kk; k += S)
       for (int s = 0; s < S; s++)
         for (int j = 0; j < G; j++)
-          acc[s * G + j] = vfma(vsplat(wc[k + s]),
-                                  vload(rows + (k + s) * np + j * VL),
-                                  acc[s * G + j]);
+          acc[s * G + j] =
+              vfma(vsplat(wc[k + s]), vload(rows + (k + s) * np + j * VL),
+                   acc[s * G + j]);
     for (; k < kk; k++)
       for (int j = 0; j < G; j++)
         acc[j] = vfma(vsplat(wc[k]), vload(rows + k * np + j * VL), acc[j]);
@@ -661,8 +660,8 @@ void lu_nn_conv_bbprop(const LuConvGeom *g, const float *w, const float *x,
 /* ---- Reference convolution: the definition, loop by loop ------------- */
 
 /* The input value under tap (ky, kx) of output (oy, ox), or padval. */
-static float ref_conv_in(const LuConvGeom *g, const float *x, int plane,
-                         int oy, int ox, int ky, int kx, long *at) {
+static float ref_conv_in(const LuConvGeom *g, const float *x, int plane, int oy,
+                         int ox, int ky, int kx, long *at) {
   int iy = oy * g->stride + ky - g->pad, ix = ox * g->stride + kx - g->pad;
   if (iy < 0 || iy >= g->ih || ix < 0 || ix >= g->iw) {
     *at = -1;
@@ -672,8 +671,8 @@ static float ref_conv_in(const LuConvGeom *g, const float *x, int plane,
   return x[*at];
 }
 
-void lu_nn_ref_conv_fprop(const LuConvGeom *g, const float *w,
-                          const float *b, const float *x, float *s) {
+void lu_nn_ref_conv_fprop(const LuConvGeom *g, const float *w, const float *b,
+                          const float *x, float *s) {
   for (int o = 0; o < g->nout; o++)
     for (int oy = 0; oy < g->oh; oy++)
       for (int ox = 0; ox < g->ow; ox++) {
@@ -694,8 +693,8 @@ void lu_nn_ref_conv_fprop(const LuConvGeom *g, const float *w,
 }
 
 static void ref_conv_back(bool sq, const LuConvGeom *g, const float *w,
-                          const float *x, const float *ds, float *dx,
-                          float *dw, float *db) {
+                          const float *x, const float *ds, float *dx, float *dw,
+                          float *db) {
   if (dx)
     memset(dx, 0, sizeof(float) * (size_t)g->nin * g->ih * g->iw);
   for (int c = 0; c < g->nconn; c++) {
@@ -719,15 +718,14 @@ static void ref_conv_back(bool sq, const LuConvGeom *g, const float *w,
       db[g->bias_unit ? (long)o * g->npos + p : o] += ds[(long)o * g->npos + p];
 }
 
-void lu_nn_ref_conv_bprop(const LuConvGeom *g, const float *w,
-                          const float *x, const float *ds, float *dx,
-                          float *dw, float *db) {
+void lu_nn_ref_conv_bprop(const LuConvGeom *g, const float *w, const float *x,
+                          const float *ds, float *dx, float *dw, float *db) {
   ref_conv_back(false, g, w, x, ds, dx, dw, db);
 }
 
-void lu_nn_ref_conv_bbprop(const LuConvGeom *g, const float *w,
-                           const float *x, const float *dds, float *ddx,
-                           float *ddw, float *ddb) {
+void lu_nn_ref_conv_bbprop(const LuConvGeom *g, const float *w, const float *x,
+                           const float *dds, float *ddx, float *ddw,
+                           float *ddb) {
   ref_conv_back(true, g, w, x, dds, ddx, ddw, ddb);
 }
 
@@ -744,10 +742,10 @@ void lu_nn_linear_fprop(int nin, int nout, const float *w, const float *b,
     lu_nn_squash(f, s, y, nout);
 }
 
-INLINE void linear_back(bool SQ, int nin, int nout,
-                        const float *restrict w, const float *restrict x,
-                        const float *restrict ds, float *restrict dx,
-                        float *restrict dw, float *restrict db) {
+INLINE void linear_back(bool SQ, int nin, int nout, const float *restrict w,
+                        const float *restrict x, const float *restrict ds,
+                        float *restrict dx, float *restrict dw,
+                        float *restrict db) {
   for (int o = 0; o < nout; o++) {
     float d = ds[o];
     float *dwo = dw + (long)o * nin;
@@ -775,13 +773,12 @@ void lu_nn_linear_bprop(int nin, int nout, const float *w, const float *x,
 }
 
 void lu_nn_linear_bbprop(int nin, int nout, const float *w, const float *x,
-                         const float *dds, float *ddx, float *ddw,
-                         float *ddb) {
+                         const float *dds, float *ddx, float *ddw, float *ddb) {
   linear_back(true, nin, nout, w, x, dds, ddx, ddw, ddb);
 }
 
-void lu_nn_ref_linear_fprop(int nin, int nout, const float *w,
-                            const float *b, const float *x, float *s) {
+void lu_nn_ref_linear_fprop(int nin, int nout, const float *w, const float *b,
+                            const float *x, float *s) {
   for (int o = 0; o < nout; o++) {
     float sum = b[o];
     for (int i = 0; i < nin; i++)
@@ -790,9 +787,8 @@ void lu_nn_ref_linear_fprop(int nin, int nout, const float *w,
   }
 }
 
-void lu_nn_ref_linear_bprop(int nin, int nout, const float *w,
-                            const float *x, const float *ds, float *dx,
-                            float *dw, float *db) {
+void lu_nn_ref_linear_bprop(int nin, int nout, const float *w, const float *x,
+                            const float *ds, float *dx, float *dw, float *db) {
   for (int i = 0; dx && i < nin; i++) {
     float sum = 0;
     for (int o = 0; o < nout; o++)

@@ -9,7 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
-/* ---- Costs ---------------------------------------------------------------- */
+/* ---- Costs ----------------------------------------------------------------
+ */
 
 typedef enum { COST_MSE, COST_CE } NnCost;
 
@@ -56,8 +57,7 @@ static void write_rec(LuTensor *t, int d, long base, const float **src) {
     write_rec(t, d + 1, base + i * t->mod[d], src);
 }
 
-static void write_out(LuValue **argv, int argc, int i, const float *v,
-                      long n) {
+static void write_out(LuValue **argv, int argc, int i, const float *v, long n) {
   if (!lu_arg_given(argv, argc, i))
     return;
   LuTensor *t = lu_arg_tensor(argv, i);
@@ -69,8 +69,8 @@ static void write_out(LuValue **argv, int argc, int i, const float *v,
 }
 
 static float *read_all(LuTensor *t) {
-  float *v = lu_alloc_atomic(sizeof(float) * (size_t)(lu_tensor_nelem(t) + 1),
-                             "nn");
+  float *v =
+      lu_alloc_atomic(sizeof(float) * (size_t)(lu_tensor_nelem(t) + 1), "nn");
   lu_nn_read(t, 0, t->offset, v);
   return v;
 }
@@ -109,12 +109,13 @@ LU_DEFUN(nn_cross_entropy, "(nn-cross-entropy Y CLASS [DY] [DDY])",
   return lu_number(l);
 }
 
-/* ---- Data sets ------------------------------------------------------------- */
+/* ---- Data sets -------------------------------------------------------------
+ */
 
 /* Checks INPUTS [N input-shape...] and TARGETS ([N output-shape...] for
    MSE, N class numbers for cross-entropy) against the net. Returns N. */
-static long check_data(const char *who, LuNet *n, LuTensor *in,
-                       LuTensor *tg, NnCost cost) {
+static long check_data(const char *who, LuNet *n, LuTensor *in, LuTensor *tg,
+                       NnCost cost) {
   const NnShape *is = &n->shape[0], *os = &n->shape[n->nmod];
   if (in->ndim < 1 || !lu_nn_shape_fits(is, in->dim + 1, in->ndim - 1))
     lu_error("%s: inputs %s are not a list of %s inputs", who,
@@ -151,7 +152,8 @@ static void load_example(LuNet *n, float *work, LuTensor *in, LuTensor *tg,
     lu_nn_read_example(tg, e, t);
 }
 
-/* ---- Optimizers ------------------------------------------------------------- */
+/* ---- Optimizers -------------------------------------------------------------
+ */
 
 typedef enum { OPT_SGD, OPT_SDLM, OPT_ADAMW } NnOptKind;
 
@@ -295,7 +297,8 @@ LU_DEFUN(nn_update, "(nn-update NET OPT)",
   return argv[0];
 }
 
-/* ---- Training -------------------------------------------------------------------- */
+/* ---- Training
+ * -------------------------------------------------------------------- */
 
 static LuTensor *opt_tensor(LuValue **argv, int argc, int i) {
   return lu_arg_given(argv, argc, i) ? lu_arg_tensor(argv, i) : NULL;
@@ -400,7 +403,8 @@ LU_DEFUN(nn_sdlm_estimate,
   return lu_number(n->nparams ? mean / (double)n->nparams : 0);
 }
 
-/* ---- Evaluation over threads ------------------------------------------------------ */
+/* ---- Evaluation over threads
+ * ------------------------------------------------------ */
 
 static int nn_threads = 2;
 
@@ -475,9 +479,8 @@ static void eval_run(EvalJob *jobs, int nj) {
 }
 
 /* Evaluates the net on all of in (and tg) in evaluation mode. */
-static void evaluate(LuNet *n, LuTensor *in, LuTensor *tg, NnCost cost,
-                     long ne, double *loss, unsigned char *wrong,
-                     float *out) {
+static void evaluate(LuNet *n, LuTensor *in, LuTensor *tg, NnCost cost, long ne,
+                     double *loss, unsigned char *wrong, float *out) {
   int nt = n->has_lisp ? 1 : nn_threads;
   if (nt > ne / 32 + 1)
     nt = (int)(ne / 32 + 1);
@@ -486,19 +489,19 @@ static void evaluate(LuNet *n, LuTensor *in, LuTensor *tg, NnCost cost,
   long nout = n->shape[n->nmod].n;
   int i = 0;
   do {
-    jobs[i] = (EvalJob){.n = n,
-                        .work = lu_nn_work(n, i),
-                        .t = lu_alloc_atomic(sizeof(float) * (size_t)(nout + 1),
-                                             "nn"),
-                        .in = in,
-                        .tg = tg,
-                        .cost = cost,
-                        .beg = ne * i / nt,
-                        .end = ne * (i + 1) / nt,
-                        .loss = loss,
-                        .wrong = wrong,
-                        .out = out,
-                        .stop = &stop};
+    jobs[i] = (EvalJob){
+        .n = n,
+        .work = lu_nn_work(n, i),
+        .t = lu_alloc_atomic(sizeof(float) * (size_t)(nout + 1), "nn"),
+        .in = in,
+        .tg = tg,
+        .cost = cost,
+        .beg = ne * i / nt,
+        .end = ne * (i + 1) / nt,
+        .loss = loss,
+        .wrong = wrong,
+        .out = out,
+        .stop = &stop};
   } while (++i < nt);
   eval_run(jobs, nt);
 }
@@ -546,7 +549,8 @@ LU_DEFUN(nn_predict, "(nn-predict NET INPUTS)",
   return lu_tensor_value(out);
 }
 
-/* ---- Numerical checks ------------------------------------------------------------- */
+/* ---- Numerical checks
+ * ------------------------------------------------------------- */
 
 /* The loss of the net on the input in its input state, in the net's mode,
    reusing the last random draws. */
@@ -560,9 +564,9 @@ static double check_loss(LuNet *n, float *work, NnCost cost, const float *t) {
 /* Compares the analytic derivatives a[0..k) of the loss with respect to the
    values v[0..k) with central differences (second: the second
    derivatives). Returns max |a - numeric| / max(|a|, |numeric|). */
-static double check_values(LuNet *n, float *work, NnCost cost,
-                           const float *t, float *v, const double *a, long k,
-                           double eps, bool second, double l0) {
+static double check_values(LuNet *n, float *work, NnCost cost, const float *t,
+                           float *v, const double *a, long k, double eps,
+                           bool second, double l0) {
   double maxdiff = 0, maxmag = 0;
   for (long i = 0; i < k; i++) {
     lu_poll();
@@ -624,8 +628,8 @@ static LuValue *check(LuValue **argv, int argc, bool second) {
   for (long i = 0; i < is->n; i++)
     ax[i] = dx0[i];
   /* numeric */
-  double ep = check_values(n, work, cost, t, n->pw, ap, n->nparams, eps,
-                           second, l0);
+  double ep =
+      check_values(n, work, cost, t, n->pw, ap, n->nparams, eps, second, l0);
   double ex = check_values(n, work, cost, t, lu_nn_x(n, work, 0), ax, is->n,
                            eps, second, l0);
   check_loss(n, work, cost, t); /* leave the states of the unperturbed net */
@@ -657,12 +661,14 @@ LU_DEFUN(nn_bbcheck, "(nn-bbcheck NET X TARGET [EPS])",
 }
 
 static LuBuiltin *const train_builtins[] = {
-    &nn_mse_builtin,        &nn_cross_entropy_builtin, &nn_sgd_builtin,
-    &nn_sdlm_builtin,       &nn_adamw_builtin,         &nn_rate_builtin,
-    &nn_set_rate_builtin,   &nn_update_builtin,        &nn_train_pass_builtin,
-    &nn_sdlm_estimate_builtin, &nn_threads_fn_builtin, &nn_evaluate_builtin,
-    &nn_predict_builtin,    &nn_gradcheck_builtin,     &nn_bbcheck_builtin,
-    NULL};
+    &nn_mse_builtin,        &nn_cross_entropy_builtin,
+    &nn_sgd_builtin,        &nn_sdlm_builtin,
+    &nn_adamw_builtin,      &nn_rate_builtin,
+    &nn_set_rate_builtin,   &nn_update_builtin,
+    &nn_train_pass_builtin, &nn_sdlm_estimate_builtin,
+    &nn_threads_fn_builtin, &nn_evaluate_builtin,
+    &nn_predict_builtin,    &nn_gradcheck_builtin,
+    &nn_bbcheck_builtin,    NULL};
 
 void lu_nn_train_open(void) {
   lu_register(train_builtins);

@@ -120,12 +120,12 @@ typedef struct {
 } ConvCase;
 
 static const ConvCase conv_cases[] = {
-    {1, 16, 16, 12, 5, 2, 2, -1, true, 0},  /* 1989 H1 */
-    {12, 8, 8, 12, 5, 2, 2, -1, true, 1},   /* 1989 H2 */
-    {3, 7, 9, 5, 3, 1, 1, 0.5f, false, 2},  /* odd sizes, tails */
-    {2, 11, 6, 3, 4, 3, 0, 0, false, 0},    /* no padding, stride 3 */
-    {2, 3, 3, 2, 3, 1, 0, 0, false, 0},     /* one output position */
-    {4, 20, 20, 7, 5, 1, 2, -1, true, 2},   /* many tiles */
+    {1, 16, 16, 12, 5, 2, 2, -1, true, 0}, /* 1989 H1 */
+    {12, 8, 8, 12, 5, 2, 2, -1, true, 1},  /* 1989 H2 */
+    {3, 7, 9, 5, 3, 1, 1, 0.5f, false, 2}, /* odd sizes, tails */
+    {2, 11, 6, 3, 4, 3, 0, 0, false, 0},   /* no padding, stride 3 */
+    {2, 3, 3, 2, 3, 1, 0, 0, false, 0},    /* one output position */
+    {4, 20, 20, 7, 5, 1, 2, -1, true, 2},  /* many tiles */
 };
 /* The finite-difference test takes the small cases. */
 enum { FD_FIRST = 2, FD_END = 5 };
@@ -298,8 +298,7 @@ static void test_linear(void **state) {
     for (int o = 0; o < nout; o++) {
       assert_true(fabsf(ddb[o] - h[o]) < 1e-6f);
       for (int i = 0; i < nin; i++)
-        assert_true(fabsf(ddw[(long)o * nin + i] - h[o] * x[i] * x[i]) <
-                    1e-5f);
+        assert_true(fabsf(ddw[(long)o * nin + i] - h[o] * x[i] * x[i]) < 1e-5f);
     }
     for (int i = 0; i < nin; i++) {
       double sum = 0;
@@ -313,7 +312,8 @@ static void test_linear(void **state) {
   }
 }
 
-/* ---- costs ---------------------------------------------------------------- */
+/* ---- costs ----------------------------------------------------------------
+ */
 
 static void test_costs(void **state) {
   (void)state;
