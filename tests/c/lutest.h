@@ -106,6 +106,7 @@ static inline void lt_assert_where(LuValue *err, const char *file, int line,
 /* ---- ./lush89 as a child process -------------------------------------- */
 
 typedef struct {
+  const char *program;    /* what to run; NULL: ./lush89 */
   const char *input;      /* written to stdin, then closed; NULL: empty */
   const char *cwd;        /* folder to run in; NULL: the current one */
   const char *const *env; /* "NAME=VALUE" sets, "NAME" unsets; NULL-ended */
@@ -168,7 +169,8 @@ static inline void lt_child(char *const argv[], const LtOpts *o, int in[2],
   _exit(127);
 }
 
-/* Runs argv (argv[0] NULL means ./lush89) with o's input, folder and
+/* Runs o->program (./lush89 by default) with the arguments args[1...]
+   (args is NULL-ended; args[0] is ignored) and o's input, folder and
    environment; collects stdout, stderr, the wait status and peak RSS.
    Never waits longer than the time limit. */
 static inline LtProc lt_run_opts(const char *const *args, const LtOpts *o) {
@@ -176,7 +178,7 @@ static inline LtProc lt_run_opts(const char *const *args, const LtOpts *o) {
   while (args[n])
     n++;
   char **argv = calloc((size_t)n + 2, sizeof *argv);
-  argv[0] = (char *)lt_binary();
+  argv[0] = (char *)(o->program ? o->program : lt_binary());
   for (int i = 1; i < n + 1; i++)
     argv[i] = (char *)args[i];
   int in[2], out[2], err[2];

@@ -165,7 +165,7 @@ static void test_toplevel_symbol_location(void **state) {
   LuValue *err = lt_error("(+ 1 2)\n  no-such-var-2");
   assert_string_equal(err->err->message->str.s,
                       "unbound symbol: no-such-var-2");
-  lt_assert_where(err, "<test>", 2, 3); /* BUG: see notes */
+  lt_assert_where(err, "<test>", 2, 3);
 }
 
 static void test_long_backtrace(void **state) {
@@ -407,7 +407,7 @@ static void test_break_equal(void **state) {
                                    "  (equal a b))",
                                    NULL},
                   &o);
-  if (p.timed_out) /* BUG: see notes */
+  if (p.timed_out)
     fail_msg("(equal a b) on two circular lists ignored Ctrl-C");
   lt_assert_exit(&p, 1);
   lt_assert_contains(p.err, "*** Break");

@@ -514,7 +514,7 @@ static void test_hash_scaling(void **state) {
                        "  (list ok (hcount h)))",
                        NULL},
       &o);
-  if (p.timed_out) /* BUG: see notes */
+  if (p.timed_out)
     fail_msg("100,000 integer keys took more than 4 s");
   lt_assert_exit(&p, 0);
   assert_string_equal(p.out, "(t 0)\n");

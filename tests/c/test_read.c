@@ -404,7 +404,7 @@ static void test_incomplete(void **state) {
 /* The text ends just after \x: the string is unfinished. */
 static void test_incomplete_hex_escape(void **state) {
   (void)state;
-  assert_incomplete("\"ab\\x"); /* BUG: see notes */
+  assert_incomplete("\"ab\\x");
   assert_incomplete("\"ab\\x4");
 }
 
@@ -461,7 +461,7 @@ static void test_too_deep(void **state) {
   lt_assert_contains(err->err->message->str.s, "too deep");
   /* the interpreter goes on */
   assert_true(lu_equal(read1("(1)"), lu_list(1, num(1))));
-  assert_true(err->err->where != lu_nil); /* BUG: see notes */
+  assert_true(err->err->where != lu_nil);
 }
 
 /* The same for a chain of quote marks, which nest without brackets. */
