@@ -169,7 +169,7 @@ examples after ELAPSED seconds."
 
 (de train-bar-clear ()
   "Erases the progress bar line."
-  (printf "\r%s\r" (join (all ((i (range 90))) " ") ""))
+  (printf "\r\e[K")
   (flush))
 
 ;; ---- One pass ---------------------------------------------------------------
@@ -362,7 +362,7 @@ every pass.")
 at a time in fixed order, PASSES passes (default 23). OPTIMIZER is \"sgd\"
 (the default: plain SGD, RATE default 0.03) or \"sdlm\" (the paper's
 stochastic diagonal Levenberg-Marquardt, eta RATE default
-lecun1989-sdlm-eta, mu lecun1989-sdlm-mu, its Hessian estimated on
+lecun1989-sdlm-eta, mu lecun1989-sdlm-mu, its Hessian estimated on the first
 lecun1989-sdlm-count examples before each pass). Draws the initial
 weights from the generator: seed it first. Returns the recipe (see
 train-run), without an out folder."
@@ -379,7 +379,9 @@ train-run), without an out folder."
                     (lambda (pass)
                       (nn-sdlm-estimate net opt (train-inputs data 'train)
                                         (train-targets data 'train 'mse)
-                                        lecun1989-sdlm-count 'mse))))))
+                                        (min lecun1989-sdlm-count
+                                             (idx-dim (train-inputs data 'train) 0))
+                                        'mse))))))
 
 (de train-configure (r opts)
   "Sets recipe R's out, quiet and loop from the parsed options OPTS (see
