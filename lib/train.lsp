@@ -337,6 +337,38 @@ to the list of the files' names."
       (setq names (append names (list "misclassified.png"))))
     (hset r 'outputs names)))
 
+;; ---- Scripts of new architectures ----------------------------------------------
+
+(de script-main-p (name)
+  "t when the program lush89 runs is the script NAME (the first element of
+argv ends with NAME): a script guards its main call with it, so that tests
+can load its definitions without running it."
+  (let ((prog (car argv)))
+    (and (stringp prog) (>= (strlen prog) (strlen name))
+         (string= name (substring prog (- (strlen prog) (strlen name)))))))
+
+(de train-main (args name make-net &optional defaults)
+  "The command line of a script training a new architecture as the 1989
+recipe trains its net: the mean squared error against the +1/-1 targets,
+plain SGD, one example at a time in fixed order. ARGS are the script's
+arguments (train-common-options); NAME names the run and the default out
+folder out/NAME; MAKE-NET, a function of no argument, makes the net (after
+(seed --seed)). DEFAULTS, an alist ((OPTION VALUE)...), replaces the
+defaults of passes (23) and lr (0.03). Returns the recipe."
+  (let* ((opts (train-options args (sprintf "usage: lush89 scripts/%s.lsp [OPTION]..." name)
+                              (append defaults
+                                      (list (list "passes" 23) (list "lr" 0.03)
+                                            (list "out" (concat "out/" name))))))
+         (data (train-data (hget opts "quiet"))))
+    (seed (hget opts "seed"))
+    (let ((r (train-configure (train-recipe 'name name 'net (make-net)
+                                            'opt (nn-sgd (hget opts "lr")) 'cost 'mse
+                                            'data data 'passes (hget opts "passes")
+                                            'references lecun1989-references)
+                              opts)))
+      (train-header r (sprintf "%s: MSE, SGD rate %g" name (hget opts "lr")))
+      (train-run r))))
+
 ;; ---- The 1989 recipe ----------------------------------------------------------
 ;; (Here until lib/lecun1989.lsp is free to take it.)
 
