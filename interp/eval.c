@@ -1,7 +1,7 @@
 /* eval.c: the evaluator and the special forms. Lexical scope: an
-   environment is a list whose elements are bindings (SYMBOL . VALUE) or,
-   inside a method, the object itself, whose slots then read and setq like
-   variables. Globals live in the symbols. Forms in tail position (the last
+   environment is a chain of LU_ENV nodes, each a binding or, inside a
+   method, an object frame whose slots then read and setq like variables.
+   Globals live in the symbols. Forms in tail position (the last
    of a body, the branches of if and cond...) are evaluated by looping in
    lu_eval, so loops and tail calls do not grow the C stack. */
 #include <math.h>
@@ -18,19 +18,26 @@ LuValue *lu_s_quote, *lu_s_quasiquote, *lu_s_unquote, *lu_s_unquote_splicing,
 /* Returns the cell holding sym's value: a binding, an object slot, or the
    global value cell (which holds NULL when unbound). */
 LuValue **lu_env_find(LuValue *sym, LuValue *env) {
-  for (; env != lu_nil; env = env->cons.cdr) {
-    LuValue *b = env->cons.car;
-    if (b->type == LU_CONS) {
-      if (b->cons.car == sym)
-        return &b->cons.cdr;
-    } else { /* an object frame */
-      struct LuClass *c = b->obj->klass->klass;
+  for (; env != lu_nil; env = env->env.next) {
+    if (env->env.sym == sym)
+      return &env->env.value;
+    if (!env->env.sym) { /* an object frame */
+      struct LuObject *o = env->env.value->obj;
+      struct LuClass *c = o->klass->klass;
       for (int i = 0; i < c->nslots; i++)
         if (c->slots[i] == sym)
-          return &b->obj->slots[i];
+          return &o->slots[i];
     }
   }
   return &sym->sym.value;
+}
+
+LuValue *lu_env_bind(LuValue *env, LuValue *sym, LuValue *value) {
+  LuValue *e = lu_new(LU_ENV);
+  e->env.sym = sym;
+  e->env.value = value;
+  e->env.next = env;
+  return e;
 }
 
 static LuValue *lookup(LuValue *sym, LuValue *env) {
@@ -41,7 +48,7 @@ static LuValue *lookup(LuValue *sym, LuValue *env) {
 }
 
 static inline LuValue *bind(LuValue *sym, LuValue *value, LuValue *env) {
-  return lu_cons(lu_cons(sym, value), env);
+  return lu_env_bind(env, sym, value);
 }
 
 static inline LuValue *eval_arg(LuValue *a, LuValue *env) {
@@ -160,14 +167,16 @@ static LuValue **eval_args(LuValue *args, LuValue *env, LuValue **argv,
                            int small, int *argc) {
   int n = 0;
   LuValue *a = args;
-  for (; a->type == LU_CONS; a = a->cons.cdr)
-    n++;
+  for (; a->type == LU_CONS; a = a->cons.cdr, n++) {
+    if (n == small) { /* a long call: count, then start over */
+      long total = lu_length(a) + n;
+      argv = lu_alloc((size_t)total * sizeof *argv);
+      return eval_args(args, env, argv, (int)total, argc);
+    }
+    argv[n] = eval_arg(a->cons.car, env);
+  }
   if (a != lu_nil)
     lu_error("a call's arguments end in a dot");
-  if (n > small)
-    argv = lu_alloc((size_t)n * sizeof *argv);
-  for (int i = 0; i < n; i++, args = args->cons.cdr)
-    argv[i] = eval_arg(args->cons.car, env);
   *argc = n;
   return argv;
 }
@@ -434,11 +443,10 @@ LU_DEFSPECIAL(for_, "(for (VAR FROM TO [STEP]) BODY...)",
   double step = stepf == lu_nil ? 1 : eval_number(ARG1(stepf), *env, "STEP");
   if (step == 0 || isnan(step))
     lu_error("for: STEP must not be 0");
-  LuValue *cell = lu_cons(s, lu_nil);
-  LuValue *inner = lu_cons(cell, *env), *v = lu_nil;
+  LuValue *inner = bind(s, lu_nil, *env), *v = lu_nil;
   for (double i = from; step > 0 ? i <= to : i >= to; i += step) {
     lu_poll();
-    cell->cons.cdr = lu_number(i);
+    inner->env.value = lu_number(i);
     v = lu_progn(REST(args), inner);
   }
   return v;
@@ -455,9 +463,9 @@ static LuValue *each_loop(LuValue *args, LuValue *env, bool collect) {
   LuValue *s = specs;
   for (long i = 0; i < n; i++, s = s->cons.cdr) {
     LuValue *spec = s->cons.car;
-    cells[i] = lu_cons(check_sym(ARG1(spec), "a loop variable"), lu_nil);
     lists[i] = lu_eval(ARG1(REST(spec)), env);
-    inner = lu_cons(cells[i], inner);
+    inner = cells[i] = bind(check_sym(ARG1(spec), "a loop variable"), lu_nil,
+                            inner);
   }
   LuValue *out = lu_nil, *v = lu_nil;
   for (;;) {
@@ -465,7 +473,7 @@ static LuValue *each_loop(LuValue *args, LuValue *env, bool collect) {
     for (long i = 0; i < n; i++) {
       if (lists[i]->type != LU_CONS)
         return collect ? lu_nreverse(out) : v;
-      cells[i]->cons.cdr = lists[i]->cons.car;
+      cells[i]->env.value = lists[i]->cons.car;
       lists[i] = lists[i]->cons.cdr;
     }
     v = lu_progn(body, inner);

@@ -28,6 +28,7 @@ typedef enum {
   LU_HASH,    /* hash table, keys compared with equal */
   LU_ERROR,   /* a caught error: message, location, backtrace */
   LU_CDATA,   /* a C-backed value (tensor, net, file...), see LuCType */
+  LU_ENV,     /* a lexical environment: one binding and the rest */
 } LuType;
 
 typedef struct LuValue LuValue;
@@ -104,6 +105,11 @@ struct LuValue {
       const LuCType *ctype;
       void *ptr;
     } cdata;
+    struct {
+      LuValue *sym;     /* NULL in a method's object frame... */
+      LuValue *value;   /* ...whose value is then the object */
+      LuValue *next;    /* an LU_ENV, or () for the global scope */
+    } env;
   };
 };
 
@@ -281,7 +287,10 @@ void lu_check_stack(void);
 
 /* ---- Evaluation ------------------------------------------------------ */
 
+/* env is () for the global scope, or what lu_env_bind returns. */
 LuValue *lu_eval(LuValue *form, LuValue *env);
+/* env extended with sym bound to value (one allocation). */
+LuValue *lu_env_bind(LuValue *env, LuValue *sym, LuValue *value);
 LuValue *lu_apply(LuValue *fn, int argc, LuValue **argv);
 /* (==> obj method args...) from C. */
 LuValue *lu_send(LuValue *obj, LuValue *method, int argc, LuValue **argv);

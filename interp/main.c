@@ -50,9 +50,14 @@ static void run(void *ud) {
   Run *r = ud;
   if (r->mode == 'e')
     lu_eval_string(r->what, "<expr>");
-  else if (r->mode == 'p')
-    printf("%s\n", lu_repr(lu_eval_string(r->what, "<expr>"), true));
-  else
+  else if (r->mode == 'p') {
+    LuValue *v = lu_eval_string(r->what, "<expr>");
+    static const LuLoc expr = {"<expr>", 1, 1}; /* for errors printing v */
+    LuFrame f = {lu_frame, lu_cons_at(lu_nil, lu_nil, &expr), NULL, NULL};
+    lu_frame = &f;
+    printf("%s\n", lu_repr(v, true));
+    lu_frame = f.up;
+  } else
     lu_load_file(r->what);
   fflush(stdout);
 }
@@ -67,7 +72,8 @@ static void set_argv(const char *first, char **rest, int n) {
 
 int main(int argc, char **argv) {
   GC_INIT();
-  GC_expand_hp(16u << 20); /* fewer collections while the heap is small */
+  GC_expand_hp(4u << 20); /* fewer collections while the heap is small */
+
   int stack_base;
   lu_error_init(&stack_base);
   lu_catch_sigint();

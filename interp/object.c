@@ -110,7 +110,8 @@ LuValue *lu_send(LuValue *obj, LuValue *method, int argc, LuValue **argv) {
   if (!m)
     lu_error("==>: %s has no method %s", lu_repr_limit(obj, 60),
              method->sym.name);
-  LuValue *env = lu_cons(lu_cons(lu_s_this, obj), lu_cons(obj, m->fn->env));
+  LuValue *env = lu_env_bind(lu_env_bind(m->fn->env, NULL, obj), lu_s_this,
+                             obj);
   return lu_progn(m->fn->body, lu_bind_params(m, env, argc, argv));
 }
 

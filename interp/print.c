@@ -141,6 +141,9 @@ void lu_print_to(LuBuf *b, LuValue *v, bool readably) {
   case LU_CDATA:
     v->cdata.ctype->print(b, v, readably);
     break;
+  case LU_ENV:
+    lu_buf_puts(b, "#<environment>");
+    break;
   }
 }
 

@@ -185,12 +185,13 @@ static void read_one(void *ud) {
   c->st = lu_read(&c->r, &c->form);
 }
 
-/* Evaluates every complete form of text; returns how many bytes it used:
-   the rest is an unfinished form to complete with more input. An error
-   drops the rest of the text. */
-static size_t eval_text(const char *text, size_t len) {
+/* Evaluates every complete form of text, whose first line is line;
+   returns how many bytes it used: the rest is an unfinished form to
+   complete with more input. An error drops the rest of the text. */
+static size_t eval_text(const char *text, size_t len, int line) {
   ReadOne c;
   lu_reader_init(&c.r, text, len, "<stdin>");
+  c.r.line = line;
   for (;;) {
     LuValue *err;
     if (!lu_pcall(read_one, &c, &err)) {
@@ -205,8 +206,21 @@ static size_t eval_text(const char *text, size_t len) {
   }
 }
 
-static LuBuf pending; /* typed text not yet evaluated */
+static LuBuf pending;        /* text read but not yet evaluated */
+static int pending_line = 1; /* the line of stdin it starts on */
 static bool eof;
+
+/* Adds text to the pending input and evaluates the complete forms. */
+static void feed(const char *text, size_t n) {
+  lu_buf_add(&pending, text, n);
+  size_t used = eval_text(pending.s, pending.len, pending_line);
+  for (size_t i = 0; i < used; i++)
+    pending_line += pending.s[i] == '\n';
+  LuBuf rest;
+  lu_buf_init(&rest);
+  lu_buf_add(&rest, pending.s + used, pending.len - used);
+  pending = rest;
+}
 static char history_file[PATH_MAX];
 
 static void on_line(char *line) {
@@ -216,15 +230,10 @@ static void on_line(char *line) {
   }
   if (*line)
     add_history(line);
-  lu_buf_puts(&pending, line);
-  lu_buf_puts(&pending, "\n");
-  free(line);
   rl_callback_handler_remove(); /* the terminal as the program expects */
-  size_t used = eval_text(pending.s, pending.len);
-  LuBuf rest;
-  lu_buf_init(&rest);
-  lu_buf_add(&rest, pending.s + used, pending.len - used);
-  pending = rest;
+  feed(line, strlen(line));
+  feed("\n", 1);
+  free(line);
   bool open = strspn(pending.s, " \t\r\n") < pending.len;
   rl_callback_handler_install(open ? "  " : "? ", on_line);
 }
@@ -279,7 +288,6 @@ static void interactive(void) {
   rl_catch_signals = 0;
   rl_basic_word_break_characters = " \t\n()[]'`,\";";
   rl_attempted_completion_function = complete;
-  lu_buf_init(&pending);
   rl_callback_handler_install("? ", on_line);
   while (!eof) {
     fd_set fds;
@@ -289,6 +297,8 @@ static void interactive(void) {
     if (r < 0 && errno == EINTR) {
       if (lu_interrupted) { /* Ctrl-C at the prompt: drop the input */
         lu_interrupted = 0;
+        for (size_t i = 0; i < pending.len; i++) /* dropped, but counted */
+          pending_line += pending.s[i] == '\n';
         lu_buf_init(&pending);
         rl_free_line_state();
         rl_callback_sigcleanup();
@@ -306,32 +316,25 @@ static void interactive(void) {
 
 /* Forms from a pipe: no prompt, values printed as on a terminal. */
 static void piped(void) {
-  LuBuf text;
-  lu_buf_init(&text);
   char *line = NULL;
   size_t cap = 0;
   ssize_t n;
-  while ((n = getline(&line, &cap, stdin)) > 0) {
-    lu_buf_add(&text, line, (size_t)n);
-    size_t used = eval_text(text.s, text.len);
-    LuBuf rest;
-    lu_buf_init(&rest);
-    lu_buf_add(&rest, text.s + used, text.len - used);
-    text = rest;
-  }
+  while ((n = getline(&line, &cap, stdin)) > 0)
+    feed(line, (size_t)n);
   free(line);
-  if (strspn(text.s, " \t\r\n") < text.len) {
+  if (strspn(pending.s, " \t\r\n") < pending.len) { /* unfinished at EOF */
     LuValue *err;
-    LoadCall c = {NULL, lu_nil};
     LuReader r;
-    lu_reader_init(&r, text.s, text.len, "<stdin>");
-    c.r = &r;
+    lu_reader_init(&r, pending.s, pending.len, "<stdin>");
+    r.line = pending_line;
+    LoadCall c = {&r, lu_nil};
     if (!lu_pcall(eval_all, &c, &err))
       report(err);
   }
 }
 
 void lu_repl(bool banner) {
+  lu_buf_init(&pending);
   if (banner && isatty(0))
     printf("lush89 0.1: Lisp with tensors and a backprop simulator. "
            "(help 'name), (apropos \"str\"), Ctrl-D quits.\n");

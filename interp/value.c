@@ -418,6 +418,8 @@ const char *lu_type_name(LuValue *v) {
     return "error";
   case LU_CDATA:
     return v->cdata.ctype ? v->cdata.ctype->name : "C value";
+  case LU_ENV:
+    return "environment";
   }
   return "?";
 }

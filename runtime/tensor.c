@@ -2071,7 +2071,7 @@ static LuValue *tensor_loop(LuValue *args, LuValue *env, bool last) {
         }
       LuTensor *slice = make_view(t[i], t[i]->ndim - 1, dim, mod,
                                   t[i]->offset + k * t[i]->mod[d]);
-      e = lu_cons(lu_cons(sym[i], lu_tensor_value(slice)), e);
+      e = lu_env_bind(e, sym[i], lu_tensor_value(slice));
     }
     for (LuValue *f = LU_CDR(args); LU_IS(f, LU_CONS); f = LU_CDR(f))
       lu_eval(LU_CAR(f), e);
