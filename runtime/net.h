@@ -59,6 +59,10 @@ typedef struct {
                    in a tap's block ... */
   int *tidx;    /* [np]: ... and where each of its positions is from there */
   bool tperm;   /* every tile spans less than 2 vectors of its block */
+  int *pcidx;   /* [stride][vector]: the input column of each column of a
+                   phase row, by column phase ... */
+  int *pcmask;  /* ... and whether it is one (else padding) */
+  bool ppad;    /* every phase row is a permutation of 2 vectors */
   int *psrc;    /* [stride^2 rh rw]: the input pixel of each place of the
                    phases, or -1 for padding */
   int *runs;    /* [nrun][3]: (place, pixel, length) of the runs of pixels

@@ -201,18 +201,41 @@ INLINE float squash_deriv(LuSquash f, float y) {
   }
 }
 
+/* out = f'(s) d, or f'(s)^2 d when SQ, with f a constant so that each
+   case is its own vectorised loop. */
+INLINE void squash_back(LuSquash f, bool SQ, const float *y, const float *d,
+                        float *out, long n) {
+  for (long i = 0; i < n; i++) {
+    float k = squash_deriv(f, y[i]);
+    out[i] = (SQ ? k * k : k) * d[i];
+  }
+}
+
+INLINE void squash_back_any(LuSquash f, bool SQ, const float *y, const float *d,
+                            float *out, long n) {
+  switch (f) {
+  case LU_SQ_TANH:
+    squash_back(LU_SQ_TANH, SQ, y, d, out, n);
+    break;
+  case LU_SQ_STANH:
+    squash_back(LU_SQ_STANH, SQ, y, d, out, n);
+    break;
+  case LU_SQ_RELU:
+    squash_back(LU_SQ_RELU, SQ, y, d, out, n);
+    break;
+  default:
+    squash_back(LU_SQ_NONE, SQ, y, d, out, n);
+  }
+}
+
 void lu_nn_squash_bprop(LuSquash f, const float *y, const float *dy, float *dx,
                         long n) {
-  for (long i = 0; i < n; i++)
-    dx[i] = squash_deriv(f, y[i]) * dy[i];
+  squash_back_any(f, false, y, dy, dx, n);
 }
 
 void lu_nn_squash_bbprop(LuSquash f, const float *y, const float *ddy,
                          float *ddx, long n) {
-  for (long i = 0; i < n; i++) {
-    float d = squash_deriv(f, y[i]);
-    ddx[i] = d * d * ddy[i];
-  }
+  squash_back_any(f, true, y, ddy, ddx, n);
 }
 
 /* ---- Vector helpers -------------------------------------------------- */
@@ -340,6 +363,18 @@ void lu_nn_conv_prepare(LuConvGeom *g) {
       g->tperm &= g->tidx[p] < 2 * VL;
     }
   }
+  /* phase rows as permutations of input rows */
+  g->pcidx = ints(s * VL);
+  g->pcmask = ints(s * VL);
+  g->ppad = g->rw <= VL;
+  for (int px = 0; px < s; px++)
+    for (int c = 0; c < VL; c++) {
+      int ix = c * s + px - g->pad;
+      bool in = c < g->rw && ix >= 0 && ix < g->iw;
+      g->pcidx[px * VL + c] = in ? ix : 0;
+      g->pcmask[px * VL + c] = in ? -1 : 0;
+      g->ppad &= !in || ix < 2 * VL;
+    }
   g->tapoff = ints(g->kk);
   for (int k = 0; k < g->kk; k++) {
     int ky = k / g->kw, kx = k % g->kw;
@@ -377,26 +412,48 @@ void lu_nn_conv_prepare(LuConvGeom *g) {
 
 /* Copies x, padded, into its phases xp. The padding is written once per
    work buffer (a flag in the slack after xp records it); later calls copy
-   only the runs of pixels. */
+   only the pixels. When a phase row is one permutation of the first 2 VL
+   floats of an input row (g->ppad), each is one vector store, whose lanes
+   past the row hold padval and land where padding or a later row goes
+   (rows are written in increasing order); else the pixels are copied run
+   by run. */
 static void conv_pad(const LuConvGeom *g, const float *x, float *xp) {
-  long plane = (long)g->stride * g->stride * g->rh * g->rw;
-  long ihw = (long)g->ih * g->iw;
-  float *done = xp + g->nin * plane;
+  int s = g->stride, rw = g->rw, iw = g->iw;
+  long phase = (long)g->rh * rw, plane = s * s * phase;
+  long ihw = (long)g->ih * iw;
+  float *done = xp + g->nin * plane + SLACK - 1; /* past any overflow */
   if (*done != 1) {
     for (int i = 0; i < g->nin; i++)
       for (long j = 0; j < plane; j++)
         xp[i * plane + j] = g->psrc[j] >= 0 ? 0 : g->padval;
     *done = 1;
   }
-  for (int i = 0; i < g->nin; i++) {
-    const float *src = x + i * ihw;
-    float *dst = xp + i * plane;
-    for (int r = 0; r < g->nrun; r++) {
-      const int *run = g->runs + 3 * r;
-      for (int j = 0; j < run[2]; j++)
-        dst[run[0] + j] = src[run[1] + j * g->stride];
-    }
+  if (!g->ppad) {
+    for (int i = 0; i < g->nin; i++)
+      for (int r = 0; r < g->nrun; r++) {
+        const int *run = g->runs + 3 * r;
+        for (int j = 0; j < run[2]; j++)
+          xp[i * plane + run[0] + j] = x[i * ihw + run[1] + j * s];
+      }
+    return;
   }
+  vf pad = vsplat(g->padval);
+  for (int i = 0; i < g->nin; i++) /* in increasing order of xp */
+    for (int ph = 0; ph < s * s; ph++) {
+      int py = ph / s, px = ph % s;
+      vi idx, mask;
+      memcpy(&idx, g->pcidx + px * VL, sizeof idx);
+      memcpy(&mask, g->pcmask + px * VL, sizeof mask);
+      for (int r = 0; r < g->rh; r++) {
+        int iy = r * s + py - g->pad;
+        if (iy < 0 || iy >= g->ih)
+          continue;
+        const float *row = x + i * ihw + (long)iy * iw;
+        vstore(xp + i * plane + ph * phase + (long)r * rw,
+               vsel(mask, __builtin_shuffle(vload(row), vload(row + VL), idx),
+                    pad));
+      }
+    }
 }
 
 /* Copies n <= 16 floats, or more, as whole vectors: up to 15 floats past n
@@ -420,21 +477,26 @@ INLINE void copy_run(float *dst, const float *src, int n) {
 static void conv_im2col(const LuConvGeom *g, const float *xp, float *col) {
   int oh = g->oh, ow = g->ow, rw = g->rw, np = g->np, kk = g->kk;
   long plane = (long)g->stride * g->stride * g->rh * rw;
+  if (g->tperm) {
+    for (int t = 0; t < np; t += VL) {
+      vi idx;
+      memcpy(&idx, g->tidx + t, sizeof idx);
+      const float *base = xp + g->tbase[t / VL];
+      for (int i = 0; i < g->nin; i++)
+        for (int k = 0; k < kk; k++) {
+          const float *at = base + i * plane + g->tapoff[k];
+          vstore(col + ((long)i * kk + k) * np + t,
+                 __builtin_shuffle(vload(at), vload(at + VL), idx));
+        }
+    }
+    return;
+  }
   for (int i = 0; i < g->nin; i++)
     for (int k = 0; k < kk; k++) {
       const float *src = xp + i * plane + g->tapoff[k];
       float *dst = col + ((long)i * kk + k) * np;
-      if (g->tperm) {
-        for (int t = 0; t < np; t += VL) {
-          const float *at = src + g->tbase[t / VL];
-          vi idx;
-          memcpy(&idx, g->tidx + t, sizeof idx);
-          vstore(dst + t, __builtin_shuffle(vload(at), vload(at + VL), idx));
-        }
-      } else {
-        for (int oy = 0; oy < oh; oy++)
-          copy_run(dst + (long)oy * ow, src + (long)oy * rw, ow);
-      }
+      for (int oy = 0; oy < oh; oy++)
+        copy_run(dst + (long)oy * ow, src + (long)oy * rw, ow);
     }
 }
 
