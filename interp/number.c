@@ -6,6 +6,7 @@
 #include "lush.h"
 
 #include <math.h>
+#include <stdio.h>
 
 /* ---- Random numbers -------------------------------------------------- */
 
@@ -374,6 +375,32 @@ LU_DEFUN(seed, "(seed N)",
   return lu_nil;
 }
 
+LU_DEFUN(rand_state, "(rand-state [STATE])",
+         "Returns the generator's whole state as a string; with STATE (such a "
+         "string), restores it, so that the numbers after it repeat.") {
+  if (argc > 0) {
+    unsigned long long st, inc;
+    int cached;
+    double next;
+    if (sscanf(lu_arg_str(argv, 0), "pcg32 %llx %llx %d %la", &st, &inc,
+               &cached, &next) != 4)
+      lu_arg_error(0, "a string made by (rand-state)", argv[0]);
+    pcg_state = st;
+    pcg_inc = inc;
+    normal_cached = cached;
+    normal_next = next;
+    pcg_seeded = true;
+    return argv[0];
+  }
+  if (!pcg_seeded)
+    lu_seed(DEFAULT_SEED);
+  LuBuf b;
+  lu_buf_init(&b);
+  lu_buf_printf(&b, "pcg32 %llx %llx %d %a", (unsigned long long)pcg_state,
+                (unsigned long long)pcg_inc, normal_cached, normal_next);
+  return lu_string(b.s, b.len);
+}
+
 LU_DEFUN(rand_, "(rand [A] [B])",
          "Returns a uniform random number: (rand) in [0, 1), (rand HI) in "
          "[0, HI), (rand LO HI) in [LO, HI).") {
@@ -439,6 +466,7 @@ static LuBuiltin *const number_builtins[] = {&add_builtin,
                                              &atan__builtin,
                                              &tanh__builtin,
                                              &seed_builtin,
+                                             &rand_state_builtin,
                                              &rand__builtin,
                                              &randn_builtin,
                                              &random_int_builtin,

@@ -95,7 +95,8 @@ static bool is_file(const char *path) {
   return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* Tries dir/name, adding .lsp when name has no extension. */
+/* Tries dir/name, adding .lsp when name has no extension. The file being
+   loaded does not count: scripts/x.lsp can (libload "x") the library. */
 static char *try_dir(const char *dir, size_t dirlen, const char *name) {
   const char *base = strrchr(name, '/');
   bool has_ext = strchr(base ? base : name, '.') != NULL;
@@ -104,7 +105,13 @@ static char *try_dir(const char *dir, size_t dirlen, const char *name) {
   if (dirlen)
     lu_buf_printf(&b, "%.*s/", (int)dirlen, dir);
   lu_buf_printf(&b, "%s%s", name, has_ext ? "" : ".lsp");
-  return is_file(b.s) ? b.s : NULL;
+  if (!is_file(b.s))
+    return NULL;
+  char self[PATH_MAX], found[PATH_MAX];
+  if (loading && realpath(loading, self) && realpath(b.s, found) &&
+      strcmp(self, found) == 0)
+    return NULL;
+  return b.s;
 }
 
 /* Beside the loading file, then LUSH89_PATH, then lib/. */

@@ -5,6 +5,7 @@
 #include "interp.h"
 
 #include <dirent.h>
+#include <ftw.h>
 #include <errno.h>
 #include <gc.h>
 #include <stdio.h>
@@ -331,6 +332,50 @@ LU_DEFUN(mkdir_p, "(mkdir-p DIR)",
   return argv[0];
 }
 
+LU_DEFUN(rename_file, "(rename-file FROM TO)",
+         "Renames FROM to TO (atomically, within one file system), replacing "
+         "TO if it exists. Returns TO.") {
+  const char *from = lu_arg_str(argv, 0), *to = lu_arg_str(argv, 1);
+  if (rename(from, to) != 0)
+    lu_error("rename-file: cannot rename %s to %s: %s", from, to,
+             strerror(errno));
+  return argv[1];
+}
+
+LU_DEFUN(delete_file, "(delete-file FILE)",
+         "Deletes FILE (not a directory). Returns t, or () when it did not "
+         "exist.") {
+  const char *path = lu_arg_str(argv, 0);
+  if (unlink(path) == 0)
+    return lu_t;
+  if (errno == ENOENT)
+    return lu_nil;
+  file_error(path);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+                        struct FTW *ftw) {
+  (void)st, (void)flag, (void)ftw;
+  return remove(path);
+}
+
+LU_DEFUN(delete_directory, "(delete-directory DIR)",
+         "Deletes DIR and everything in it, as rm -r (symbolic links are "
+         "removed, not followed). Returns t, or () when it did not exist.") {
+  const char *dir = lu_arg_str(argv, 0);
+  struct stat st;
+  if (lstat(dir, &st) != 0) {
+    if (errno == ENOENT)
+      return lu_nil;
+    file_error(dir);
+  }
+  if (!S_ISDIR(st.st_mode))
+    lu_error("delete-directory: %s is not a directory", dir);
+  if (nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+    file_error(dir);
+  return lu_t;
+}
+
 static int compare_names(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
@@ -594,6 +639,9 @@ static LuBuiltin *const system_builtins[] = {&print_builtin,
                                              &append_file_builtin,
                                              &file_exists_builtin,
                                              &mkdir_p_builtin,
+                                             &rename_file_builtin,
+                                             &delete_file_builtin,
+                                             &delete_directory_builtin,
                                              &directory_files_builtin,
                                              &open_read_builtin,
                                              &open_write_builtin,

@@ -155,3 +155,11 @@
 (assert-error (random-int 0) "random-int: argument 1")
 (assert-error (random-int 2.5) "random-int: argument 1: expected integer")
 (assert-error (seed "x") "seed: argument 1: expected number")
+
+;; rand-state saves and restores the generator, normals' cache included.
+(seed 7)
+(randn)
+(let* ((s (rand-state)) (a (list (rand) (randn) (randn))))
+  (rand-state s)
+  (assert (equal a (list (rand) (randn) (randn)))))
+(assert-error (rand-state "nonsense") "rand-state")

@@ -106,3 +106,18 @@
 
 (sys (concat "rm -rf " dir))
 (assert (not (file-exists dir)))
+
+;; rename-file, delete-file, delete-directory
+(let ((d (concat "/tmp/lush89-test-files-" (number->string (random-int 1000000)))))
+  (mkdir-p (concat d "/a/b"))
+  (write-file (concat d "/a/b/c") "x")
+  (assert (equal (rename-file (concat d "/a/b/c") (concat d "/e")) (concat d "/e")))
+  (assert (not (file-exists (concat d "/a/b/c"))))
+  (assert (equal (read-file (concat d "/e")) "x"))
+  (assert-error (rename-file (concat d "/nope") (concat d "/f")) "cannot rename")
+  (assert-error (delete-directory (concat d "/e")) "not a directory")
+  (assert (eq (delete-file (concat d "/e")) t))
+  (assert (not (delete-file (concat d "/e"))))
+  (assert (eq (delete-directory d) t))
+  (assert (not (file-exists d)))
+  (assert (not (delete-directory d))))
