@@ -72,18 +72,31 @@ example at a time in fixed order. RATE and PASSES replace the change's own
 
 (de modern-main (args)
   "The command line of scripts/modern.lsp: parses ARGS (see the script),
-prepares the digits when missing, runs the chosen change, writes the
-outputs and prints the final table. Returns the recipe."
+prepares the digits when missing, runs the chosen change (or all four, one
+after the other, --change all), writes the outputs of each to its folder
+and prints the final table of the variants run. Returns the list of
+recipes."
   (let* ((opts (train-options
-                args "usage: lush89 scripts/modern.lsp [OPTION]..."
+                args (concat "usage: lush89 scripts/modern.lsp [OPTION]...\n"
+                             "The 1989 net with modern changes 1 to N (lib/modern.lsp); passes and\n"
+                             "rate default to the change's own; outputs go to out/modernN.")
                 '(("out" ()))
-                '(("change" ("1" "2" "3" "4") "4"
-                   "how many of the cumulative modern changes (see lib/modern.lsp)"))))
-         (n (string->number (hget opts "change")))
-         (data (train-data (hget opts "quiet"))))
-    (unless (hget opts "out") (hset opts "out" (sprintf "out/modern%d" n)))
-    (seed (hget opts "seed"))
-    (let ((r (train-configure (modern-recipe data n (hget opts "lr") (hget opts "passes"))
-                              opts)))
-      (train-header r (sprintf "modern change %d (%s)" n (cadr (modern-change n))))
-      (train-run r))))
+                '(("change" ("1" "2" "3" "4" "all") "4"
+                   "how many of the cumulative modern changes (see lib/modern.lsp), or all: each in turn"))))
+         (changes (if (equal (hget opts "change") "all")
+                      '(1 2 3 4)
+                    (list (string->number (hget opts "change")))))
+         (data (train-data (hget opts "quiet")))
+         (runs (all ((n changes))
+                 (seed (hget opts "seed"))
+                 (let ((r (train-configure (modern-recipe data n (hget opts "lr")
+                                                          (hget opts "passes"))
+                                           opts)))
+                   (unless (hget opts "out") (hset r 'out (sprintf "out/modern%d" n)))
+                   (when (and (hget opts "out") (cdr changes))
+                     (hset r 'out (sprintf "%s/modern%d" (hget opts "out") n)))
+                   (hset r 'no-table (cdr changes))
+                   (train-header r (sprintf "modern change %d (%s)" n (cadr (modern-change n))))
+                   (train-run r)))))
+    (when (cdr runs) (train-table runs))
+    runs))

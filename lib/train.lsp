@@ -19,6 +19,7 @@
 ;;   schedule  a string describing the rate for the final table
 ;;   references  rows (label train-error% test-error%) shown beside this
 ;;             run in the final table
+;;   no-table  t: train-run prints no final table (see train-table)
 ;; (train-run RECIPE) runs it and returns the list of per-pass metrics.
 
 (libload "nn")
@@ -38,7 +39,10 @@ option of SPECS (see train-parse-args)."
                                    (selectq (cadr s)
                                      (flag "")
                                      (t (concat " " (train-kind-name (cadr s))))))
-                           (nth 3 s)))
+                           (concat (nth 3 s)
+                                   (if (and (nth 2 s) (not (eq (cadr s) 'flag)))
+                                       (sprintf " (default %s)" (nth 2 s))
+                                     ""))))
                 "")))
 
 (de train-kind-name (kind)
@@ -273,7 +277,7 @@ key metrics, and to out/metrics.csv after every pass. Returns R."
           (flush))))
     (hset r 'seconds (- (clock) start))
     (when out (train-write-outputs r))
-    (train-table r)
+    (unless (hget r 'no-table) (train-table r))
     r))
 
 (de train-last (r column)
@@ -283,20 +287,26 @@ key metrics, and to out/metrics.csv after every pass. Returns R."
 
 ;; ---- The final table --------------------------------------------------------
 
-(de train-table (r)
-  "Prints the final table of recipe R's run: its train and test errors beside
-the reference rows of R, then the wall time and where the outputs went."
-  (let ((rows (cons (list (sprintf "lush89 %s (this run)" (hget r 'name))
-                          (train-last r "train_error") (train-last r "test_error"))
-                    (hget r 'references)))
-        (passes (hget r 'passes)))
+(de train-table (runs)
+  "Prints the final table of RUNS, a recipe that has run or a list of them:
+the train and test errors of each beside the reference rows of the first,
+then each run's wall time and where its outputs went."
+  (let* ((runs (if (listp runs) runs (list runs)))
+         (single (null (cdr runs)))
+         (rows (append (all ((r runs))
+                         (list (sprintf "lush89 %s%s" (hget r 'name) (if single " (this run)" ""))
+                               (train-last r "train_error") (train-last r "test_error")))
+                       (hget (car runs) 'references))))
     (printf "\n%-40s %12s %12s\n" "" "train error" "test error")
     (each ((row rows))
       (printf "%-40s %11.2f%% %11.2f%%\n" (car row) (cadr row) (nth 2 row)))
-    (printf "wall time %.2f s for %d passes (%.3f s per pass, evaluation of both splits included)\n"
-            (hget r 'seconds) passes (/ (hget r 'seconds) passes))
-    (when (hget r 'out)
-      (printf "outputs in %s/: %s\n" (hget r 'out) (join (hget r 'outputs) " ")))))
+    (each ((r runs))
+      (printf "wall time %s%.2f s for %d passes (%.3f s per pass, evaluation of both splits included)\n"
+              (if single "" (concat (hget r 'name) ": "))
+              (hget r 'seconds) (hget r 'passes) (/ (hget r 'seconds) (hget r 'passes))))
+    (each ((r runs))
+      (when (hget r 'out)
+        (printf "outputs in %s/: %s\n" (hget r 'out) (join (hget r 'outputs) " "))))))
 
 ;; ---- Outputs ----------------------------------------------------------------
 
@@ -328,7 +338,7 @@ to the list of the files' names."
     (plot-curves (file "curves.svg") (hget r 'metrics)
                  (sprintf "%s: error and loss per pass" (hget r 'name)))
     (when kernels
-      (plot-kernels (file "h1-kernels.png") kernels)
+      (plot-kernels (file "h1-kernels.png") kernels (if (> (idx-dim kernels 0) 12) 10 6))
       (setq names (append names (list "h1-kernels.png"))))
     (when (> (plot-misclassified (file "misclassified.png") (train-inputs data 'test)
                                  (train-labels data 'test)
@@ -439,12 +449,17 @@ sizes, the passes and the net's table."
 prepares the digits when missing, runs the 1989 recipe, writes the outputs
 and prints the final table. Returns the recipe."
   (let* ((opts (train-options
-                args "usage: lush89 scripts/lecun1989.lsp [OPTION]..."
-                '(("passes" 23) ("out" "out/lecun1989"))
-                '(("optimizer" ("sgd" "sdlm") "sgd"
-                   "sgd: plain SGD, rate 0.03; sdlm: the paper's diagonal Levenberg-Marquardt"))))
+                args (concat "usage: lush89 scripts/lecun1989.lsp [OPTION]...\n"
+                             "The 1989 recipe; outputs go to out/lecun1989 (out/lecun1989-sdlm with\n"
+                             "--optimizer sdlm) unless --out says otherwise.")
+                '(("passes" 23) ("out" ()))
+                `(("optimizer" ("sgd" "sdlm") "sgd"
+                   ,(sprintf "sgd: plain SGD, --lr default 0.03; sdlm: the paper's diagonal Levenberg-Marquardt, --lr is its eta, default %g, mu %g"
+                            lecun1989-sdlm-eta lecun1989-sdlm-mu)))))
          (data (train-data (hget opts "quiet")))
          (sdlm (equal (hget opts "optimizer") "sdlm")))
+    (unless (hget opts "out")
+      (hset opts "out" (if sdlm "out/lecun1989-sdlm" "out/lecun1989")))
     (seed (hget opts "seed"))
     (let ((r (train-configure (lecun1989-recipe data (hget opts "optimizer")
                                                 (hget opts "lr") (hget opts "passes"))
@@ -454,3 +469,43 @@ and prints the final table. Returns the recipe."
                                    (nn-rate (hget r 'opt)) lecun1989-sdlm-mu lecun1989-sdlm-count)
                         (sprintf "lecun1989: MSE, SGD rate %g" (nn-rate (hget r 'opt)))))
       (train-run r))))
+
+;; ---- At the REPL ----------------------------------------------------------------
+
+(de lecun1989-train (net data &optional rate passes)
+  "Trains NET (a lecun1989-net) on DATA (see mnist-load) for PASSES passes
+(default 1) as the 1989 recipe does: mean squared error, plain SGD at RATE
+(default 0.03), one example at a time in fixed order, then prints the eval
+lines of both splits. Returns NET. Ctrl-C stops it between examples."
+  (let ((r (train-recipe 'name "lecun1989" 'net net 'opt (nn-sgd (or rate 0.03))
+                         'data data 'passes (or passes 1) 'quiet t)))
+    (for (pass 1 (hget r 'passes))
+      (train-pass r pass)
+      (train-eval r 'train)
+      (train-eval r 'test))
+    net))
+
+(de lecun1989-predict (net x)
+  "The class NET predicts for the image X (a [1 16 16] or [16 16] tensor,
+e.g. (select (hget data 'test-inputs) 0 i)): the index of its largest
+output."
+  (idx-indexmax (nn-fprop net (idx-reshape (copy-matrix x) 1 16 16))))
+
+(de lecun1989-show (net data i)
+  "Draws test digit I of DATA with idx-show and prints its label and what
+NET predicts, with NET's 10 outputs. Returns the predicted class."
+  (let* ((x (select (train-inputs data 'test) 0 i))
+         (p (lecun1989-predict net x))
+         (y (nn-fprop net x)))
+    (idx-show (select x 0 0) -1 1)
+    (printf "test digit %d: label %d, predicted %d%s\noutputs:" i
+            ((train-labels data 'test) i) p
+            (if (= p ((train-labels data 'test) i)) "" " (wrong)"))
+    (for (k 0 9) (printf " %d:%.2f" k (y k)))
+    (printf "\n")
+    p))
+
+(de lecun1989-load (file)
+  "A lecun1989-net holding the parameters saved in FILE (the params.idx a
+run writes to its out folder, or any nn-save of a lecun1989-net)."
+  (nn-load (lecun1989-net t) file))
