@@ -53,8 +53,9 @@ option of SPECS (see train-parse-args)."
         (t "DIR")))
 
 (de train-usage-exit (usage specs why)
-  "Prints WHY and the usage message, then exits with status 2 (misuse)."
-  (printf "%s\n%s" why (train-usage-text usage specs))
+  "Prints WHY and the usage message to standard error, then exits with
+status 2 (misuse)."
+  (eprintf "%s\n%s" why (train-usage-text usage specs))
   (exit 2))
 
 (de train-option-value (kind text)
@@ -150,14 +151,13 @@ for 'mse, the classes for 'ce."
 
 ;; ---- Progress -------------------------------------------------------------
 
-(defvar train-tty-cache 'unknown
-  "Whether standard output is a terminal, asked once.")
+(defvar train-tty 'unknown
+  "Whether a progress bar is drawn: t or () to force it, 'unknown to ask
+(isatty) whether standard output is a terminal.")
 
 (de train-tty-p ()
-  "t when standard output is a terminal (then a progress bar is drawn)."
-  (when (eq train-tty-cache 'unknown)
-    (setq train-tty-cache (= 0 (sys "test -t 1"))))
-  train-tty-cache)
+  "t when the progress bar is drawn (see train-tty)."
+  (if (eq train-tty 'unknown) (isatty) train-tty))
 
 (de train-bar (pass passes done total elapsed)
   "Redraws the one-line progress bar of pass PASS/PASSES: DONE of TOTAL

@@ -6,6 +6,6 @@
 ;;   lush89 scripts/modern.lsp [--change N] [--passes N] [--lr X] [--seed N]
 ;;                             [--out DIR] [--quiet]
 
-(libload "../lib/modern") ; "modern" alone would find this very file first
+(libload "modern")
 
 (modern-main (cdr argv))

@@ -117,14 +117,15 @@
   (seed 11)
   (let ((r (train-recipe 'name "toy" 'net (lecun1989-net t) 'opt (nn-sgd 0.03)
                          'data toy 'passes 1 'quiet () 'loop loop)))
-    (setq train-tty-cache tty)
+    (setq train-tty tty)
     (let ((res (train-pass r 1)))
-      (setq train-tty-cache 'unknown)
+      (setq train-tty 'unknown)
       (list (copy-matrix (nn-params (hget r 'net))) res))))
 
 (let ((c (recipe-params-after 'c ()))
       (lisp (recipe-params-after 'lisp ()))
-      (bar (let ((train-chunk 7)) (recipe-params-after 'c t))))
+      (bar (progn (setq train-chunk 7)
+                  (prog1 (recipe-params-after 'c t) (setq train-chunk 512)))))
   (assert (< (idx-sup (idx-abs (idx-sub (car c) (car lisp)))) 1e-5))
   (assert (< (abs (- (car (cadr c)) (car (cadr lisp)))) 1e-5))
   (assert (= (cadr (cadr c)) (cadr (cadr lisp))))
@@ -133,9 +134,8 @@
   (assert (< (abs (- (car (cadr c)) (car (cadr bar)))) 1e-6))
   (assert (= (cadr (cadr c)) (cadr (cadr bar)))))
 
-(let ((train-chunk 7))
-  (assert (= 60 (idx-dim (train-index 60) 0)))
-  (assert (= 59 ((train-index 60) 59))))
+(assert (= 60 (idx-dim (train-index 60) 0)))
+(assert (= 59 ((train-index 60) 59)))
 
 ;; ---- a whole run: learning, metrics, outputs, table
 
