@@ -180,6 +180,59 @@
 (let ((n (nn-seq '(5) (nn-linear 4) (nn-linear 3))))
   (assert (> (cadr (nn-bbcheck n (rand-tensor '(5)) (rand-tensor '(3)))) 1e-2)))
 
+;; Every module's bbprop against its definition, the Gauss-Newton diagonal
+;; sum_j (dy_j/dv)^2 ddy_j, with the Jacobian taken by central differences
+(de fd-gn (net x values ddy)
+  "For each element v of the flat view VALUES that NET reads, sum_j
+(dy_j/dv)^2 ddy_j by central differences of (nn-fprop NET X)."
+  (let ((out (float-matrix (idx-nelem values))) (eps 1e-3))
+    (for (i 0 (- (idx-nelem values) 1))
+      (let ((keep (values i)))
+        (values i (+ keep eps))
+        (let ((yp (nn-fprop net x)))
+          (values i (- keep eps))
+          (let ((d (idx-sub yp (nn-fprop net x))))
+            (values i keep)
+            (out i (/ (idx-sum (idx-mul (idx-mul d d) ddy)) (* 4 eps eps)))))))
+    out))
+
+(de rel-err (a b)
+  (/ (max-diff a b) (max 1e-6 (idx-sup (idx-abs a)) (idx-sup (idx-abs b)))))
+
+(de gn-ok (module shape &optional mode)
+  "MODULE alone in a net for SHAPE (in MODE, default 'train): its bbprop's
+input and parameter second derivatives against fd-gn."
+  (let* ((net (nn-seq shape module))
+         (mode (nn-mode net (or mode 'train)))
+         (x (rand-tensor shape))
+         (xflat (idx-reshape x (list (idx-nelem x))))
+         (ddy (idx-rand (apply float-matrix (nn-shape net)) 0.5 1.5))
+         (gx (fd-gn net x xflat ddy))
+         (gp (fd-gn net x (nn-params net) ddy)))
+    (nn-fprop net x)
+    (nn-clear-hessian net)
+    (let ((ddx (nn-bbprop net ddy)))
+      (and (< (rel-err ddx gx) 1e-3)
+           (or (= 0 (nn-nparams net)) (< (rel-err (nn-hessian net) gp) 1e-3))))))
+
+(assert (gn-ok (nn-conv 3 3 2 '((0 0) (1 0) (1 1) (0 2)) 1 0.5) '(2 5 5)))
+(assert (gn-ok (nn-conv 2 3 1 () 0 0 'unit) '(2 4 4)))
+(assert (gn-ok (nn-linear 4) '(5)))
+(assert (gn-ok (nn-tanh) '(6)))
+(assert (gn-ok (nn-stanh) '(6)))
+(assert (gn-ok (nn-relu) '(6)))
+(assert (gn-ok (nn-logsoftmax) '(5)))
+(assert (gn-ok (nn-softmax) '(5)))
+(assert (gn-ok (new nn-square) '(4)))
+(assert (gn-ok (nn-dropout 0.5) '(6) 'eval))
+(assert (gn-ok (nn-random-shift 1) '(3 3) 'eval))
+;; and it can fail: a module whose bbprop is not the square of its bprop
+(defclass bad-bb ())
+(defmethod bad-bb fprop (x) (idx-mul x x))
+(defmethod bad-bb bprop (x y dy) (idx-mul (idx-add x x) dy))
+(defmethod bad-bb bbprop (x y ddy) (idx-mul (idx-add x x) ddy))
+(assert (not (gn-ok (new bad-bb) '(4))))
+
 ;; ---- Costs
 
 (let ((dy (float-matrix 2)) (ddy (float-matrix 2)))
