@@ -73,6 +73,10 @@ void lu_symbols_each(void (*fn)(LuValue *sym, void *ud), void *ud);
 void lu_init(void *unused);
 void lu_catch_sigint(void);
 
+/* system.c: the contents of the file path as a string; raises
+   "CALLER: PATH: REASON" on any error. */
+LuValue *lu_read_file(const char *path);
+
 /* repl.c */
 extern const char *lu_libdir;
 void lu_repl(bool banner);

@@ -46,19 +46,20 @@ typedef struct {
   const char *what;
 } Run;
 
+/* Errors outside any form (a missing file, printing -p's value) are
+   located at the start of the file or expression. */
 static void run(void *ud) {
   Run *r = ud;
+  LuLoc start = {r->mode == 'e' || r->mode == 'p' ? "<expr>" : r->what, 1, 1};
+  LuFrame f = {lu_frame, lu_cons_at(lu_nil, lu_nil, &start), NULL, NULL};
+  lu_frame = &f;
   if (r->mode == 'e')
     lu_eval_string(r->what, "<expr>");
-  else if (r->mode == 'p') {
-    LuValue *v = lu_eval_string(r->what, "<expr>");
-    static const LuLoc expr = {"<expr>", 1, 1}; /* for errors printing v */
-    LuFrame f = {lu_frame, lu_cons_at(lu_nil, lu_nil, &expr), NULL, NULL};
-    lu_frame = &f;
-    printf("%s\n", lu_repr(v, true));
-    lu_frame = f.up;
-  } else
+  else if (r->mode == 'p')
+    printf("%s\n", lu_repr(lu_eval_string(r->what, "<expr>"), true));
+  else
     lu_load_file(r->what);
+  lu_frame = f.up;
   fflush(stdout);
 }
 

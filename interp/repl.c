@@ -67,27 +67,11 @@ LuValue *lu_eval_string(const char *src, const char *file) {
   return c.last;
 }
 
-static char *read_file(const char *path, const char *who) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    lu_error("%s: cannot open %s: %s", who, path, strerror(errno));
-  LuBuf b;
-  lu_buf_init(&b);
-  char chunk[65536];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-    lu_buf_add(&b, chunk, n);
-  bool bad = ferror(f);
-  fclose(f);
-  if (bad)
-    lu_error("%s: cannot read %s", who, path);
-  if (strlen(b.s) != b.len)
-    lu_error("%s: %s is not a text file (it holds NUL bytes)", who, path);
-  return b.s;
-}
-
 LuValue *lu_load_file(const char *path) {
-  return lu_eval_string(read_file(path, "load"), path);
+  LuValue *text = lu_read_file(path);
+  if (strlen(text->str.s) != text->str.len)
+    lu_error("load: %s is not a text file (it holds NUL bytes)", path);
+  return lu_eval_string(text->str.s, path);
 }
 
 static bool is_file(const char *path) {

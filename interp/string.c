@@ -273,6 +273,14 @@ static void format_to(LuBuf *b, LuValue *fmt, LuValue **argv, int argc) {
              argc - a.next);
 }
 
+/* printf and eprintf: (FORMAT ARG...) formatted onto f. */
+static void print_formatted(FILE *f, LuValue **argv, int argc) {
+  LuBuf b;
+  lu_buf_init(&b);
+  format_to(&b, arg_string(argv, 0), argv + 1, argc - 1);
+  fwrite(b.s, 1, b.len, f);
+}
+
 LU_DEFUN(printf_, "(printf FORMAT ARG...)",
          "Writes FORMAT to standard output with each directive replaced by "
          "the next ARG, as C's printf: %d %i %o %u %x %X take integers, %f "
@@ -280,21 +288,15 @@ LU_DEFUN(printf_, "(printf FORMAT ARG...)",
          "raw, %l any value printed readably (as read reads it back), %% a "
          "%; flags, width and precision as in C (* takes them from an "
          "argument). Returns ().") {
-  LuBuf b;
-  lu_buf_init(&b);
-  format_to(&b, arg_string(argv, 0), argv + 1, argc - 1);
-  fwrite(b.s, 1, b.len, stdout);
+  print_formatted(stdout, argv, argc);
   return lu_nil;
 }
 
 LU_DEFUN(eprintf, "(eprintf FORMAT ARG...)",
          "Like printf, but writes to standard error (flushing standard "
          "output first, so the two stay in order). Returns ().") {
-  LuBuf b;
-  lu_buf_init(&b);
-  format_to(&b, arg_string(argv, 0), argv + 1, argc - 1);
   fflush(stdout);
-  fwrite(b.s, 1, b.len, stderr);
+  print_formatted(stderr, argv, argc);
   return lu_nil;
 }
 

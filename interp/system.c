@@ -180,8 +180,7 @@ LU_DEFUN(read_, "(read STR)",
 
 /* ---- Whole files ----------------------------------------------------- */
 
-/* Returns the contents of path; raises on any error. */
-static LuValue *slurp(const char *path) {
+LuValue *lu_read_file(const char *path) {
   FILE *f = fopen(path, "rb");
   if (!f)
     file_error(path);
@@ -202,13 +201,13 @@ static LuValue *slurp(const char *path) {
 
 LU_DEFUN(read_file, "(read-file FILE)",
          "Returns the whole contents of FILE as a string.") {
-  return slurp(lu_arg_str(argv, 0));
+  return lu_read_file(lu_arg_str(argv, 0));
 }
 
 LU_DEFUN(read_lines, "(read-lines FILE)",
          "Returns the lines of FILE as a list of strings, without their "
          "line ends (\\n or \\r\\n); a final line end adds no empty line.") {
-  LuValue *text = slurp(lu_arg_str(argv, 0));
+  LuValue *text = lu_read_file(lu_arg_str(argv, 0));
   const char *s = text->str.s, *end = s + text->str.len;
   LuValue *acc = lu_nil;
   while (s < end) {
