@@ -252,7 +252,7 @@ static void opt_bind(NnOpt *o, LuNet *n) {
 }
 
 /* One update of n's parameters from its gradients; clears the gradients
-   when clear is true. */
+   in the same sweep when clear is true. */
 static void opt_step(NnOpt *o, LuNet *n, bool clear) {
   float *restrict w = n->pw, *restrict dw = n->pdw, *restrict r = n->prate;
   float *restrict m = o->m, *restrict v = o->v;
@@ -268,21 +268,23 @@ static void opt_step(NnOpt *o, LuNet *n, bool clear) {
       m[i] = b1 * m[i] + (1 - b1) * g;
       v[i] = b2 * v[i] + (1 - b2) * g * g;
       w[i] -= lr * r[i] * (decay * w[i] + m[i] * c1 / (sqrtf(v[i] * c2) + eps));
+      if (clear)
+        dw[i] = 0;
     }
   } else if (mom != 0) {
     for (long i = 0; i < np; i++) {
       m[i] = mom * m[i] + dw[i] + decay * w[i];
       w[i] -= lr * r[i] * m[i];
+      if (clear)
+        dw[i] = 0;
     }
-  } else if (decay != 0) {
-    for (long i = 0; i < np; i++)
-      w[i] -= lr * r[i] * (dw[i] + decay * w[i]);
   } else {
-    for (long i = 0; i < np; i++)
-      w[i] -= lr * r[i] * dw[i];
+    for (long i = 0; i < np; i++) {
+      w[i] -= lr * r[i] * (dw[i] + decay * w[i]);
+      if (clear)
+        dw[i] = 0;
+    }
   }
-  if (clear)
-    memset(dw, 0, sizeof(float) * (size_t)np);
 }
 
 LU_DEFUN(nn_update, "(nn-update NET OPT)",
