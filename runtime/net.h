@@ -71,7 +71,9 @@ typedef struct {
   int *obeg;     /* [nout + 1]: connections of output o are obeg[o].. */
   int *fan_beg;  /* [nin + 1]: connections sorted by input plane ... */
   int *fan_woff; /* [nconn]: ... as the offsets of their weights ... */
-  int *fan_doff; /* ... and of their output's row in the gradient */
+  int *fan_doff; /* ... and of their output's row in the gradient ... */
+  int *fan_out;  /* ... and their output map */
+  bool dwt;      /* weight gradients by the transposed output gradient */
   int *roff;     /* [nconn * kk]: row c kk + k of the unfolded input ... */
   int *doff;     /* ... and of the output gradient it meets */
 } LuConvGeom;
