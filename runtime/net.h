@@ -74,6 +74,7 @@ typedef struct {
   int *fan_doff; /* ... and of their output's row in the gradient ... */
   int *fan_out;  /* ... and their output map */
   bool dwt;      /* weight gradients by the transposed output gradient */
+  bool *same4;   /* [nout]: outputs o to o + 3 read the same planes */
   int *roff;     /* [nconn * kk]: row c kk + k of the unfolded input ... */
   int *doff;     /* ... and of the output gradient it meets */
 } LuConvGeom;

@@ -391,6 +391,18 @@ void lu_nn_conv_prepare(LuConvGeom *g) {
       c++;
     g->obeg[o] = c;
   }
+  /* outputs o..o+3 that read the same planes, in the same order */
+  g->same4 = lu_alloc_atomic((size_t)g->nout + 1, "nn-conv");
+  for (int o = 0; o < g->nout; o++) {
+    bool same = o + 4 <= g->nout;
+    int nc = g->obeg[o + 1] - g->obeg[o];
+    for (int j = 1; same && j < 4; j++) {
+      same = g->obeg[o + j + 1] - g->obeg[o + j] == nc;
+      for (int m = 0; same && m < nc; m++)
+        same = g->cin[g->obeg[o + j] + m] == g->cin[g->obeg[o] + m];
+    }
+    g->same4[o] = same;
+  }
   g->dwt = g->nout <= VL && g->np <= DWT_MAX_NP;
   long nr = (long)g->nconn * g->kk;
   g->roff = ints(nr);
@@ -534,6 +546,52 @@ INLINE void conv_tiles(int G, int S, const LuConvGeom *g, const float *w,
       acc[j] += acc[s * G + j];
 }
 
+/* s = acc + bias for tile t of output o, and y = f(s). */
+INLINE void conv_out(const LuConvGeom *g, const float *b, int o, int t, vf acc,
+                     float *s, LuSquash f, float *y, float *tmp) {
+  int npos = g->npos, n = npos - t < VL ? npos - t : VL;
+  vf bias;
+  if (g->bias_unit) {
+    memcpy(tmp, b + (long)o * npos + t, sizeof(float) * n);
+    bias = vload(tmp);
+  } else {
+    bias = vsplat(b[o]);
+  }
+  vf v = acc + bias;
+  vstore_n(s + (long)o * npos + t, v, n);
+  if (f != LU_SQ_NONE)
+    vstore_n(y + (long)o * npos + t, vsquash(f, v), n);
+}
+
+/* One tile of 4 output maps o.. that read the same planes: each row of col
+   loaded once for the 4, two partial sums each (even and odd taps). */
+INLINE void conv_tiles4(const LuConvGeom *g, const float *w, const float *col,
+                        int o, int t, vf acc[4]) {
+  vf a[2][4] = {{{0}}};
+  long np = g->np, kk = g->kk;
+  int nc = g->obeg[o + 1] - g->obeg[o];
+  for (int m = 0; m < nc; m++) {
+    const float *rows = col + g->cin[g->obeg[o] + m] * kk * np + t;
+    const float *wc[4];
+    for (int j = 0; j < 4; j++)
+      wc[j] = w + (g->obeg[o + j] + m) * kk;
+    int k = 0;
+    for (; k + 2 <= kk; k += 2)
+      for (int h = 0; h < 2; h++) {
+        vf v = vload(rows + (k + h) * np);
+        for (int j = 0; j < 4; j++)
+          a[h][j] = vfma(vsplat(wc[j][k + h]), v, a[h][j]);
+      }
+    for (; k < kk; k++) {
+      vf v = vload(rows + k * np);
+      for (int j = 0; j < 4; j++)
+        a[0][j] = vfma(vsplat(wc[j][k]), v, a[0][j]);
+    }
+  }
+  for (int j = 0; j < 4; j++)
+    acc[j] = a[0][j] + a[1][j];
+}
+
 void lu_nn_conv_fprop(const LuConvGeom *g, const float *w, const float *b,
                       const float *x, float *s, LuSquash f, float *y,
                       float *scratch) {
@@ -546,8 +604,18 @@ void lu_nn_conv_fprop(const LuConvGeom *g, const float *w, const float *b,
       lu_nn_squash(f, s, y, (long)g->nout * g->npos);
     return;
   }
-  int np = g->np, npos = g->npos;
-  for (int o = 0; o < g->nout; o++) {
+  int np = g->np;
+  for (int o = 0; o < g->nout;) {
+    if (g->same4[o]) {
+      for (int t = 0; t < np; t += VL) {
+        vf acc[4];
+        conv_tiles4(g, w, cs.col, o, t, acc);
+        for (int j = 0; j < 4; j++)
+          conv_out(g, b, o + j, t, acc[j], s, f, y, cs.tmp);
+      }
+      o += 4;
+      continue;
+    }
     for (int t = 0; t < np;) {
       vf acc[4];
       int G = np - t >= 4 * VL ? 4 : np - t >= 2 * VL ? 2 : 1;
@@ -557,21 +625,10 @@ void lu_nn_conv_fprop(const LuConvGeom *g, const float *w, const float *b,
         conv_tiles(2, 2, g, w, cs.col, o, t, acc);
       else
         conv_tiles(1, 4, g, w, cs.col, o, t, acc);
-      for (int j = 0; j < G; j++, t += VL) {
-        int n = npos - t < VL ? npos - t : VL;
-        vf bias;
-        if (g->bias_unit) {
-          memcpy(cs.tmp, b + (long)o * npos + t, sizeof(float) * n);
-          bias = vload(cs.tmp);
-        } else {
-          bias = vsplat(b[o]);
-        }
-        vf v = acc[j] + bias;
-        vstore_n(s + (long)o * npos + t, v, n);
-        if (f != LU_SQ_NONE)
-          vstore_n(y + (long)o * npos + t, vsquash(f, v), n);
-      }
+      for (int j = 0; j < G; j++, t += VL)
+        conv_out(g, b, o, t, acc[j], s, f, y, cs.tmp);
     }
+    o++;
   }
 }
 
