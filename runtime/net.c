@@ -124,6 +124,18 @@ static void gather_rec(const LuTensor *t, int d, long base, float **dst) {
 }
 
 void lu_nn_read(const LuTensor *t, int from, long base, float *dst) {
+  long n = 1, m = 1;
+  bool flat = t->st->elem == LU_FLOAT;
+  for (int d = t->ndim - 1; d >= from && flat; d--) {
+    flat = t->dim[d] == 1 || t->mod[d] == m;
+    m *= t->dim[d];
+  }
+  if (flat) { /* row-major from `from` on: one copy */
+    for (int d = from; d < t->ndim; d++)
+      n *= t->dim[d];
+    memcpy(dst, (const float *)t->st->data + base, sizeof(float) * (size_t)n);
+    return;
+  }
   gather_rec(t, from, base, &dst);
 }
 

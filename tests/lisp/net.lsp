@@ -120,6 +120,12 @@
 (assert (< (max-diff y1 (ref-lecun1989 x1)) 1e-5))
 ;; an image without the plane dimension fits too
 (assert (< (max-diff y1 (nn-fprop net (idx-reshape (copy-matrix x1) '(16 16)))) 1e-7))
+;; inputs of any element type and layout
+(let ((wide (float-matrix 1 16 32)) (dbl (double-matrix 1 16 16)))
+  (idx-copy x1 (narrow wide 2 16 5))
+  (assert (< (max-diff y1 (nn-fprop net (narrow wide 2 16 5))) 1e-7))
+  (idx-copy x1 dbl)
+  (assert (< (max-diff y1 (nn-fprop net dbl)) 1e-7)))
 ;; the reference kernels agree with the optimised ones
 (nn-reference t)
 (assert (< (max-diff y1 (nn-fprop net x1)) 1e-5))
