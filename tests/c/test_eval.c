@@ -239,6 +239,24 @@ static void test_errors_and_cleanup(void **state) {
   assert_true(LU_NUM(t) >= 0 && LU_NUM(t) < 10);
 }
 
+/* t and nil are constants: neither can be set, bound or defined. */
+static void test_constants(void **state) {
+  (void)state;
+  const char *forms[] = {"(setq t 4)",          "(let ((t 1)) t)",
+                         "(de t () 1)",         "(setq nil 4)",
+                         "(let ((nil 3)) nil)", "(de nil () 1)",
+                         "(defvar nil 3)",      "(lambda (nil) 1)"};
+  for (size_t i = 0; i < sizeof forms / sizeof *forms; i++) {
+    LuValue *err;
+    LuValue *v = lt_try(forms[i], &err);
+    /* restore, so that a failure here does not break the other tests */
+    lu_set_global("nil", lu_nil);
+    lu_set_global("t", lu_t);
+    if (v)
+      fail_msg("%s raised no error", forms[i]); /* BUG: see notes */
+  }
+}
+
 /* ---- tail calls ------------------------------------------------------- */
 
 /* Each of these loops 1,000,000 times through a different tail position;
@@ -537,6 +555,7 @@ int main(void) {
       cmocka_unit_test(test_closures),
       cmocka_unit_test(test_macros),
       cmocka_unit_test(test_errors_and_cleanup),
+      cmocka_unit_test(test_constants),
       cmocka_unit_test(test_tail_calls),
       cmocka_unit_test(test_deep_recursion_works),
       cmocka_unit_test(test_objects),

@@ -116,6 +116,19 @@
   ((cadr p) 42)
   (assert (= ((car p)) 42)))
 
+;; each iteration of a loop binds its variable afresh, as a call would:
+;; closures made in the body keep their own value
+(assert (equal (mapcar (lambda (f) (f)) (all ((x '(1 2 3))) (lambda () x)))
+               '(1 2 3)))                                ; BUG: see notes
+(assert (equal (let ((fs ()))
+                 (for (i 1 3) (setq fs (cons (lambda () i) fs)))
+                 (mapcar (lambda (f) (f)) fs))
+               '(3 2 1)))                                ; BUG: see notes
+(assert (equal (let ((fs ()))
+                 (each ((x '(a b))) (setq fs (cons (lambda () x) fs)))
+                 (mapcar (lambda (f) (f)) fs))
+               '(b a)))                                  ; BUG: see notes
+
 ;; ---- macros
 (dm core-unless2 (c &rest body) `(if ,c () ,@body))
 (assert (= (core-unless2 () 1 2) 2))
