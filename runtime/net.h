@@ -82,11 +82,14 @@ typedef struct {
 /* Fills the derived fields of g, allocating its index arrays with
    lu_alloc_atomic. The caller has checked that the sizes make sense. */
 void lu_nn_conv_prepare(LuConvGeom *g);
-/* Floats of scratch the optimised conv kernels need. */
+/* Floats of scratch the optimised conv kernels need. The scratch must be
+   zero-filled before its first use and then kept for this geometry only:
+   the kernels leave the padding in it once and for all. */
 long lu_nn_conv_scratch(const LuConvGeom *g);
 
 /* s = conv(x) + b; when f != LU_SQ_NONE also y = f(s) (bias and squash
-   fused into the kernel). */
+   fused into the kernel). x may be read up to 32 floats past its end (the
+   net's states have that slack). */
 void lu_nn_conv_fprop(const LuConvGeom *g, const float *w, const float *b,
                       const float *x, float *s, LuSquash f, float *y,
                       float *scratch);
