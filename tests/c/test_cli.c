@@ -405,7 +405,7 @@ static void test_p_print_error(void **state) {
   lt_assert_exit(&p, 1);
   char *line = lt_first_line(p.err);
   lt_assert_contains(line, "too deep");
-  assert_memory_equal(line, "<expr>:1:1: error: ", 19); /* BUG: see notes */
+  assert_memory_equal(line, "<expr>:1:1: error: ", 19);
   free(line);
   lt_free(&p);
 }
@@ -508,7 +508,7 @@ static void test_repl_pipe_lines(void **state) {
   LtProc p = lt_run_opts(ARGS("-q"), &o);
   char *line = lt_first_line(p.err);
   assert_string_equal(line, "<stdin>:3:3: error: car: argument 1: expected "
-                            "list, got 3"); /* BUG: see notes */
+                            "list, got 3");
   free(line);
   lt_free(&p);
 }
