@@ -9,8 +9,11 @@ parameters, reads them back and compares them with PyTorch's, in float32
 and float64. A developer tool: the project does not need Python.
 
     /usr/bin/python3 bench/torch_lecun1989.py [--lush89 PATH] [--n N] [--seed S]
+    /usr/bin/python3 bench/torch_lecun1989.py --time [--steps K]
 
-Exits 0 when lush89 agrees with float64 PyTorch to float precision (output
+With --time, it only times PyTorch on one thread: microseconds per SGD
+step (batch of 1: forward, MSE, backward, update) and per forward pass,
+for comparison with bench/net.lsp. Exits 0 when lush89 agrees with float64 PyTorch to float precision (output
 differences below 1e-5, gradient differences below 1e-4 of the largest
 gradient), 1 otherwise.
 """
@@ -102,15 +105,46 @@ LISP = """
 """
 
 
+def time_torch(steps, gen):
+    """Microseconds per SGD step and per forward pass, one thread."""
+    import time
+    torch.set_num_threads(1)
+    p = random_params(gen).to(torch.float32).requires_grad_(True)
+    xs = torch.rand(steps, 1, 1, 16, 16, generator=gen) * 2 - 1
+    ts = torch.rand(steps, 1, 10, generator=gen) * 2 - 1
+    opt = torch.optim.SGD([p], lr=0.01)
+    best_step = best_fwd = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for x, t in zip(xs, ts):
+            opt.zero_grad()
+            loss = ((lecun1989(p, x) - t) ** 2).mean()
+            loss.backward()
+            opt.step()
+        best_step = min(best_step, (time.perf_counter() - t0) / steps)
+        with torch.no_grad():
+            t0 = time.perf_counter()
+            for x in xs:
+                lecun1989(p, x)
+            best_fwd = min(best_fwd, (time.perf_counter() - t0) / steps)
+    print("pytorch %s, 1 thread: SGD step %.1f us, forward %.1f us"
+          % (torch.__version__, best_step * 1e6, best_fwd * 1e6))
+    return 0
+
+
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lush89", default=os.path.join(root, "lush89"))
     ap.add_argument("--n", type=int, default=16, help="examples")
     ap.add_argument("--seed", type=int, default=1989)
+    ap.add_argument("--time", action="store_true", help="time PyTorch only")
+    ap.add_argument("--steps", type=int, default=500)
     args = ap.parse_args()
 
     gen = torch.Generator().manual_seed(args.seed)
+    if args.time:
+        return time_torch(args.steps, gen)
     p64 = random_params(gen)
     x64 = torch.rand(args.n, 1, 16, 16, generator=gen, dtype=torch.float64) * 2 - 1
     t64 = torch.rand(args.n, 10, generator=gen, dtype=torch.float64) * 2 - 1
