@@ -61,7 +61,8 @@ static NnShape shape_arg(LuValue **argv, int i) {
   for (; !LU_ISNIL(l); l = LU_CDR(l)) {
     LuValue *d = LU_CAR(l);
     if (!LU_IS(d, LU_NUMBER) || LU_NUM(d) < 1 || LU_NUM(d) > 1e9 ||
-        LU_NUM(d) != (long)LU_NUM(d) || s.ndim == LU_MAXDIM)
+        LU_NUM(d) != (long)LU_NUM(d) || s.ndim == LU_MAXDIM ||
+        (double)s.n * LU_NUM(d) > 1e10)
       lu_arg_error(i, "a list of up to 8 positive sizes", argv[i]);
     s.dim[s.ndim++] = (long)LU_NUM(d);
     s.n *= (long)LU_NUM(d);
@@ -256,7 +257,17 @@ static void conv_setup(NnModule *m, const NnShape *in, NnShape *out) {
   if (in->ndim != 3 && in->ndim != 2)
     lu_error("nn-seq: conv needs a [planes rows cols] input, got %s",
              lu_nn_shape_cstr(in));
-  g->nin = in->ndim == 3 ? (int)in->dim[0] : 1;
+  /* the kernels index with ints: keep every buffer well below 2^31 */
+  double ph = (double)in->dim[in->ndim - 2] + 2 * g->pad;
+  double pw = (double)in->dim[in->ndim - 1] + 2 * g->pad;
+  double planes = in->ndim == 3 ? (double)in->dim[0] : 1;
+  double taps = (double)g->kh * g->kw, nout = g->nout;
+  if (planes * ph * pw * 4 > 1e9 || planes * taps * ph * pw > 1e9 ||
+      nout * planes * taps > 1e9 || nout * ph * pw > 1e9)
+    lu_error("nn-seq: conv: input %s with %d outputs and %dx%d kernels is "
+             "too large",
+             lu_nn_shape_cstr(in), g->nout, g->kh, g->kw);
+  g->nin = (int)planes;
   g->ih = (int)in->dim[in->ndim - 2];
   g->iw = (int)in->dim[in->ndim - 1];
   if (g->ih + 2 * g->pad < g->kh || g->iw + 2 * g->pad < g->kw)

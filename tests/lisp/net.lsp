@@ -391,6 +391,7 @@ input and parameter second derivatives against fd-gn."
 (assert-error (nn-seq '(2 5 5) (nn-conv 2 3 1 '((0 0) (0 0)))) "twice")
 (assert-error (nn-seq '(1 3 3) (nn-conv 2 5 1)) "larger than the padded input")
 (assert-error (nn-seq '(4) (nn-conv 2 5 1)) "[4]")
+(assert-error (nn-seq '(1000 1000 1000) (nn-conv 2 5 1)) "too large")
 (assert-error (nn-seq '(2) (nn-random-shift 1)) "random-shift")
 (let ((m (nn-linear 2)))
   (assert-error (nn-weights m) "not in a net")
