@@ -10,6 +10,7 @@
 
 #include "interp.h"
 
+static LuValue *s_nil;
 LuValue *lu_s_quote, *lu_s_quasiquote, *lu_s_unquote, *lu_s_unquote_splicing,
     *lu_s_optional, *lu_s_rest, *lu_s_this, *lu_s_catch, *lu_s_idx_literal;
 
@@ -256,8 +257,8 @@ static LuValue *tail_body(LuValue *body, LuValue *env, LuValue **tail) {
 
 static bool truthy(LuValue *v) { return v != lu_nil; }
 
-static LuValue *check_sym(LuValue *s, const char *what) {
-  if (s->type != LU_SYMBOL || s == lu_t)
+LuValue *lu_check_name(LuValue *s, const char *what) {
+  if (s->type != LU_SYMBOL || s == lu_t || s == s_nil)
     lu_error("%s: %s must be a symbol, got %s", lu_caller(), what,
              lu_repr_limit(s, 60));
   return s;
@@ -367,7 +368,7 @@ LU_DEFSPECIAL(setq, "(setq SYMBOL VALUE...)",
               "VALUE in turn; returns the last value.") {
   LuValue *v = lu_nil;
   for (; args != lu_nil; args = REST(REST(args))) {
-    LuValue *s = check_sym(ARG1(args), "a variable");
+    LuValue *s = lu_check_name(ARG1(args), "a variable");
     if (REST(args) == lu_nil)
       lu_error("setq: %s has no value", s->sym.name);
     v = lu_eval(ARG1(REST(args)), *env);
@@ -385,7 +386,7 @@ static LuValue *let_env(LuValue *bindings, LuValue *env, bool sequential) {
       s = b->cons.car;
       v = lu_eval(ARG1(REST(b)), sequential ? env : outer);
     }
-    env = bind(check_sym(s, "a variable"), v, env);
+    env = bind(lu_check_name(s, "a variable"), v, env);
   }
   return env;
 }
@@ -436,44 +437,43 @@ LU_DEFSPECIAL(for_, "(for (VAR FROM TO [STEP]) BODY...)",
               "Evaluates BODY with VAR from FROM to TO included, by STEP "
               "(default 1, may be negative); returns the last value.") {
   LuValue *spec = ARG1(args);
-  LuValue *s = check_sym(ARG1(spec), "the loop variable");
+  LuValue *s = lu_check_name(ARG1(spec), "the loop variable");
   double from = eval_number(ARG1(REST(spec)), *env, "FROM");
   double to = eval_number(ARG1(REST(REST(spec))), *env, "TO");
   LuValue *stepf = REST(REST(REST(spec)));
   double step = stepf == lu_nil ? 1 : eval_number(ARG1(stepf), *env, "STEP");
   if (step == 0 || isnan(step))
     lu_error("for: STEP must not be 0");
-  LuValue *inner = bind(s, lu_nil, *env), *v = lu_nil;
+  LuValue *v = lu_nil;
   for (double i = from; step > 0 ? i <= to : i >= to; i += step) {
-    lu_poll();
-    inner->env.value = lu_number(i);
-    v = lu_progn(REST(args), inner);
+    lu_poll(); /* a fresh binding each time, for closures made in BODY */
+    v = lu_progn(REST(args), bind(s, lu_number(i), *env));
   }
   return v;
 }
 
 /* each and all: bindings ((VAR LIST)...) advance together until one list
-   ends; all collects the values of BODY. */
+   ends; all collects the values of BODY. Each pass binds afresh, for
+   closures made in BODY. */
 static LuValue *each_loop(LuValue *args, LuValue *env, bool collect) {
   LuValue *specs = ARG1(args), *body = REST(args);
   long n = lu_length(specs);
   LuValue **lists = lu_alloc((size_t)(n ? n : 1) * sizeof *lists);
-  LuValue **cells = lu_alloc((size_t)(n ? n : 1) * sizeof *cells);
-  LuValue *inner = env;
+  LuValue **vars = lu_alloc((size_t)(n ? n : 1) * sizeof *vars);
   LuValue *s = specs;
   for (long i = 0; i < n; i++, s = s->cons.cdr) {
     LuValue *spec = s->cons.car;
+    vars[i] = lu_check_name(ARG1(spec), "a loop variable");
     lists[i] = lu_eval(ARG1(REST(spec)), env);
-    inner = cells[i] = bind(check_sym(ARG1(spec), "a loop variable"), lu_nil,
-                            inner);
   }
   LuValue *out = lu_nil, *v = lu_nil;
   for (;;) {
     lu_poll();
+    LuValue *inner = env;
     for (long i = 0; i < n; i++) {
       if (lists[i]->type != LU_CONS)
         return collect ? lu_nreverse(out) : v;
-      cells[i]->env.value = lists[i]->cons.car;
+      inner = bind(vars[i], lists[i]->cons.car, inner);
       lists[i] = lists[i]->cons.cdr;
     }
     v = lu_progn(body, inner);
@@ -503,15 +503,15 @@ static void check_lambda_list(LuValue *params) {
       LuValue *r = p->cons.cdr;
       if (r->type != LU_CONS || r->cons.cdr != lu_nil)
         lu_error("%s: &rest takes one name", lu_caller());
-      check_sym(r->cons.car, "a parameter");
+      lu_check_name(r->cons.car, "a parameter");
       return;
     }
     if (s->type == LU_CONS)
       s = s->cons.car;
-    check_sym(s, "a parameter");
+    lu_check_name(s, "a parameter");
   }
   if (p != lu_nil)
-    check_sym(p, "a parameter");
+    lu_check_name(p, "a parameter");
 }
 
 /* A function or macro from (PARAMS [DOC] BODY...). */
@@ -545,7 +545,7 @@ void lu_define(LuValue *name, LuValue *value) {
 }
 
 static LuValue *define_fn(LuType type, LuValue *args, LuValue *env) {
-  LuValue *name = check_sym(ARG1(args), "the name");
+  LuValue *name = lu_check_name(ARG1(args), "the name");
   lu_define(name, lu_make_fn(type, name, REST(args), env));
   return name;
 }
@@ -571,7 +571,7 @@ LU_DEFSPECIAL(lambda, "(lambda (PARAMS...) BODY...)",
 
 LU_DEFSPECIAL(defvar, "(defvar NAME [VALUE [DOC]])",
               "Defines the global variable NAME (set to VALUE, or ()).") {
-  LuValue *name = check_sym(ARG1(args), "the name");
+  LuValue *name = lu_check_name(ARG1(args), "the name");
   LuValue *v = lu_eval(ARG1(REST(args)), *env);
   lu_define(name, v);
   LuValue *doc = ARG1(REST(REST(args)));
@@ -582,7 +582,7 @@ LU_DEFSPECIAL(defvar, "(defvar NAME [VALUE [DOC]])",
 
 /* incr and decr share this: adds sign * N (default 1) to a variable. */
 static LuValue *increment(LuValue *args, LuValue *env, double sign) {
-  LuValue *s = check_sym(ARG1(args), "the variable");
+  LuValue *s = lu_check_name(ARG1(args), "the variable");
   LuValue **cell = lu_env_find(s, env);
   if (!*cell)
     lu_error("unbound symbol: %s", s->sym.name);
@@ -667,7 +667,7 @@ LU_DEFSPECIAL(try, "(try BODY... (catch VAR HANDLER...))",
     return c.result;
   if (err->err->is_break || handler == lu_nil)
     lu_rethrow(err);
-  *env = bind(check_sym(ARG1(handler), "the error variable"), err, *env);
+  *env = bind(lu_check_name(ARG1(handler), "the error variable"), err, *env);
   return tail_body(REST(handler), *env, tail);
 }
 
@@ -764,6 +764,7 @@ static LuBuiltin *const core_builtins[] = {
     &error_where_builtin, &error_backtrace_builtin, &form_where_builtin, &not_builtin, &boundp_builtin, NULL};
 
 void lu_core_open(void) {
+  s_nil = lu_intern("nil");
   lu_s_quote = lu_intern("quote");
   lu_s_quasiquote = lu_intern("quasiquote");
   lu_s_unquote = lu_intern("unquote");

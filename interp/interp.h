@@ -54,6 +54,9 @@ const char *lu_fn_usage(LuValue *fn);
 /* A closure or macro from (PARAMS [DOC] BODY...); raises on a bad
    lambda list. */
 LuValue *lu_make_fn(LuType type, LuValue *name, LuValue *rest, LuValue *env);
+/* s when it is a symbol that may be bound (not t or nil); else raises
+   "CALLER: WHAT must be a symbol, got S". */
+LuValue *lu_check_name(LuValue *s, const char *what);
 /* Sets a global and records the innermost written form as its definition
    site, for help. */
 void lu_define(LuValue *name, LuValue *value);

@@ -43,9 +43,7 @@ static LuValue *make_class(LuValue *name, LuValue *super, LuValue *slots) {
       init = LU_CDR(s) != lu_nil ? LU_CAR(LU_CDR(s)) : lu_nil;
       s = LU_CAR(s);
     }
-    if (s->type != LU_SYMBOL)
-      lu_error("defclass: a slot name must be a symbol, got %s",
-               lu_repr_limit(s, 60));
+    lu_check_name(s, "a slot name");
     c->slots[i] = s;
     c->inits[i] = init;
   }
@@ -74,9 +72,7 @@ LU_DEFSPECIAL(defclass, "(defclass NAME SUPER (SLOT DEFAULT)...)",
               "Defines class NAME, a subclass of SUPER (a class name; object "
               "is the root), with SLOTs (a name or (name default-form)). "
               "Default forms are evaluated by each new.") {
-  LuValue *name = LU_CAR(args);
-  if (name->type != LU_SYMBOL)
-    lu_error("defclass: the name must be a symbol");
+  LuValue *name = lu_check_name(LU_CAR(args), "the class name");
   LuValue *super = LU_CDR(args) == lu_nil ? lu_nil : LU_CAR(LU_CDR(args));
   super = super == lu_nil ? lu_nil : global_class(super);
   LuValue *c = make_class(name, super, LU_CDR(args) == lu_nil
@@ -90,9 +86,7 @@ LU_DEFSPECIAL(defmethod, "(defmethod CLASS NAME (PARAMS...) [DOC] BODY...)",
               "Defines method NAME of CLASS; a method named like its class "
               "is the constructor that new calls.") {
   LuValue *c = global_class(LU_CAR(args));
-  LuValue *name = LU_CAR(LU_CDR(args));
-  if (name->type != LU_SYMBOL)
-    lu_error("defmethod: the method name must be a symbol");
+  LuValue *name = lu_check_name(LU_CAR(LU_CDR(args)), "the method name");
   LuValue *m = lu_make_fn(LU_CLOSURE, name, LU_CDR(LU_CDR(args)), *env);
   m->fn->klass = c;
   lu_hash_set(methods_of(c->klass), name, m);
