@@ -59,6 +59,7 @@ typedef struct {
                    in a tap's block ... */
   int *tidx;    /* [np]: ... and where each of its positions is from there */
   bool tperm;   /* every tile spans less than 2 vectors of its block */
+  int *tinv;    /* [np / vector][2 vectors]: the inverse permutations */
   int *pcidx;   /* [stride][vector]: the input column of each column of a
                    phase row, by column phase ... */
   int *pcmask;  /* ... and whether it is one (else padding) */

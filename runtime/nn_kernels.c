@@ -379,6 +379,17 @@ void lu_nn_conv_prepare(LuConvGeom *g) {
       g->pcmask[px * VL + c] = in ? -1 : 0;
       g->ppad &= !in || ix < 2 * VL;
     }
+  /* the inverse permutations: which lane of a tile lands on each place of
+     its span of 2 VL, or VL (a zero) */
+  g->tinv = ints(g->np / VL * 2 * VL);
+  for (int t = 0; g->tperm && t < g->np; t += VL)
+    for (int q = 0; q < 2 * VL; q++) {
+      int lane = VL;
+      for (int l = 0; l < VL; l++)
+        if (t + l < g->npos && g->tidx[t + l] == q)
+          lane = l;
+      g->tinv[t / VL * 2 * VL + q] = lane;
+    }
   g->tapoff = ints(g->kk);
   for (int k = 0; k < g->kk; k++) {
     int ky = k / g->kw, kx = k % g->kw;
@@ -423,7 +434,7 @@ void lu_nn_conv_prepare(LuConvGeom *g) {
       if (g->cin[c] == i) {
         g->fan_woff[n] = c * g->kk;
         g->fan_out[n] = g->cout[c];
-        g->fan_doff[n++] = g->cout[c] * g->nep;
+        g->fan_doff[n++] = g->cout[c] * (g->tperm ? g->np : g->nep);
       }
   }
   g->fan_beg[g->nin] = n;
@@ -632,19 +643,23 @@ void lu_nn_conv_fprop(const LuConvGeom *g, const float *w, const float *b,
   }
 }
 
-/* KB taps from k0 by G tiles from t of plane i's phase-split input
-   gradient: dph[tapoff[k] + t...] += sum over the connections c from plane
-   i of w[c][k] dse[out c][t...]. The KB x G sums stay in registers. */
-INLINE void back_input_block(bool SQ, int G, int KB, const LuConvGeom *g,
-                             const float *w, const float *dse, int i, int k0,
-                             float *dph, int t) {
+/* KB taps from k0 by G tiles from t of plane i's input gradient: the sums
+   over the connections c from plane i of w[c][k] ds[out c][t...], kept in
+   registers, then added into the phases dph. With PERM the tiles are
+   output positions (ds [nout][np]) and go to their places through the
+   inverse of the unfolding permutation; else they are already laid out as
+   the phases (ds [nout][nep], rows of rw) and go to dph[tapoff[k] + t]. */
+INLINE void back_input_block(bool SQ, bool PERM, int G, int KB,
+                             const LuConvGeom *g, const float *w,
+                             const float *ds, int i, int k0, float *dph,
+                             int t) {
   vf acc[4][4];
   for (int kb = 0; kb < KB; kb++)
     for (int j = 0; j < G; j++)
       acc[kb][j] = (vf){};
   for (int f = g->fan_beg[i]; f < g->fan_beg[i + 1]; f++) {
     const float *wr = w + g->fan_woff[f] + k0;
-    const float *src = dse + g->fan_doff[f] + t;
+    const float *src = ds + g->fan_doff[f] + t;
     vf d[4];
     for (int j = 0; j < G; j++)
       d[j] = vload(src + j * VL);
@@ -654,49 +669,77 @@ INLINE void back_input_block(bool SQ, int G, int KB, const LuConvGeom *g,
         acc[kb][j] = vfma(wv, d[j], acc[kb][j]);
     }
   }
-  for (int kb = 0; kb < KB; kb++) {
-    float *dst = dph + g->tapoff[k0 + kb] + t;
-    for (int j = 0; j < G; j++)
-      vstore(dst + j * VL, vload(dst + j * VL) + acc[kb][j]);
-  }
+  for (int kb = 0; kb < KB; kb++)
+    for (int j = 0; j < G; j++) {
+      float *dst = dph + g->tapoff[k0 + kb] + t + j * VL;
+      if (!PERM) {
+        vstore(dst, vload(dst) + acc[kb][j]);
+        continue;
+      }
+      int tile = t / VL + j;
+      vi lo, hi;
+      memcpy(&lo, g->tinv + tile * 2 * VL, sizeof lo);
+      memcpy(&hi, g->tinv + tile * 2 * VL + VL, sizeof hi);
+      dst = dph + g->tapoff[k0 + kb] + g->tbase[tile];
+      vstore(dst, vload(dst) + __builtin_shuffle(acc[kb][j], (vf){}, lo));
+      vstore(dst + VL,
+             vload(dst + VL) + __builtin_shuffle(acc[kb][j], (vf){}, hi));
+    }
 }
 
 /* back_input_block over all taps, with the block sizes as constants. */
-INLINE void back_input_tiles(bool SQ, int G, const LuConvGeom *g,
-                             const float *w, const float *dse, int i,
-                             float *dph, int t) {
+INLINE void back_input_tiles(bool SQ, bool PERM, int G, const LuConvGeom *g,
+                             const float *w, const float *ds, int i, float *dph,
+                             int t) {
   int k = 0;
   for (; k + 4 <= g->kk; k += 4)
-    back_input_block(SQ, G, 4, g, w, dse, i, k, dph, t);
+    back_input_block(SQ, PERM, G, 4, g, w, ds, i, k, dph, t);
   for (; k < g->kk; k++)
-    back_input_block(SQ, G, 1, g, w, dse, i, k, dph, t);
+    back_input_block(SQ, PERM, G, 1, g, w, ds, i, k, dph, t);
+}
+
+INLINE void back_input_plane(bool SQ, bool PERM, const LuConvGeom *g,
+                             const float *w, const float *ds, int i, float *dph,
+                             int n) {
+  for (int t = 0; t < n;) {
+    int G = n - t >= 4 * VL ? 4 : n - t >= 2 * VL ? 2 : 1;
+    if (G == 4)
+      back_input_tiles(SQ, PERM, 4, g, w, ds, i, dph, t);
+    else if (G == 2)
+      back_input_tiles(SQ, PERM, 2, g, w, ds, i, dph, t);
+    else
+      back_input_tiles(SQ, PERM, 1, g, w, ds, i, dph, t);
+    t += G * VL;
+  }
 }
 
 /* dx = sum over taps of w (or w^2) times ds, the input gradient. Each
-   tap (ky, kx) of plane i adds sum_c w[c][k] ds_ext[out c] to phase (ky %
+   tap (ky, kx) of plane i adds sum_c w[c][k] ds[out c] to phase (ky %
    stride, kx % stride) of the padded gradient at offset (ky / stride, kx /
-   stride): contiguous vectors throughout, no scatter. */
+   stride): with output tiles permuted into place when the unfolding is by
+   permutations (g->tperm), else with ds laid out with rows of rw so that
+   each tap's block is contiguous. No scatter either way. */
 INLINE void conv_back_input(bool SQ, const LuConvGeom *g, const float *w,
                             const float *ds, float *dx, ConvScratch cs) {
-  int s = g->stride, nep = g->nep, oh = g->oh, ow = g->ow, rw = g->rw;
+  int s = g->stride, oh = g->oh, ow = g->ow, rw = g->rw;
   long plane = (long)s * s * g->rh * rw, ihw = (long)g->ih * g->iw;
-  for (int o = 0; o < g->nout; o++)
-    for (int oy = 0; oy < oh; oy++)
-      memcpy(cs.dse + (long)o * nep + (long)oy * rw,
-             ds + ((long)o * oh + oy) * ow, sizeof(float) * ow);
+  int n = g->tperm ? g->np : g->nep;
+  for (int o = 0; o < g->nout; o++) {
+    if (g->tperm)
+      memcpy(cs.dse + (long)o * n, ds + (long)o * g->npos,
+             sizeof(float) * g->npos);
+    else
+      for (int oy = 0; oy < oh; oy++)
+        memcpy(cs.dse + (long)o * n + (long)oy * rw,
+               ds + ((long)o * oh + oy) * ow, sizeof(float) * ow);
+  }
   memset(cs.dph, 0, sizeof(float) * (size_t)(g->nin * plane));
   for (int i = 0; i < g->nin; i++) {
     float *dph = cs.dph + i * plane;
-    for (int t = 0; t < nep;) {
-      int G = nep - t >= 4 * VL ? 4 : nep - t >= 2 * VL ? 2 : 1;
-      if (G == 4)
-        back_input_tiles(SQ, 4, g, w, cs.dse, i, dph, t);
-      else if (G == 2)
-        back_input_tiles(SQ, 2, g, w, cs.dse, i, dph, t);
-      else
-        back_input_tiles(SQ, 1, g, w, cs.dse, i, dph, t);
-      t += G * VL;
-    }
+    if (g->tperm)
+      back_input_plane(SQ, true, g, w, cs.dse, i, dph, n);
+    else
+      back_input_plane(SQ, false, g, w, cs.dse, i, dph, n);
     for (long j = 0; j < ihw; j++)
       dx[i * ihw + j] = dph[g->pidx[j]];
   }

@@ -133,6 +133,7 @@ static const ConvCase conv_cases[] = {
     {2, 12, 10, 17, 5, 2, 2, -1, true, 0, false}, /* many maps, 2 vectors */
     {2, 16, 16, 17, 5, 2, 2, -1, true, 2, false}, /* many maps, 4 vectors */
     {4, 20, 20, 7, 5, 1, 2, -1, true, 2, false},  /* many vectors */
+    {1, 16, 16, 2, 14, 1, 0, 0, false, 0, true},  /* tiles span > 2 vectors */
 };
 
 /* Fills g for case c; the connection arrays are malloc'd. */
