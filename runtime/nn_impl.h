@@ -1,5 +1,6 @@
 /* nn_impl.h: the structures shared by the files of the backprop simulator
-   (net.c: modules and nets; nn_train.c: costs, optimizers, passes, checks).
+   (nn_modules.c: module kinds; net.c: nets; nn_train.c: costs,
+   optimizers, passes, checks).
    Not part of the public API: see net.h. */
 #ifndef LU_NN_IMPL_H
 #define LU_NN_IMPL_H
@@ -92,8 +93,17 @@ struct LuNet {
 };
 
 extern const LuCType lu_nn_net_ctype, lu_nn_module_ctype;
+/* The module kinds net.c tells apart (nn_modules.c). */
+extern const NnOps lu_nn_conv_ops, lu_nn_linear_ops, lu_nn_lisp_ops;
+bool lu_nn_is_squash(const NnModule *m);
+NnModule *lu_nn_module_new(const NnOps *ops);
 
 const char *lu_nn_shape_cstr(const NnShape *s);
+NnShape lu_nn_shape_make(int ndim, const long *dim);
+/* Element at of t's storage, as a double. */
+double lu_nn_elem_get(const LuTensor *t, long at);
+/* Argument i as an integer in [lo, hi], or an argument error. */
+int lu_nn_arg_range(LuValue **argv, int i, long lo, long hi);
 bool lu_nn_shape_fits(const NnShape *a, const long *dim, int ndim);
 LuTensor *lu_nn_view(LuTensor *base, long off, const NnShape *s);
 void lu_nn_read(const LuTensor *t, int from, long base, float *dst);
@@ -120,6 +130,7 @@ static inline float *lu_nn_ddx(LuNet *n, float *work, int i) {
   return work + n->xoff[i] + 2 * n->stride[i];
 }
 
+void lu_nn_modules_open(void);
 void lu_nn_train_open(void);
 
 #endif
