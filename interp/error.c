@@ -24,7 +24,7 @@ LuFrame *lu_frame;
 const LuBuiltin *lu_current;
 volatile sig_atomic_t lu_interrupted;
 
-static char *stack_limit; /* lowest address eval may use */
+char *lu_stack_limit; /* lowest address eval may use */
 
 /* Reserves the C stack for the interpreter: a margin of 512 KB is kept for
    building the error, printing, readline and libc once the guard fires. */
@@ -35,14 +35,10 @@ void lu_error_init(void *stack_base) {
     size = rl.rlim_cur;
   if (size > (64u << 20))
     size = 64u << 20;
-  stack_limit = (char *)stack_base - size + (512u << 10);
+  lu_stack_limit = (char *)stack_base - size + (512u << 10);
 }
 
-void lu_check_stack(void) {
-  char here;
-  if (&here < stack_limit)
-    lu_error("recursion too deep");
-}
+noreturn void lu_stack_overflow(void) { lu_error("recursion too deep"); }
 
 const char *lu_caller(void) { return lu_current ? lu_current->name : "lush89"; }
 
@@ -93,8 +89,8 @@ static LuValue *backtrace(void) {
 
 /* Runs on the margin of the stack below the guard's limit. */
 static LuValue *make_error(LuValue *message) {
-  char *saved = stack_limit;
-  stack_limit -= 256u << 10;
+  char *saved = lu_stack_limit;
+  lu_stack_limit -= 256u << 10;
   LuValue *e = lu_new(LU_ERROR);
   e->err = lu_alloc(sizeof(struct LuErr));
   e->err->message = message;
@@ -105,7 +101,7 @@ static LuValue *make_error(LuValue *message) {
       break;
     }
   e->err->trace = backtrace();
-  stack_limit = saved;
+  lu_stack_limit = saved;
   return e;
 }
 

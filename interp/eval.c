@@ -19,6 +19,8 @@ LuValue *lu_s_quote, *lu_s_quasiquote, *lu_s_unquote, *lu_s_unquote_splicing,
 /* Returns the cell holding sym's value: a binding, an object slot, or the
    global value cell (which holds NULL when unbound). */
 LuValue **lu_env_find(LuValue *sym, LuValue *env) {
+  if (!(sym->flags & LU_SYM_LOCAL))
+    return &sym->sym.value;
   for (; env != lu_nil; env = env->env.next) {
     if (env->env.sym == sym)
       return &env->env.value;
@@ -34,6 +36,8 @@ LuValue **lu_env_find(LuValue *sym, LuValue *env) {
 }
 
 LuValue *lu_env_bind(LuValue *env, LuValue *sym, LuValue *value) {
+  if (sym)
+    sym->flags |= LU_SYM_LOCAL;
   LuValue *e = lu_new(LU_ENV);
   e->env.sym = sym;
   e->env.value = value;
@@ -125,14 +129,15 @@ LuValue *lu_progn(LuValue *body, LuValue *env) {
   return lu_eval(body_tail(body, env), env);
 }
 
-static void check_arity(const LuBuiltin *b, int argc) {
-  if (argc < b->min || (b->max >= 0 && argc > b->max))
-    lu_error("%s: wrong number of arguments (%d given); usage: %s", b->name,
-             argc, b->usage);
+noreturn static void arity_error_builtin(const LuBuiltin *b, int argc) {
+  lu_error("%s: wrong number of arguments (%d given); usage: %s", b->name,
+           argc, b->usage);
 }
 
-static LuValue *call_builtin(const LuBuiltin *b, int argc, LuValue **argv) {
-  check_arity(b, argc);
+static inline LuValue *call_builtin(const LuBuiltin *b, int argc,
+                                    LuValue **argv) {
+  if (argc < b->min || (b->max >= 0 && argc > b->max))
+    arity_error_builtin(b, argc);
   const LuBuiltin *saved = lu_current;
   lu_current = b;
   LuValue *r = b->fn(argv, argc);
@@ -236,7 +241,8 @@ LuValue *lu_eval(LuValue *x, LuValue *env) {
       x = body_tail(f->fn->body, env);
       continue;
     }
-    r = lu_apply(f, argc, argv);
+    r = f->type == LU_BUILTIN ? call_builtin(f->builtin, argc, argv)
+                              : lu_apply(f, argc, argv);
     break;
   }
   if (pushed)

@@ -80,6 +80,7 @@ struct LuObject;
 
 struct LuValue {
   LuType type;
+  unsigned flags; /* LU_SYM_LOCAL */
   union {
     double num;
     struct {
@@ -142,6 +143,10 @@ struct LuObject {
   LuValue *klass;   /* LU_CLASS value */
   LuValue **slots;  /* nslots values */
 };
+
+/* A symbol that has been bound lexically (a parameter, let, loop or slot
+   name) at least once; others are looked up as globals directly. */
+#define LU_SYM_LOCAL 1u
 
 extern LuValue *const lu_nil;
 extern LuValue *lu_t;
@@ -282,8 +287,15 @@ static inline void lu_poll(void) {
     lu_break();
 }
 
-/* Raises "recursion too deep" when the C stack is nearly used up. */
-void lu_check_stack(void);
+/* Raises "recursion too deep" when the C stack is nearly used up. Inline:
+   the evaluator checks on every call. */
+extern char *lu_stack_limit;
+noreturn void lu_stack_overflow(void);
+static inline void lu_check_stack(void) {
+  char here;
+  if (&here < lu_stack_limit)
+    lu_stack_overflow();
+}
 
 /* ---- Evaluation ------------------------------------------------------ */
 

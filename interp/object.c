@@ -43,7 +43,7 @@ static LuValue *make_class(LuValue *name, LuValue *super, LuValue *slots) {
       init = LU_CDR(s) != lu_nil ? LU_CAR(LU_CDR(s)) : lu_nil;
       s = LU_CAR(s);
     }
-    lu_check_name(s, "a slot name");
+    lu_check_name(s, "a slot name")->flags |= LU_SYM_LOCAL;
     c->slots[i] = s;
     c->inits[i] = init;
   }
