@@ -7,7 +7,7 @@
 ;;   4. plus ReLU hidden units and dropout 0.25 on H2's output, 80 passes
 ;; (modern-recipe data N) makes the recipe of change N for train-run.
 
-(libload "train")
+(libload "lecun1989")
 
 (defvar modern-changes
   '((1 "softmax cross-entropy, SGD 0.01" 23 0.01)

@@ -10,6 +10,6 @@
 ;;   lush89 scripts/lecun1989.lsp [--passes N] [--lr X] [--seed N]
 ;;                                [--optimizer sgd|sdlm] [--out DIR] [--quiet]
 
-(libload "train")
+(libload "lecun1989")
 
 (lecun1989-main (cdr argv))

@@ -170,7 +170,7 @@
 ;; contract's form, no control characters, the final table. The child gets
 ;; its own copy of the toy data (noise-free).
 (write-file (recipe-tmp "run.lsp")
-            (join (list "(libload \"train\")"
+            (join (list "(libload \"lecun1989\")"
                         "(de toy-split (n)"
                         "  (let ((x (idx-fill (float-matrix n 1 16 16) -1)) (labels (int-matrix n)))"
                         "    (for (i 0 (- n 1)) (let ((k (mod i 10))) (labels i k)"
@@ -262,7 +262,6 @@
   (assert (< (idx-sup (nn-rates net)) (+ 1e-3 (/ 1 lecun1989-sdlm-mu))))
   (assert (> (idx-sup (nn-rates net)) (idx-inf (nn-rates net)))))
 
-(sys (concat "rm -rf " (recipe-tmp "*")))
 
 ;; ---- the new architectures' scripts load without running
 
@@ -294,3 +293,22 @@
        (check (nn-bbcheck net (idx-rand (float-matrix 3 4 4) -1 1)
                           (idx-rand (float-matrix 3 2 2) -1 1))))
   (assert (< (cadr check) 1e-2)))
+
+;; ---- the REPL entry points of lecun1989.lsp
+
+(seed 8)
+(let* ((net (lecun1989-net t))
+       (x (select (hget toy 'test-inputs) 0 4))
+       (y (nn-fprop net x))
+       (file (recipe-tmp "net.idx")))
+  (assert (= (idx-indexmax y) (lecun1989-predict net x)))
+  (assert (= (idx-indexmax y) (lecun1989-predict net (select x 0 0))))
+  (assert (eq net (lecun1989-train net toy 0.03 2)))
+  (assert (< (nn-error-rate net (hget toy 'train-inputs) (hget toy 'train-targets)) 0.5))
+  (nn-save net file)
+  (let ((back (lecun1989-load file)))
+    (assert (= 0 (idx-sup (idx-abs (idx-sub (nn-params back) (nn-params net))))))
+    (assert (= (lecun1989-predict net x) (lecun1989-show back toy 4)))))
+(assert-error (lecun1989-load (recipe-tmp "missing.idx")))
+
+(sys (concat "rm -rf " (recipe-tmp "*")))
