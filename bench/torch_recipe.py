@@ -55,12 +55,10 @@ def find_split(data_dir):
     return [load_idx(p) for p in paths]
 
 
-H2_TABLE = [list(range(0, 8)), list(range(4, 12)), [0, 1, 2, 3, 8, 9, 10, 11]]
-
-
 class Net1989(torch.nn.Module):
-    """H1 12x8x8 (5x5/2 over the input padded with -1), H2 12x4x4 (each map
-    seeing 8 H1 planes), H3 30, output 10; one bias per unit in H1 and H2."""
+    """H1 12x8x8 (5x5/2 over the input padded with -1), H2 12x4x4 (maps 0-3
+    see H1 planes 0-7, maps 4-7 planes 4-11, maps 8-11 planes 0-3 and 8-11),
+    H3 30, output 10; one bias per unit in H1 and H2."""
 
     def __init__(self):
         super().__init__()
@@ -82,8 +80,9 @@ class Net1989(torch.nn.Module):
         x = F.pad(x, (2, 2, 2, 2), "constant", -1.0)
         x = torch.tanh(F.conv2d(x, self.h1w, stride=2) + self.h1b)
         x = F.pad(x, (2, 2, 2, 2), "constant", -1.0)
-        groups = [F.conv2d(x[:, planes], self.h2w[4 * g:4 * g + 4], stride=2)
-                  for g, planes in enumerate(H2_TABLE)]
+        inputs = (x[:, 0:8], x[:, 4:12], torch.cat((x[:, 0:4], x[:, 8:12]), dim=1))
+        groups = [F.conv2d(planes, self.h2w[4 * g:4 * g + 4], stride=2)
+                  for g, planes in enumerate(inputs)]
         x = torch.tanh(torch.cat(groups, dim=1) + self.h2b)
         x = torch.tanh(x.flatten(start_dim=1) @ self.h3w + self.h3b)
         return torch.tanh(x @ self.outw + self.outb)
