@@ -430,6 +430,120 @@ static void test_bad_input_deep_parens(void **state) {
   free(line);
 }
 
+/* Malformed special forms, dotted bodies and lambda lists: an error (or,
+   where harmless, a value), never a crash. One child each, so that one
+   crash does not hide the others. */
+static void test_malformed_forms(void **state) {
+  (void)state;
+  static const char *const forms[] = {
+      "(defclass)",
+      "(defclass . 3)",
+      "(defclass c . 3)",
+      "(defclass c object (a . 3)) (new c)",
+      "(defmethod)",
+      "(defmethod . 3)",
+      "(defmethod object)",
+      "(defmethod object . 3)",
+      "(defmethod object m (x) . 3) (==> (new object) m 1)",
+      "(==>)",
+      "(==> . 3)",
+      "(==> (new object) . 3)",
+      "(progn . 3)",
+      "(progn 1 . 3)",
+      "(eval '(progn . 3))",
+      "((lambda (x) . 3) 1)",
+      "(de f () . 3) (f)",
+      "(dm m () . 3) (m)",
+      "(de f (&optional (a . 3)) a) (f)",
+      "(de f (&optional (a)) a) (f)",
+      "(let ((x 1)) . 3)",
+      "(let* ((x 1)) . 3)",
+      "(when t . 3)",
+      "(unless () . 3)",
+      "(while t . 3)",
+      "(repeat 1 . 3)",
+      "(for (i 1 1) . 3)",
+      "(each ((x '(1))) . 3)",
+      "(all ((x '(1))) . 3)",
+      "(unwind-protect 1 . 3)",
+      "(time . 3)",
+      "(try (error \"x\") (catch e . 3))",
+      "(if () 1 . 3)",
+      "(if () 1 2 . 3)",
+      "(cond (t . 3))",
+      "(cond (1 . 3))",
+      "(selectq 1 (t . 3))",
+      "(selectq 1 (1 . 3))",
+      "(let)",
+      "(let 3)",
+      "(let ((3 1)) 1)",
+      "(for)",
+      "(for (i))",
+      "(each ((x)))",
+      "(each ((x 3)) x)",
+      "(try (catch))",
+      "(quasiquote)",
+      "`(1 ,@3)",
+      "`(1 ,@'(2 . 3) 4)",
+      "(de)",
+      "(de f 3)",
+      "(lambda 3)",
+      "(incr 3)",
+      "(setq a . 3)",
+      "(list . 3)",
+      "(car . 3)",
+      "(macroexpand '(f . 3))",
+      "(apply car '(1 . 2))",
+      "(mapcar car '(1 . 2))",
+      "(double-matrix '(1 . 2) 3)",
+      "(nn-seq '(1 . 2))",
+  };
+  LtOpts o = {.timeout = 5};
+  int crashes = 0;
+  for (size_t i = 0; i < sizeof forms / sizeof *forms; i++) {
+    LtProc p = lt_run_opts(ARGS("-e", forms[i]), &o);
+    if (p.timed_out || !WIFEXITED(p.status) || WEXITSTATUS(p.status) > 1) {
+      print_error("%s: %s %d\n", forms[i],
+                  p.timed_out ? "timed out" : "killed by signal",
+                  WIFSIGNALED(p.status) ? WTERMSIG(p.status) : 0);
+      crashes++;
+    } else if (WEXITSTATUS(p.status) == 1) {
+      lt_assert_contains(p.err, "error");
+    }
+    lt_free(&p);
+  }
+  assert_int_equal(crashes, 0); /* BUG: see notes */
+}
+
+/* Circular lists given where a list is expected: an error, or a loop
+   that Ctrl-C (a real SIGINT here) breaks; never a hang. */
+static void test_circular_interruptible(void **state) {
+  (void)state;
+  static const char *const forms[] = {
+      "(length c1)",         "(equal c1 c2)",     "(sort c1 <)",
+      "(mapcar 1+ c1)",      "(apply + c1)",      "(reverse c1)",
+      "(sprintf \"%l\" c1)", "(each ((x c1)) x)", "(eval c1)",
+      "(float-matrix c1)",   "(list->matrix c1)", "(idx-transpose [1 2] c1)",
+  };
+  LtOpts o = {.timeout = 2, .sigint_after = 0.3};
+  int hangs = 0;
+  for (size_t i = 0; i < sizeof forms / sizeof *forms; i++) {
+    char src[512];
+    snprintf(src, sizeof src,
+             "(setq c1 (list 1 2) c2 (list 1 2)) (rplacd (cdr c1) c1) "
+             "(rplacd (cdr c2) c2) %s",
+             forms[i]);
+    LtProc p = lt_run_opts(ARGS("-e", src), &o);
+    if (p.timed_out || !WIFEXITED(p.status) || WEXITSTATUS(p.status) != 1) {
+      print_error("%s: %s\n", forms[i],
+                  p.timed_out ? "ignored Ctrl-C" : "did not exit with 1");
+      hangs++;
+    }
+    lt_free(&p);
+  }
+  assert_int_equal(hangs, 0); /* BUG: see notes */
+}
+
 /* A few fixed-seed random files: any bytes, and text made of the reader's
    own characters. */
 static void test_random_bytes(void **state) {
@@ -534,6 +648,8 @@ int main(void) {
       T(test_unbound_toplevel),
       T(test_p_print_error),
       T(test_bad_input_deep_parens),
+      T(test_malformed_forms),
+      T(test_circular_interruptible),
       T(test_random_bytes),
       T(test_sigint_script),
       T(test_repl_pipe),
