@@ -119,15 +119,15 @@
 ;; each iteration of a loop binds its variable afresh, as a call would:
 ;; closures made in the body keep their own value
 (assert (equal (mapcar (lambda (f) (f)) (all ((x '(1 2 3))) (lambda () x)))
-               '(1 2 3)))                                ; BUG: see notes
+               '(1 2 3)))
 (assert (equal (let ((fs ()))
                  (for (i 1 3) (setq fs (cons (lambda () i) fs)))
                  (mapcar (lambda (f) (f)) fs))
-               '(3 2 1)))                                ; BUG: see notes
+               '(3 2 1)))
 (assert (equal (let ((fs ()))
                  (each ((x '(a b))) (setq fs (cons (lambda () x) fs)))
                  (mapcar (lambda (f) (f)) fs))
-               '(b a)))                                  ; BUG: see notes
+               '(b a)))
 
 ;; ---- macros
 (dm core-unless2 (c &rest body) `(if ,c () ,@body))
