@@ -167,6 +167,41 @@ static void test_help_version(void **state) {
   lt_free(&p);
 }
 
+/* help shows usage, documentation and the definition site, for Lisp
+   definitions and C builtins alike. */
+static void test_help_output(void **state) {
+  (void)state;
+  put("h.lsp", ";; a library\n(de my-fn (a &optional b)\n  \"Does "
+               "things.\"\n  a)\n(defvar my-var 3 \"A variable.\")\n"
+               "(dm my-mac (x) \"A macro.\" x)\n");
+  LtProc p = run_in(dir, ARGS("-e", "(load \"h\") (help 'my-fn) (help "
+                                    "'my-var) (help 'my-mac) (help 'car) "
+                                    "(help 'if) (help 'no-such-name)"));
+  lt_assert_exit(&p, 0);
+  const char *o = p.out;
+  const char *want[] = {"(my-fn a &optional b)",
+                        "Does things.",
+                        "h.lsp:2",
+                        "my-var",
+                        "A variable.",
+                        "h.lsp:5",
+                        "(my-mac x)",
+                        "A macro.",
+                        "h.lsp:6",
+                        "(car LIST)",
+                        "list.c",
+                        "(if COND THEN ELSE...)",
+                        "no-such-name"};
+  for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+    const char *hit = strstr(o, want[i]);
+    if (!hit)
+      fail_msg("help output lacks \"%s\" (in order); it is:\n%s", want[i],
+               p.out);
+    o = hit + strlen(want[i]);
+  }
+  lt_free(&p);
+}
+
 /* ---- exit statuses ---------------------------------------------------- */
 
 static void test_misuse(void **state) {
@@ -636,6 +671,7 @@ int main(void) {
       T(test_i),
       T(test_q_and_banner),
       T(test_help_version),
+      T(test_help_output),
       T(test_misuse),
       T(test_exit),
       T(test_error_report),
