@@ -16,7 +16,6 @@
 ;;   loop      'c (default): nn-train-pass; 'lisp: nn-train-loop, slower
 ;;   before-pass  () or a function of the pass number (1-based) called
 ;;             before each pass: learning-rate schedules, SDLM's estimate
-;;   schedule  a string describing the rate for the final table
 ;;   references  rows (label train-error% test-error%) shown beside this
 ;;             run in the final table
 ;;   no-table  t: train-run prints no final table (see train-table)
