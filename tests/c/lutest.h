@@ -112,6 +112,7 @@ typedef struct {
   const char *const *env; /* "NAME=VALUE" sets, "NAME" unsets; NULL-ended */
   double timeout;         /* seconds before SIGKILL; 0: 20 */
   double sigint_after;    /* seconds before a SIGINT; 0: none */
+  long mem_limit_mb;      /* the child's address-space limit; 0: none */
 } LtOpts;
 
 typedef struct {
@@ -165,6 +166,11 @@ static inline void lt_child(char *const argv[], const LtOpts *o, int in[2],
   }
   if (o->cwd && chdir(o->cwd) != 0)
     _exit(126);
+  if (o->mem_limit_mb > 0) {
+    struct rlimit rl = {(rlim_t)o->mem_limit_mb << 20,
+                        (rlim_t)o->mem_limit_mb << 20};
+    setrlimit(RLIMIT_AS, &rl);
+  }
   execv(argv[0], argv);
   _exit(127);
 }

@@ -601,6 +601,22 @@ static void test_random_bytes(void **state) {
   }
 }
 
+/* Memory runs out (the child is limited to 1 GB of address space): an
+   error that try catches and the session survives, never a crash. */
+static void test_out_of_memory(void **state) {
+  (void)state;
+  LtOpts o = {.timeout = 30, .mem_limit_mb = 1024};
+  LtProc p = lt_run_opts(
+      ARGS("-e", "(print (try (length (range 1e8)) (catch e 'caught)))"
+                 "(print (+ 1 2))"
+                 "(setq l (range 1e8))"),
+      &o);
+  lt_assert_exit(&p, 1); /* BUG: see notes */
+  assert_string_equal(p.out, "caught\n3\n");
+  lt_assert_contains(p.err, "error");
+  lt_free(&p);
+}
+
 /* ---- signals ---------------------------------------------------------- */
 
 static void test_sigint_script(void **state) {
@@ -687,6 +703,7 @@ int main(void) {
       T(test_malformed_forms),
       T(test_circular_interruptible),
       T(test_random_bytes),
+      T(test_out_of_memory),
       T(test_sigint_script),
       T(test_repl_pipe),
       T(test_repl_pipe_lines),
