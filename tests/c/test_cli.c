@@ -128,12 +128,6 @@ static void test_i(void **state) {
   lt_assert_exit(&p, 0);
   assert_string_equal(p.out, "= 42\n= 82\n");
   lt_free(&p);
-  /* an error in the file: exit 1, no REPL */
-  put("bad.lsp", "(car 3)\n");
-  p = lt_run_opts(ARGS("-i", at("bad.lsp")), &o);
-  lt_assert_exit(&p, 1);
-  assert_string_equal(p.out, "");
-  lt_free(&p);
 }
 
 static void test_q_and_banner(void **state) {
