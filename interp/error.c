@@ -153,6 +153,7 @@ bool lu_pcall(void (*fn)(void *ud), void *ud, LuValue **err) {
   lu_frame = h.frame;
   lu_current = h.current;
   *err = h.err;
+  lu_memory_reserve();
   return false;
 }
 

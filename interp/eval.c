@@ -99,7 +99,7 @@ LuValue *lu_bind_params(LuValue *fn, LuValue *env, int argc,
         arity_error(fn, argc);
       env = bind(s, argv[i++], env);
     } else if (s->type == LU_CONS) { /* (name default) */
-      LuValue *v = i < argc ? argv[i++] : lu_eval(LU_CAR(LU_CDR(s)), env);
+      LuValue *v = i < argc ? argv[i++] : lu_eval(lu_car(lu_cdr(s)), env);
       env = bind(s->cons.car, v, env);
     } else {
       env = bind(s, i < argc ? argv[i++] : lu_nil, env);
@@ -118,11 +118,15 @@ LuValue *lu_bind_params(LuValue *fn, LuValue *env, int argc,
 
 /* Evaluates all forms of body but the last, which it returns (or ()). */
 static LuValue *body_tail(LuValue *body, LuValue *env) {
-  if (body == lu_nil)
-    return lu_nil;
-  for (; body->cons.cdr != lu_nil; body = body->cons.cdr)
-    lu_eval(body->cons.car, env);
-  return body->cons.car;
+  LuValue *b = body;
+  for (; b->type == LU_CONS && b->cons.cdr->type == LU_CONS; b = b->cons.cdr)
+    lu_eval(b->cons.car, env);
+  if (b->type == LU_CONS && b->cons.cdr == lu_nil)
+    return b->cons.car;
+  if (b != lu_nil)
+    lu_error("%s: a body ends in a dot: %s", lu_caller(),
+             lu_repr_limit(body, 60));
+  return lu_nil;
 }
 
 LuValue *lu_progn(LuValue *body, LuValue *env) {
@@ -252,8 +256,6 @@ LuValue *lu_eval(LuValue *x, LuValue *env) {
 
 /* ---- special forms ---- */
 
-#define ARG1(a) ((a)->type == LU_CONS ? (a)->cons.car : lu_nil)
-#define REST(a) ((a)->type == LU_CONS ? (a)->cons.cdr : lu_nil)
 
 /* Sets *tail to the last form of body after evaluating the others. */
 static LuValue *tail_body(LuValue *body, LuValue *env, LuValue **tail) {
@@ -272,39 +274,39 @@ LuValue *lu_check_name(LuValue *s, const char *what) {
 
 LU_DEFSPECIAL(quote, "(quote X)", "Returns X unevaluated; 'X reads as "
               "(quote X).") {
-  return ARG1(args);
+  return lu_car(args);
 }
 
 LU_DEFSPECIAL(if_, "(if COND THEN ELSE...)",
               "Evaluates THEN when COND is not (), else the ELSE forms.") {
-  if (truthy(lu_eval(ARG1(args), *env))) {
-    *tail = ARG1(REST(args));
+  if (truthy(lu_eval(lu_car(args), *env))) {
+    *tail = lu_car(lu_cdr(args));
     return NULL;
   }
-  return tail_body(REST(REST(args)), *env, tail);
+  return tail_body(lu_cdr(lu_cdr(args)), *env, tail);
 }
 
 LU_DEFSPECIAL(when, "(when COND BODY...)",
               "Evaluates BODY when COND is not (); returns its last value.") {
-  if (truthy(lu_eval(ARG1(args), *env)))
-    return tail_body(REST(args), *env, tail);
+  if (truthy(lu_eval(lu_car(args), *env)))
+    return tail_body(lu_cdr(args), *env, tail);
   return lu_nil;
 }
 
 LU_DEFSPECIAL(unless, "(unless COND BODY...)",
               "Evaluates BODY when COND is (); returns its last value.") {
-  if (!truthy(lu_eval(ARG1(args), *env)))
-    return tail_body(REST(args), *env, tail);
+  if (!truthy(lu_eval(lu_car(args), *env)))
+    return tail_body(lu_cdr(args), *env, tail);
   return lu_nil;
 }
 
 LU_DEFSPECIAL(cond, "(cond (TEST BODY...)...)",
               "Evaluates the BODY of the first clause whose TEST is not ().") {
-  for (; args != lu_nil; args = REST(args)) {
-    LuValue *clause = ARG1(args);
-    LuValue *v = lu_eval(ARG1(clause), *env);
+  for (; args != lu_nil; args = lu_cdr(args)) {
+    LuValue *clause = lu_car(args);
+    LuValue *v = lu_eval(lu_car(clause), *env);
     if (truthy(v))
-      return REST(clause) == lu_nil ? v : tail_body(REST(clause), *env, tail);
+      return lu_cdr(clause) == lu_nil ? v : tail_body(lu_cdr(clause), *env, tail);
   }
   return lu_nil;
 }
@@ -323,11 +325,11 @@ static bool selectq_match(LuValue *keys, LuValue *v) {
 LU_DEFSPECIAL(selectq, "(selectq KEY (VALUES BODY...)...)",
               "Evaluates KEY, then the BODY of the first clause whose VALUES "
               "(unevaluated: one value, a list of them, or t) holds it.") {
-  LuValue *v = lu_eval(ARG1(args), *env);
-  for (args = REST(args); args != lu_nil; args = REST(args)) {
-    LuValue *clause = ARG1(args);
-    if (selectq_match(ARG1(clause), v))
-      return tail_body(REST(clause), *env, tail);
+  LuValue *v = lu_eval(lu_car(args), *env);
+  for (args = lu_cdr(args); args != lu_nil; args = lu_cdr(args)) {
+    LuValue *clause = lu_car(args);
+    if (selectq_match(lu_car(clause), v))
+      return tail_body(lu_cdr(clause), *env, tail);
   }
   return lu_nil;
 }
@@ -336,23 +338,23 @@ LU_DEFSPECIAL(and, "(and FORM...)",
               "Evaluates FORMs until one is (); returns the last value.") {
   if (args == lu_nil)
     return lu_t;
-  for (; REST(args) != lu_nil; args = REST(args))
-    if (!truthy(lu_eval(ARG1(args), *env)))
+  for (; lu_cdr(args) != lu_nil; args = lu_cdr(args))
+    if (!truthy(lu_eval(lu_car(args), *env)))
       return lu_nil;
-  *tail = ARG1(args);
+  *tail = lu_car(args);
   return NULL;
 }
 
 LU_DEFSPECIAL(or, "(or FORM...)",
               "Evaluates FORMs until one is not (); returns that value.") {
-  for (; args != lu_nil && REST(args) != lu_nil; args = REST(args)) {
-    LuValue *v = lu_eval(ARG1(args), *env);
+  for (; args != lu_nil && lu_cdr(args) != lu_nil; args = lu_cdr(args)) {
+    LuValue *v = lu_eval(lu_car(args), *env);
     if (truthy(v))
       return v;
   }
   if (args == lu_nil)
     return lu_nil;
-  *tail = ARG1(args);
+  *tail = lu_car(args);
   return NULL;
 }
 
@@ -363,9 +365,9 @@ LU_DEFSPECIAL(progn, "(progn FORM...)",
 
 LU_DEFSPECIAL(prog1, "(prog1 FORM REST...)",
               "Evaluates all forms in order; returns the first one's value.") {
-  LuValue *v = lu_eval(ARG1(args), *env);
-  for (args = REST(args); args != lu_nil; args = REST(args))
-    lu_eval(ARG1(args), *env);
+  LuValue *v = lu_eval(lu_car(args), *env);
+  for (args = lu_cdr(args); args != lu_nil; args = lu_cdr(args))
+    lu_eval(lu_car(args), *env);
   return v;
 }
 
@@ -373,11 +375,11 @@ LU_DEFSPECIAL(setq, "(setq SYMBOL VALUE...)",
               "Sets each SYMBOL (a local, a slot, or else a global) to its "
               "VALUE in turn; returns the last value.") {
   LuValue *v = lu_nil;
-  for (; args != lu_nil; args = REST(REST(args))) {
-    LuValue *s = lu_check_name(ARG1(args), "a variable");
-    if (REST(args) == lu_nil)
+  for (; args != lu_nil; args = lu_cdr(lu_cdr(args))) {
+    LuValue *s = lu_check_name(lu_car(args), "a variable");
+    if (lu_cdr(args) == lu_nil)
       lu_error("setq: %s has no value", s->sym.name);
-    v = lu_eval(ARG1(REST(args)), *env);
+    v = lu_eval(lu_car(lu_cdr(args)), *env);
     *lu_env_find(s, *env) = v;
   }
   return v;
@@ -390,7 +392,7 @@ static LuValue *let_env(LuValue *bindings, LuValue *env, bool sequential) {
     LuValue *b = bindings->cons.car, *s = b, *v = lu_nil;
     if (b->type == LU_CONS) {
       s = b->cons.car;
-      v = lu_eval(ARG1(REST(b)), sequential ? env : outer);
+      v = lu_eval(lu_car(lu_cdr(b)), sequential ? env : outer);
     }
     env = bind(lu_check_name(s, "a variable"), v, env);
   }
@@ -399,23 +401,23 @@ static LuValue *let_env(LuValue *bindings, LuValue *env, bool sequential) {
 
 LU_DEFSPECIAL(let, "(let ((VAR INIT)...) BODY...)",
               "Binds each VAR to its INIT, all evaluated first, around BODY.") {
-  *env = let_env(ARG1(args), *env, false);
-  return tail_body(REST(args), *env, tail);
+  *env = let_env(lu_car(args), *env, false);
+  return tail_body(lu_cdr(args), *env, tail);
 }
 
 LU_DEFSPECIAL(let_star, "(let* ((VAR INIT)...) BODY...)",
               "Like let, but each INIT sees the variables bound before it.") {
-  *env = let_env(ARG1(args), *env, true);
-  return tail_body(REST(args), *env, tail);
+  *env = let_env(lu_car(args), *env, true);
+  return tail_body(lu_cdr(args), *env, tail);
 }
 
 LU_DEFSPECIAL(while_, "(while COND BODY...)",
               "Evaluates BODY while COND is not (); returns the last value "
               "of BODY, or ().") {
   LuValue *v = lu_nil;
-  while (truthy(lu_eval(ARG1(args), *env))) {
+  while (truthy(lu_eval(lu_car(args), *env))) {
     lu_poll();
-    v = lu_progn(REST(args), *env);
+    v = lu_progn(lu_cdr(args), *env);
   }
   return v;
 }
@@ -430,11 +432,11 @@ static double eval_number(LuValue *form, LuValue *env, const char *what) {
 
 LU_DEFSPECIAL(repeat, "(repeat N BODY...)",
               "Evaluates BODY N times; returns the last value.") {
-  double n = eval_number(ARG1(args), *env, "the count");
+  double n = eval_number(lu_car(args), *env, "the count");
   LuValue *v = lu_nil;
   for (double i = 0; i < n; i++) {
     lu_poll();
-    v = lu_progn(REST(args), *env);
+    v = lu_progn(lu_cdr(args), *env);
   }
   return v;
 }
@@ -442,18 +444,18 @@ LU_DEFSPECIAL(repeat, "(repeat N BODY...)",
 LU_DEFSPECIAL(for_, "(for (VAR FROM TO [STEP]) BODY...)",
               "Evaluates BODY with VAR from FROM to TO included, by STEP "
               "(default 1, may be negative); returns the last value.") {
-  LuValue *spec = ARG1(args);
-  LuValue *s = lu_check_name(ARG1(spec), "the loop variable");
-  double from = eval_number(ARG1(REST(spec)), *env, "FROM");
-  double to = eval_number(ARG1(REST(REST(spec))), *env, "TO");
-  LuValue *stepf = REST(REST(REST(spec)));
-  double step = stepf == lu_nil ? 1 : eval_number(ARG1(stepf), *env, "STEP");
+  LuValue *spec = lu_car(args);
+  LuValue *s = lu_check_name(lu_car(spec), "the loop variable");
+  double from = eval_number(lu_car(lu_cdr(spec)), *env, "FROM");
+  double to = eval_number(lu_car(lu_cdr(lu_cdr(spec))), *env, "TO");
+  LuValue *stepf = lu_cdr(lu_cdr(lu_cdr(spec)));
+  double step = stepf == lu_nil ? 1 : eval_number(lu_car(stepf), *env, "STEP");
   if (step == 0 || isnan(step))
     lu_error("for: STEP must not be 0");
   LuValue *v = lu_nil;
   for (double i = from; step > 0 ? i <= to : i >= to; i += step) {
     lu_poll(); /* a fresh binding each time, for closures made in BODY */
-    v = lu_progn(REST(args), bind(s, lu_number(i), *env));
+    v = lu_progn(lu_cdr(args), bind(s, lu_number(i), *env));
   }
   return v;
 }
@@ -462,15 +464,15 @@ LU_DEFSPECIAL(for_, "(for (VAR FROM TO [STEP]) BODY...)",
    ends; all collects the values of BODY. Each pass binds afresh, for
    closures made in BODY. */
 static LuValue *each_loop(LuValue *args, LuValue *env, bool collect) {
-  LuValue *specs = ARG1(args), *body = REST(args);
+  LuValue *specs = lu_car(args), *body = lu_cdr(args);
   long n = lu_length(specs);
   LuValue **lists = lu_alloc((size_t)(n ? n : 1) * sizeof *lists);
   LuValue **vars = lu_alloc((size_t)(n ? n : 1) * sizeof *vars);
   LuValue *s = specs;
   for (long i = 0; i < n; i++, s = s->cons.cdr) {
     LuValue *spec = s->cons.car;
-    vars[i] = lu_check_name(ARG1(spec), "a loop variable");
-    lists[i] = lu_eval(ARG1(REST(spec)), env);
+    vars[i] = lu_check_name(lu_car(spec), "a loop variable");
+    lists[i] = lu_eval(lu_car(lu_cdr(spec)), env);
   }
   LuValue *out = lu_nil, *v = lu_nil;
   for (;;) {
@@ -522,8 +524,9 @@ static void check_lambda_list(LuValue *params) {
 
 /* A function or macro from (PARAMS [DOC] BODY...). */
 LuValue *lu_make_fn(LuType type, LuValue *name, LuValue *rest, LuValue *env) {
-  LuValue *params = ARG1(rest), *body = REST(rest);
+  LuValue *params = lu_car(rest), *body = lu_cdr(rest);
   check_lambda_list(params);
+  lu_length(body); /* raises on a body that ends in a dot */
   LuValue *f = lu_new(type);
   f->fn = lu_alloc(sizeof(struct LuFn));
   f->fn->name = name;
@@ -551,8 +554,8 @@ void lu_define(LuValue *name, LuValue *value) {
 }
 
 static LuValue *define_fn(LuType type, LuValue *args, LuValue *env) {
-  LuValue *name = lu_check_name(ARG1(args), "the name");
-  lu_define(name, lu_make_fn(type, name, REST(args), env));
+  LuValue *name = lu_check_name(lu_car(args), "the name");
+  lu_define(name, lu_make_fn(type, name, lu_cdr(args), env));
   return name;
 }
 
@@ -577,10 +580,10 @@ LU_DEFSPECIAL(lambda, "(lambda (PARAMS...) BODY...)",
 
 LU_DEFSPECIAL(defvar, "(defvar NAME [VALUE [DOC]])",
               "Defines the global variable NAME (set to VALUE, or ()).") {
-  LuValue *name = lu_check_name(ARG1(args), "the name");
-  LuValue *v = lu_eval(ARG1(REST(args)), *env);
+  LuValue *name = lu_check_name(lu_car(args), "the name");
+  LuValue *v = lu_eval(lu_car(lu_cdr(args)), *env);
   lu_define(name, v);
-  LuValue *doc = ARG1(REST(REST(args)));
+  LuValue *doc = lu_car(lu_cdr(lu_cdr(args)));
   if (doc->type == LU_STRING)
     lu_set_doc(name, doc);
   return name;
@@ -588,14 +591,14 @@ LU_DEFSPECIAL(defvar, "(defvar NAME [VALUE [DOC]])",
 
 /* incr and decr share this: adds sign * N (default 1) to a variable. */
 static LuValue *increment(LuValue *args, LuValue *env, double sign) {
-  LuValue *s = lu_check_name(ARG1(args), "the variable");
+  LuValue *s = lu_check_name(lu_car(args), "the variable");
   LuValue **cell = lu_env_find(s, env);
   if (!*cell)
     lu_error("unbound symbol: %s", s->sym.name);
   if ((*cell)->type != LU_NUMBER)
     lu_error("%s: %s is not a number: %s", lu_caller(), s->sym.name,
              lu_repr_limit(*cell, 60));
-  double d = REST(args) == lu_nil ? 1 : eval_number(ARG1(REST(args)), env, "N");
+  double d = lu_cdr(args) == lu_nil ? 1 : eval_number(lu_car(lu_cdr(args)), env, "N");
   return *cell = lu_number((*cell)->num + sign * d);
 }
 
@@ -612,10 +615,10 @@ static LuValue *quasi(LuValue *x, LuValue *env, int depth) {
     return x;
   LuValue *h = x->cons.car;
   if (h == lu_s_unquote)
-    return depth == 1 ? lu_eval(ARG1(x->cons.cdr), env)
-                      : lu_list(2, h, quasi(ARG1(x->cons.cdr), env, depth - 1));
+    return depth == 1 ? lu_eval(lu_car(x->cons.cdr), env)
+                      : lu_list(2, h, quasi(lu_car(x->cons.cdr), env, depth - 1));
   if (h == lu_s_quasiquote)
-    return lu_list(2, h, quasi(ARG1(x->cons.cdr), env, depth + 1));
+    return lu_list(2, h, quasi(lu_car(x->cons.cdr), env, depth + 1));
   LuValue *head = lu_nil, **tail = &head;
   for (; x->type == LU_CONS; x = x->cons.cdr) {
     LuValue *e = x->cons.car;
@@ -625,7 +628,7 @@ static LuValue *quasi(LuValue *x, LuValue *env, int depth) {
     }
     if (e->type == LU_CONS && e->cons.car == lu_s_unquote_splicing &&
         depth == 1) {
-      for (LuValue *s = lu_eval(ARG1(e->cons.cdr), env); s->type == LU_CONS;
+      for (LuValue *s = lu_eval(lu_car(e->cons.cdr), env); s->type == LU_CONS;
            s = s->cons.cdr) {
         *tail = lu_cons(s->cons.car, lu_nil);
         tail = &(*tail)->cons.cdr;
@@ -642,7 +645,7 @@ static LuValue *quasi(LuValue *x, LuValue *env, int depth) {
 LU_DEFSPECIAL(quasiquote, "(quasiquote X)",
               "`X: X unevaluated except for ,FORM (replaced by its value) "
               "and ,@FORM (its list value spliced in).") {
-  return quasi(ARG1(args), *env, 1);
+  return quasi(lu_car(args), *env, 1);
 }
 
 typedef struct {
@@ -658,9 +661,9 @@ LU_DEFSPECIAL(try, "(try BODY... (catch VAR HANDLER...))",
               "Evaluates BODY; if it raises an error, binds VAR to the error "
               "and returns the value of HANDLER. Ctrl-C is not caught.") {
   LuValue *body = lu_nil, **btail = &body, *handler = lu_nil;
-  for (; args != lu_nil; args = REST(args)) {
-    LuValue *f = ARG1(args);
-    if (f->type == LU_CONS && f->cons.car == lu_s_catch && REST(args) == lu_nil)
+  for (; args != lu_nil; args = lu_cdr(args)) {
+    LuValue *f = lu_car(args);
+    if (f->type == LU_CONS && f->cons.car == lu_s_catch && lu_cdr(args) == lu_nil)
       handler = f->cons.cdr;
     else {
       *btail = lu_cons(f, lu_nil);
@@ -673,17 +676,17 @@ LU_DEFSPECIAL(try, "(try BODY... (catch VAR HANDLER...))",
     return c.result;
   if (err->err->is_break || handler == lu_nil)
     lu_rethrow(err);
-  *env = bind(lu_check_name(ARG1(handler), "the error variable"), err, *env);
-  return tail_body(REST(handler), *env, tail);
+  *env = bind(lu_check_name(lu_car(handler), "the error variable"), err, *env);
+  return tail_body(lu_cdr(handler), *env, tail);
 }
 
 LU_DEFSPECIAL(unwind_protect, "(unwind-protect BODY CLEANUP...)",
               "Evaluates BODY, then CLEANUP even when BODY raises an error "
               "(which then goes on); returns BODY's value.") {
-  BodyCall c = {lu_cons(ARG1(args), lu_nil), *env, NULL};
+  BodyCall c = {lu_cons(lu_car(args), lu_nil), *env, NULL};
   LuValue *err;
   bool ok = lu_pcall(body_call, &c, &err);
-  lu_progn(REST(args), *env);
+  lu_progn(lu_cdr(args), *env);
   if (!ok)
     lu_rethrow(err);
   return c.result;

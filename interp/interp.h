@@ -66,6 +66,9 @@ void lu_set_doc(LuValue *name, LuValue *doc);
 
 /* value.c */
 void lu_value_init(void);
+/* Sets aside the memory the "out of memory" error needs (again, after one
+   was raised). */
+void lu_memory_reserve(void);
 /* A new value of the given type, its other fields zero. */
 LuValue *lu_new(LuType type);
 /* Visits every interned symbol. */
@@ -86,6 +89,15 @@ void lu_repl(bool banner);
 /* Finds and loads the file name as `load` does, or as `libload` does
    (once) when once is set. Raises when it cannot be found. */
 LuValue *lu_load_named(const char *name, bool once);
+
+/* car and cdr that are () for anything not a pair: for walking forms
+   that may be malformed. */
+static inline LuValue *lu_car(LuValue *v) {
+  return v->type == LU_CONS ? v->cons.car : lu_nil;
+}
+static inline LuValue *lu_cdr(LuValue *v) {
+  return v->type == LU_CONS ? v->cons.cdr : lu_nil;
+}
 
 /* Symbols the evaluator dispatches on, interned once. */
 extern LuValue *lu_s_quote, *lu_s_quasiquote, *lu_s_unquote,

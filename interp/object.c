@@ -36,12 +36,12 @@ static LuValue *make_class(LuValue *name, LuValue *super, LuValue *slots) {
     c->slots[i] = sc->slots[i];
     c->inits[i] = sc->inits[i];
   }
-  for (; slots != lu_nil; slots = LU_CDR(slots), i++) {
-    LuValue *s = LU_CAR(slots);
+  for (; slots != lu_nil; slots = lu_cdr(slots), i++) {
+    LuValue *s = lu_car(slots);
     LuValue *init = lu_nil;
     if (s->type == LU_CONS) {
-      init = LU_CDR(s) != lu_nil ? LU_CAR(LU_CDR(s)) : lu_nil;
-      s = LU_CAR(s);
+      init = lu_cdr(s) != lu_nil ? lu_car(lu_cdr(s)) : lu_nil;
+      s = lu_car(s);
     }
     lu_check_name(s, "a slot name")->flags |= LU_SYM_LOCAL;
     c->slots[i] = s;
@@ -72,12 +72,12 @@ LU_DEFSPECIAL(defclass, "(defclass NAME SUPER (SLOT DEFAULT)...)",
               "Defines class NAME, a subclass of SUPER (a class name; object "
               "is the root), with SLOTs (a name or (name default-form)). "
               "Default forms are evaluated by each new.") {
-  LuValue *name = lu_check_name(LU_CAR(args), "the class name");
-  LuValue *super = LU_CDR(args) == lu_nil ? lu_nil : LU_CAR(LU_CDR(args));
+  LuValue *name = lu_check_name(lu_car(args), "the class name");
+  LuValue *super = lu_cdr(args) == lu_nil ? lu_nil : lu_car(lu_cdr(args));
   super = super == lu_nil ? lu_nil : global_class(super);
-  LuValue *c = make_class(name, super, LU_CDR(args) == lu_nil
+  LuValue *c = make_class(name, super, lu_cdr(args) == lu_nil
                                            ? lu_nil
-                                           : LU_CDR(LU_CDR(args)));
+                                           : lu_cdr(lu_cdr(args)));
   lu_define(name, c);
   return name;
 }
@@ -85,9 +85,9 @@ LU_DEFSPECIAL(defclass, "(defclass NAME SUPER (SLOT DEFAULT)...)",
 LU_DEFSPECIAL(defmethod, "(defmethod CLASS NAME (PARAMS...) [DOC] BODY...)",
               "Defines method NAME of CLASS; a method named like its class "
               "is the constructor that new calls.") {
-  LuValue *c = global_class(LU_CAR(args));
-  LuValue *name = lu_check_name(LU_CAR(LU_CDR(args)), "the method name");
-  LuValue *m = lu_make_fn(LU_CLOSURE, name, LU_CDR(LU_CDR(args)), *env);
+  LuValue *c = global_class(lu_car(args));
+  LuValue *name = lu_check_name(lu_car(lu_cdr(args)), "the method name");
+  LuValue *m = lu_make_fn(LU_CLOSURE, name, lu_cdr(lu_cdr(args)), *env);
   m->fn->klass = c;
   lu_hash_set(methods_of(c->klass), name, m);
   return name;
@@ -111,15 +111,15 @@ LuValue *lu_send(LuValue *obj, LuValue *method, int argc, LuValue **argv) {
 
 LU_DEFSPECIAL(send, "(==> OBJECT METHOD ARGS...)",
               "Calls METHOD (unevaluated) of OBJECT with ARGS.") {
-  LuValue *obj = lu_eval(LU_CAR(args), *env);
-  if (LU_CDR(args) == lu_nil || LU_CAR(LU_CDR(args))->type != LU_SYMBOL)
+  LuValue *obj = lu_eval(lu_car(args), *env);
+  if (lu_cdr(args) == lu_nil || lu_car(lu_cdr(args))->type != LU_SYMBOL)
     lu_error("==>: the method name must be a symbol");
-  LuValue *method = LU_CAR(LU_CDR(args));
-  LuValue *rest = LU_CDR(LU_CDR(args));
+  LuValue *method = lu_car(lu_cdr(args));
+  LuValue *rest = lu_cdr(lu_cdr(args));
   long n = lu_length(rest);
   LuValue **argv = lu_alloc((size_t)(n ? n : 1) * sizeof *argv);
-  for (long i = 0; i < n; i++, rest = LU_CDR(rest))
-    argv[i] = lu_eval(LU_CAR(rest), *env);
+  for (long i = 0; i < n; i++, rest = lu_cdr(rest))
+    argv[i] = lu_eval(lu_car(rest), *env);
   return lu_send(obj, method, (int)n, argv);
 }
 

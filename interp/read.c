@@ -58,7 +58,7 @@ static int next(LuReader *r) {
 }
 
 static LuLoc *here(LuReader *r) {
-  LuLoc *loc = GC_MALLOC(sizeof *loc);
+  LuLoc *loc = lu_alloc(sizeof *loc);
   loc->file = r->file;
   loc->line = r->line;
   loc->col = r->col;

@@ -8,7 +8,9 @@
 
 #include "interp.h"
 
-static LuValue nil_value = {.type = LU_NIL};
+/* () is its own car and cdr, so walking past the end of a list is safe. */
+static LuValue nil_value = {.type = LU_NIL,
+                            .cons = {&nil_value, &nil_value, NULL}};
 LuValue *const lu_nil = &nil_value;
 LuValue *lu_t;
 
@@ -33,20 +35,42 @@ static void check_size(size_t n, const char *who) {
   }
 }
 
+/* Memory kept back so that the error for running out can still be built;
+   given up on the first failure, taken again after the error is caught. */
+static void *reserve;
+static LuValue *out_of_memory; /* preallocated, for a failure without it */
+
+void lu_memory_reserve(void) {
+  if (!reserve)
+    reserve = GC_MALLOC_ATOMIC(1u << 20);
+  if (!out_of_memory) {
+    out_of_memory = lu_new(LU_ERROR);
+    out_of_memory->err = GC_MALLOC(sizeof(struct LuErr));
+    out_of_memory->err->message = lu_cstring("out of memory");
+    out_of_memory->err->where = out_of_memory->err->trace = lu_nil;
+  }
+}
+
+/* Every GC allocation goes through here: NULL becomes a Lisp error. */
+static void *checked(void *p) {
+  if (p)
+    return p;
+  if (reserve) {
+    GC_FREE(reserve);
+    reserve = NULL;
+    lu_error("out of memory");
+  }
+  lu_rethrow(out_of_memory);
+}
+
 void *lu_alloc(size_t n) {
   check_size(n, lu_caller());
-  void *p = GC_MALLOC(n ? n : 1);
-  if (!p)
-    lu_error("%s: out of memory (%zu bytes)", lu_caller(), n);
-  return p;
+  return checked(GC_MALLOC(n ? n : 1));
 }
 
 void *lu_alloc_atomic(size_t n, const char *who) {
   check_size(n, who);
-  void *p = GC_MALLOC_ATOMIC(n ? n : 1);
-  if (!p)
-    lu_error("%s: out of memory (%zu bytes)", who, n);
-  return p;
+  return checked(GC_MALLOC_ATOMIC(n ? n : 1));
 }
 
 /* Values come from a private free list that GC_malloc_many refills: one
@@ -55,11 +79,8 @@ void *lu_alloc_atomic(size_t n, const char *who) {
 static void *free_values;
 
 LuValue *lu_new(LuType type) {
-  if (!free_values) {
-    free_values = GC_malloc_many(sizeof(LuValue));
-    if (!free_values)
-      lu_error("out of memory");
-  }
+  if (!free_values)
+    free_values = checked(GC_malloc_many(sizeof(LuValue)));
   LuValue *v = free_values;
   free_values = GC_NEXT(v);
   memset(v, 0, sizeof *v);
@@ -138,8 +159,14 @@ LuValue *lu_nreverse(LuValue *list) {
 
 long lu_length(LuValue *list) {
   long n = 0;
-  for (; list->type == LU_CONS; list = list->cons.cdr)
-    n++;
+  LuValue *slow = list; /* Floyd: a circular list is caught, not walked */
+  for (; list->type == LU_CONS; list = list->cons.cdr) {
+    if (++n % 2 == 0) {
+      slow = slow->cons.cdr;
+      if (slow == list->cons.cdr)
+        lu_error("%s: circular list", lu_caller());
+    }
+  }
   if (list != lu_nil)
     lu_error("%s: improper list", lu_caller());
   return n;
@@ -159,7 +186,7 @@ static uint64_t hash_bytes(const char *s, size_t n) {
 
 static void symtab_grow(void) {
   size_t cap = symcap ? symcap * 2 : 1024;
-  LuValue **t = GC_MALLOC_UNCOLLECTABLE(cap * sizeof *t);
+  LuValue **t = checked(GC_MALLOC_UNCOLLECTABLE(cap * sizeof *t));
   for (size_t i = 0; i < symcap; i++) {
     LuValue *s = symtab[i];
     if (!s)
@@ -183,7 +210,7 @@ LuValue *lu_intern(const char *name) {
     if (strcmp(symtab[j]->sym.name, name) == 0)
       return symtab[j];
   LuValue *s = lu_new(LU_SYMBOL);
-  char *copy = GC_MALLOC_ATOMIC(n + 1);
+  char *copy = lu_alloc_atomic(n + 1, "intern");
   memcpy(copy, name, n + 1);
   s->sym.name = copy;
   s->sym.value = NULL;
@@ -428,7 +455,7 @@ const char *lu_type_name(LuValue *v) {
 
 void lu_buf_init(LuBuf *b) {
   b->cap = 64;
-  b->s = GC_MALLOC_ATOMIC(b->cap);
+  b->s = lu_alloc_atomic(b->cap, "string");
   b->len = 0;
   b->s[0] = 0;
 }
@@ -469,7 +496,11 @@ void lu_buf_printf(LuBuf *b, const char *fmt, ...) {
   lu_buf_add(b, big, (size_t)n);
 }
 
+static void no_warnings(char *msg, GC_word arg) { (void)msg, (void)arg; }
+
 void lu_value_init(void) {
+  GC_set_warn_proc(no_warnings); /* failures surface as Lisp errors */
+  lu_memory_reserve();
   for (int i = SMALL_MIN; i <= SMALL_MAX; i++)
     small_ints[i - SMALL_MIN] = (LuValue){.type = LU_NUMBER, .num = i};
   lu_t = lu_intern("t");
