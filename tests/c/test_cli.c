@@ -570,7 +570,7 @@ static void test_circular_interruptible(void **state) {
     }
     lt_free(&p);
   }
-  assert_int_equal(hangs, 0); /* BUG: see notes */
+  assert_int_equal(hangs, 0);
 }
 
 /* A few fixed-seed random files: any bytes, and text made of the reader's
@@ -605,7 +605,7 @@ static void test_out_of_memory(void **state) {
                  "(print (+ 1 2))"
                  "(setq l (range 1e8))"),
       &o);
-  lt_assert_exit(&p, 1); /* BUG: see notes */
+  lt_assert_exit(&p, 1);
   assert_string_equal(p.out, "caught\n3\n");
   lt_assert_contains(p.err, "error");
   lt_free(&p);
