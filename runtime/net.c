@@ -54,9 +54,11 @@ bool lu_nn_shape_fits(const NnShape *a, const long *dim, int ndim) {
   }
 }
 
-/* Parses a shape from a list of positive integers. */
+/* Parses a shape from a list of positive integers; raises on anything
+   else, a dotted or circular list included. */
 static NnShape shape_arg(LuValue **argv, int i) {
   LuValue *l = lu_arg_list(argv, i);
+  lu_length(l); /* raises on a dotted or circular list before the walk */
   NnShape s = {.n = 1};
   for (; !LU_ISNIL(l); l = LU_CDR(l)) {
     LuValue *d = LU_CAR(l);

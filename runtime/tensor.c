@@ -1082,14 +1082,19 @@ static LuValue *out_value(LuValue **argv, int argc, int i, LuTensor *out) {
   return lu_arg_given(argv, argc, i) ? argv[i] : lu_tensor_value(out);
 }
 
-/* Dimensions from arguments from..argc-1: integers, or one list of them. */
+/* Dimensions from arguments from..argc-1: integers, or one list of them
+   (a list is only taken when it is the sole argument: a list followed by
+   more arguments is a type error, not a list walked past its end). */
 static int dims_args(LuValue **argv, int argc, int from, long *dim) {
-  if (argc - from == 1 && (LU_IS(argv[from], LU_CONS) || LU_ISNIL(argv[from])))
-    argc = from + (int)lu_length(argv[from]);
+  LuValue *list = NULL;
+  if (argc - from == 1 &&
+      (LU_IS(argv[from], LU_CONS) || LU_ISNIL(argv[from]))) {
+    list = argv[from];
+    argc = from + (int)lu_length(list); /* raises on a dotted list */
+  }
   if (argc - from > LU_MAXDIM)
     lu_error("%s: %d dimensions, at most %d allowed", who(), argc - from,
              LU_MAXDIM);
-  LuValue *list = argc > from && LU_IS(argv[from], LU_CONS) ? argv[from] : NULL;
   for (int d = 0; d < argc - from; d++) {
     if (list) {
       LuValue *x = LU_CAR(list);
