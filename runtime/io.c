@@ -401,35 +401,6 @@ static void visit_rows(const LuTensor *t, RowFn fn, void *ud) {
   }
 }
 
-/* Converts a row to doubles. */
-static void row_to_double(LuElem e, const unsigned char *p, long n, long step,
-                          double *out) {
-  switch (e) {
-  case LU_FLOAT:
-    for (long i = 0; i < n; i++) {
-      float x;
-      memcpy(&x, p + i * step, sizeof x);
-      out[i] = x;
-    }
-    break;
-  case LU_DOUBLE:
-    for (long i = 0; i < n; i++)
-      memcpy(&out[i], p + i * step, sizeof(double));
-    break;
-  case LU_INT:
-    for (long i = 0; i < n; i++) {
-      int32_t x;
-      memcpy(&x, p + i * step, sizeof x);
-      out[i] = x;
-    }
-    break;
-  case LU_UBYTE:
-    for (long i = 0; i < n; i++)
-      out[i] = p[i * step];
-    break;
-  }
-}
-
 /* ---- IDX and Lush matrix files: reading ------------------------------- */
 
 static uint32_t load_u32(const unsigned char *p, bool swap) {
@@ -822,8 +793,8 @@ static Image image_of(const char *who, const LuTensor *t) {
 /* Row i of im as doubles into out (im.w of them). */
 static void image_row(const Image *im, long i, double *out) {
   long es = (long)lu_elem_size(im->elem);
-  row_to_double(im->elem, im->base + i * im->hmod * es, im->w, im->wmod * es,
-                out);
+  lu_tensor_kconvert(LU_DOUBLE, im->w, out, 1, im->elem,
+                     im->base + i * im->hmod * es, im->wmod);
 }
 
 /* The smallest and largest values of im, NaNs ignored; 0 and 0 when there

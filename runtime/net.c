@@ -95,31 +95,16 @@ LuTensor *lu_nn_view(LuTensor *base, long off, const NnShape *s) {
 
 /* ---- Reading tensors of any element type into floats ----------------- */
 
-double lu_nn_elem_get(const LuTensor *t, long at) {
-  const void *d = t->st->data;
-  switch (t->st->elem) {
-  case LU_FLOAT:
-    return ((const float *)d)[at];
-  case LU_DOUBLE:
-    return ((const double *)d)[at];
-  case LU_INT:
-    return ((const int32_t *)d)[at];
-  default:
-    return ((const uint8_t *)d)[at];
-  }
-}
-
-/* Copies the elements of t from dimension `from` on, at storage offset
-   base, into dst in row-major order. */
+/* Copies the elements of t from dimension d on, at storage offset base,
+   into dst in row-major order, converted to float. Rows go through the
+   tensor convert kernel; d == t->ndim (a single element) is a row of one. */
 static void gather_rec(const LuTensor *t, int d, long base, float **dst) {
-  if (d == t->ndim) {
-    *(*dst)++ = (float)lu_nn_elem_get(t, base);
-    return;
-  }
-  if (d == t->ndim - 1 && t->mod[d] == 1 && t->st->elem == LU_FLOAT) {
-    memcpy(*dst, (const float *)t->st->data + base,
-           sizeof(float) * (size_t)t->dim[d]);
-    *dst += t->dim[d];
+  if (d >= t->ndim - 1) {
+    long n = d < t->ndim ? t->dim[d] : 1, step = d < t->ndim ? t->mod[d] : 1;
+    const char *row =
+        (const char *)t->st->data + base * (long)lu_elem_size(t->st->elem);
+    lu_tensor_kconvert(LU_FLOAT, n, *dst, 1, t->st->elem, row, step);
+    *dst += n;
     return;
   }
   for (long i = 0; i < t->dim[d]; i++)

@@ -100,8 +100,6 @@ NnModule *lu_nn_module_new(const NnOps *ops);
 
 const char *lu_nn_shape_cstr(const NnShape *s);
 NnShape lu_nn_shape_make(int ndim, const long *dim);
-/* Element at of t's storage, as a double. */
-double lu_nn_elem_get(const LuTensor *t, long at);
 /* Argument i as an integer in [lo, hi], or an argument error. */
 int lu_nn_arg_range(LuValue **argv, int i, long lo, long hi);
 bool lu_nn_shape_fits(const NnShape *a, const long *dim, int ndim);

@@ -227,9 +227,7 @@ static void conv_table(NnModule *m, LuValue *tab, int nout) {
     for (int i = 0; i < n; i++)
       for (int j = 0; j < 2; j++)
         t[2 * i + j] =
-            table_entry(lu_number(lu_nn_elem_get(
-                            tt, tt->offset + i * tt->mod[0] + j * tt->mod[1])),
-                        j);
+            table_entry(lu_number(lu_tensor_get(tt, (long[]){i, j})), j);
   } else {
     if (!LU_IS(tab, LU_CONS))
       lu_error("nn-conv: argument 4: expected a list of (in out) pairs or an "
