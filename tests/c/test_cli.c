@@ -541,7 +541,7 @@ static void test_malformed_forms(void **state) {
     }
     lt_free(&p);
   }
-  assert_int_equal(crashes, 0); /* BUG: see notes */
+  assert_int_equal(crashes, 0);
 }
 
 /* Circular lists given where a list is expected: an error, or a loop
