@@ -132,6 +132,9 @@ double lu_nn_mse(const float *y, const float *t, long n, float *dy, float *ddy);
 /* -log softmax(y)[cls]; ddy is the Gauss-Newton diagonal p(1 - p). */
 double lu_nn_cross_entropy(const float *y, long n, long cls, float *dy,
                            float *ddy);
+/* log(sum exp(x[i])) over n >= 1 elements, computed from the largest
+   x so that no exp overflows; the normaliser of softmax. */
+double lu_nn_logsumexp(const float *x, long n);
 
 /* ---- Optimised vector helpers shared by the net code ---------------- */
 

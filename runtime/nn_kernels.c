@@ -1025,14 +1025,18 @@ double lu_nn_mse(const float *y, const float *t, long n, float *dy,
   return sum / n;
 }
 
+double lu_nn_logsumexp(const float *x, long n) {
+  double m = x[0], z = 0;
+  for (long i = 1; i < n; i++)
+    m = x[i] > m ? x[i] : m;
+  for (long i = 0; i < n; i++)
+    z += exp(x[i] - m);
+  return m + log(z);
+}
+
 double lu_nn_cross_entropy(const float *y, long n, long cls, float *dy,
                            float *ddy) {
-  double m = y[0], z = 0;
-  for (long i = 1; i < n; i++)
-    m = y[i] > m ? y[i] : m;
-  for (long i = 0; i < n; i++)
-    z += exp(y[i] - m);
-  double lse = m + log(z);
+  double lse = lu_nn_logsumexp(y, n);
   for (long i = 0; i < n; i++) {
     double p = exp(y[i] - lse);
     if (dy)

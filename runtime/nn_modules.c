@@ -536,12 +536,7 @@ static void softmax_setup(NnModule *m, const NnShape *in, NnShape *out) {
 
 /* p = softmax(x), into p (n elements); returns log of the normaliser. */
 static double softmax(const float *x, long n, float *p) {
-  double mx = x[0], z = 0;
-  for (long i = 1; i < n; i++)
-    mx = x[i] > mx ? x[i] : mx;
-  for (long i = 0; i < n; i++)
-    z += exp(x[i] - mx);
-  double lse = mx + log(z);
+  double lse = lu_nn_logsumexp(x, n);
   for (long i = 0; i < n; i++)
     p[i] = (float)exp(x[i] - lse);
   return lse;
