@@ -312,18 +312,12 @@ static int *ints(long n) {
   return lu_alloc_atomic(sizeof(int) * (size_t)(n + 1), "nn-conv");
 }
 
-void lu_nn_conv_prepare(LuConvGeom *g) {
+/* The phase layout of the padded input (stride s splits it into s * s
+   phases of rh x rw): psrc (phase place -> input pixel, or -1 for
+   padding), runs (the stretches of real pixels in each phase row), pidx
+   (input pixel -> phase place) and tapoff (where tap k reads). */
+static void conv_phase_maps(LuConvGeom *g) {
   int s = g->stride;
-  g->ph = g->ih + 2 * g->pad;
-  g->pw = g->iw + 2 * g->pad;
-  g->oh = (g->ph - g->kh) / s + 1;
-  g->ow = (g->pw - g->kw) / s + 1;
-  g->npos = g->oh * g->ow;
-  g->np = (g->npos + VL - 1) / VL * VL;
-  g->kk = g->kh * g->kw;
-  g->rh = (g->ph + s - 1) / s;
-  g->rw = (g->pw + s - 1) / s;
-  g->nep = (g->oh * g->rw + VL - 1) / VL * VL;
   long phase = (long)g->rh * g->rw, plane = s * s * phase;
   g->psrc = ints(plane);
   for (long j = 0; j < plane; j++) {
@@ -355,7 +349,17 @@ void lu_nn_conv_prepare(LuConvGeom *g) {
       g->pidx[iy * g->iw + ix] =
           (int)(((py % s) * s + px % s) * phase + py / s * g->rw + px / s);
     }
-  /* tiles of output positions as permutations of phase spans */
+  g->tapoff = ints(g->kk);
+  for (int k = 0; k < g->kk; k++) {
+    int ky = k / g->kw, kx = k % g->kw;
+    g->tapoff[k] =
+        (int)(((ky % s) * s + kx % s) * phase + ky / s * g->rw + kx / s);
+  }
+}
+
+/* Tiles of VL output positions as permutations of phase spans: tbase,
+   tidx, tperm (whether every tile fits in 2 VL) and the inverse tinv. */
+static void conv_tile_maps(LuConvGeom *g) {
   g->tbase = ints(g->np / VL);
   g->tidx = ints(g->np);
   g->tperm = true;
@@ -367,18 +371,6 @@ void lu_nn_conv_prepare(LuConvGeom *g) {
       g->tperm &= g->tidx[p] < 2 * VL;
     }
   }
-  /* phase rows as permutations of input rows */
-  g->pcidx = ints(s * VL);
-  g->pcmask = ints(s * VL);
-  g->ppad = g->rw <= VL;
-  for (int px = 0; px < s; px++)
-    for (int c = 0; c < VL; c++) {
-      int ix = c * s + px - g->pad;
-      bool in = c < g->rw && ix >= 0 && ix < g->iw;
-      g->pcidx[px * VL + c] = in ? ix : 0;
-      g->pcmask[px * VL + c] = in ? -1 : 0;
-      g->ppad &= !in || ix < 2 * VL;
-    }
   /* the inverse permutations: which lane of a tile lands on each place of
      its span of 2 VL, or VL (a zero) */
   g->tinv = ints(g->np / VL * 2 * VL);
@@ -390,19 +382,33 @@ void lu_nn_conv_prepare(LuConvGeom *g) {
           lane = l;
       g->tinv[t / VL * 2 * VL + q] = lane;
     }
-  g->tapoff = ints(g->kk);
-  for (int k = 0; k < g->kk; k++) {
-    int ky = k / g->kw, kx = k % g->kw;
-    g->tapoff[k] =
-        (int)(((ky % s) * s + kx % s) * phase + ky / s * g->rw + kx / s);
-  }
+}
+
+/* Phase rows as permutations of input rows: pcidx, pcmask, ppad. */
+static void conv_row_maps(LuConvGeom *g) {
+  int s = g->stride;
+  g->pcidx = ints(s * VL);
+  g->pcmask = ints(s * VL);
+  g->ppad = g->rw <= VL;
+  for (int px = 0; px < s; px++)
+    for (int c = 0; c < VL; c++) {
+      int ix = c * s + px - g->pad;
+      bool in = c < g->rw && ix >= 0 && ix < g->iw;
+      g->pcidx[px * VL + c] = in ? ix : 0;
+      g->pcmask[px * VL + c] = in ? -1 : 0;
+      g->ppad &= !in || ix < 2 * VL;
+    }
+}
+
+/* The connections grouped by output plane: obeg (each plane's first) and
+   same4 (planes o..o+3 that read the same input planes in one order). */
+static void conv_output_groups(LuConvGeom *g) {
   g->obeg = ints(g->nout + 1);
   for (int o = 0, c = 0; o <= g->nout; o++) {
     while (c < g->nconn && g->cout[c] < o)
       c++;
     g->obeg[o] = c;
   }
-  /* outputs o..o+3 that read the same planes, in the same order */
   g->same4 = lu_alloc_atomic((size_t)g->nout + 1, "nn-conv");
   for (int o = 0; o < g->nout; o++) {
     bool same = o + 4 <= g->nout;
@@ -414,7 +420,11 @@ void lu_nn_conv_prepare(LuConvGeom *g) {
     }
     g->same4[o] = same;
   }
-  g->dwt = g->nout <= VL && g->np <= DWT_MAX_NP;
+}
+
+/* Per connection and tap, the rows the kernels pair up (roff, doff), and
+   per input plane the connections it feeds (fan_*). Needs tperm. */
+static void conv_connection_maps(LuConvGeom *g) {
   long nr = (long)g->nconn * g->kk;
   g->roff = ints(nr);
   g->doff = ints(nr);
@@ -438,6 +448,27 @@ void lu_nn_conv_prepare(LuConvGeom *g) {
       }
   }
   g->fan_beg[g->nin] = n;
+}
+
+/* Derived sizes first, then the index tables, in dependency order. */
+void lu_nn_conv_prepare(LuConvGeom *g) {
+  int s = g->stride;
+  g->ph = g->ih + 2 * g->pad;
+  g->pw = g->iw + 2 * g->pad;
+  g->oh = (g->ph - g->kh) / s + 1;
+  g->ow = (g->pw - g->kw) / s + 1;
+  g->npos = g->oh * g->ow;
+  g->np = (g->npos + VL - 1) / VL * VL;
+  g->kk = g->kh * g->kw;
+  g->rh = (g->ph + s - 1) / s;
+  g->rw = (g->pw + s - 1) / s;
+  g->nep = (g->oh * g->rw + VL - 1) / VL * VL;
+  conv_phase_maps(g);
+  conv_tile_maps(g);
+  conv_row_maps(g);
+  conv_output_groups(g);
+  g->dwt = g->nout <= VL && g->np <= DWT_MAX_NP;
+  conv_connection_maps(g);
 }
 
 /* Copies x, padded, into its phases xp. The padding is written once per
