@@ -55,4 +55,4 @@ format:
 clean:
 	rm -rf build lush89
 
--include $(OBJ:.o=.d)
+-include $(OBJ:.o=.d) $(CTESTS:=.d)

@@ -726,7 +726,7 @@ LU_DEFUN(error, "(error FORMAT ARGS...)",
          "Raises an error whose message is (sprintf FORMAT ARGS...); a "
          "non-string FORMAT is printed as the message.") {
   if (argv[0]->type != LU_STRING)
-    lu_error("%s", lu_repr(argv[0], true));
+    lu_error("%s", lu_repr_limit(argv[0], 200));
   LuValue *sprintf_fn = lu_global("sprintf");
   LuValue *msg = sprintf_fn ? lu_apply(sprintf_fn, argc, argv) : argv[0];
   lu_error("%s", msg->type == LU_STRING ? msg->str.s : lu_repr(msg, false));

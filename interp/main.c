@@ -120,14 +120,16 @@ int main(int argc, char **argv) {
     lu_repl(banner);
     return 0;
   }
-  if (!lu_pcall(run, &r, &err)) {
+  bool ok = lu_pcall(run, &r, &err);
+  if (!ok) {
     if (err->err->is_break)
       fprintf(stderr, "*** Break\n");
     else
       lu_report(err);
-    return 1;
   }
-  if (r.mode == 'i')
+  if (r.mode == 'i') { /* as python -i: the REPL even after an error */
     lu_repl(false);
-  return 0;
+    return 0;
+  }
+  return ok ? 0 : 1;
 }

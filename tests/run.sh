@@ -4,6 +4,11 @@
 # anything failed.
 passed=0
 failed=0
+# Each run has its own temporary folder, so that runs side by side do not
+# share files.
+TMPDIR=$(mktemp -d "${TMPDIR:-/tmp}/lush89-tests.XXXXXX")
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
 for t in "$@"; do
   out=$("$t" 2>&1)
   rc=$?

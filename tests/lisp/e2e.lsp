@@ -4,8 +4,9 @@
 ;; may use the network once), and checks the eval lines, the test error
 ;; (< 15% after 2 passes), the final table and the output files.
 
-(defvar e2e-out "/tmp/lush89-e2e-out")
-(defvar e2e-log "/tmp/lush89-e2e.log")
+(defvar e2e-tmp (or (getenv "TMPDIR") "/tmp"))
+(defvar e2e-out (concat e2e-tmp "/lush89-e2e-out"))
+(defvar e2e-log (concat e2e-tmp "/lush89-e2e.log"))
 
 (sys (concat "rm -rf " e2e-out))
 (assert (= 0 (sys (concat "./lush89 scripts/lecun1989.lsp --passes 2 --out " e2e-out

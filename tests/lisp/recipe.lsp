@@ -32,7 +32,7 @@
   (equal 0 (search prefix s)))
 
 (de recipe-tmp (name)
-  (concat "/tmp/lush89-recipe-test-" name))
+  (concat (or (getenv "TMPDIR") "/tmp") "/lush89-recipe-test-" name))
 
 ;; ---- options
 

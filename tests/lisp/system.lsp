@@ -108,7 +108,7 @@
 (assert (not (file-exists dir)))
 
 ;; rename-file, delete-file, delete-directory
-(let ((d (concat "/tmp/lush89-test-files-" (number->string (random-int 1000000)))))
+(let ((d (concat (or (getenv "TMPDIR") "/tmp") "/lush89-test-files")))
   (mkdir-p (concat d "/a/b"))
   (write-file (concat d "/a/b/c") "x")
   (assert (equal (rename-file (concat d "/a/b/c") (concat d "/e")) (concat d "/e")))
