@@ -93,30 +93,11 @@ LU_DEFUN(nn_relu, "(nn-relu)",
 
 /* ---- Convolution --------------------------------------------------------- */
 
-static void conv_setup(NnModule *m, const NnShape *in, NnShape *out) {
+/* Sets g's connections (nconn, cin, cout) from m's table, all pairs by
+   default, sorted by (out, in): the flat order of the weights. Raises on
+   an input plane the input does not have or a pair given twice. */
+static void conv_connections(NnModule *m, const NnShape *in) {
   LuConvGeom *g = &m->conv;
-  if (in->ndim != 3 && in->ndim != 2)
-    lu_error("nn-seq: conv needs a [planes rows cols] input, got %s",
-             lu_nn_shape_cstr(in));
-  /* the kernels index with ints: keep every buffer well below 2^31 */
-  double ph = (double)in->dim[in->ndim - 2] + 2 * g->pad;
-  double pw = (double)in->dim[in->ndim - 1] + 2 * g->pad;
-  double planes = in->ndim == 3 ? (double)in->dim[0] : 1;
-  double taps = (double)g->kh * g->kw, nout = g->nout;
-  if (planes * ph * pw * 4 > 1e9 || planes * taps * ph * pw > 1e9 ||
-      nout * planes * taps > 1e9 || nout * ph * pw > 1e9)
-    lu_error("nn-seq: conv: input %s with %d outputs and %dx%d kernels is "
-             "too large",
-             lu_nn_shape_cstr(in), g->nout, g->kh, g->kw);
-  g->nin = (int)planes;
-  g->ih = (int)in->dim[in->ndim - 2];
-  g->iw = (int)in->dim[in->ndim - 1];
-  if (g->ih + 2 * g->pad < g->kh || g->iw + 2 * g->pad < g->kw)
-    lu_error("nn-seq: conv: %dx%d kernel larger than the padded input %s "
-             "(pad %d)",
-             g->kh, g->kw, lu_nn_shape_cstr(in), g->pad);
-  /* The table: all pairs by default, else checked and sorted by (out, in)
-     into the flat order of the weights. */
   int n = m->table_n ? m->table_n : g->nin * g->nout;
   int *cin = lu_alloc_atomic(sizeof(int) * (size_t)n, "nn-conv");
   int *cout = lu_alloc_atomic(sizeof(int) * (size_t)n, "nn-conv");
@@ -145,12 +126,40 @@ static void conv_setup(NnModule *m, const NnShape *in, NnShape *out) {
   g->nconn = n;
   g->cin = cin;
   g->cout = cout;
+}
+
+/* Checks the input shape and sizes, then fills the geometry and the
+   module's counts; raises "nn-seq: conv: ..." on a shape that cannot work. */
+static void conv_setup(NnModule *m, const NnShape *in, NnShape *out) {
+  LuConvGeom *g = &m->conv;
+  if (in->ndim != 3 && in->ndim != 2)
+    lu_error("nn-seq: conv needs a [planes rows cols] input, got %s",
+             lu_nn_shape_cstr(in));
+  /* the kernels index with ints: keep every buffer well below 2^31 */
+  double ph = (double)in->dim[in->ndim - 2] + 2 * g->pad;
+  double pw = (double)in->dim[in->ndim - 1] + 2 * g->pad;
+  double planes = in->ndim == 3 ? (double)in->dim[0] : 1;
+  double taps = (double)g->kh * g->kw, nout = g->nout;
+  if (planes * ph * pw * 4 > 1e9 || planes * taps * ph * pw > 1e9 ||
+      nout * planes * taps > 1e9 || nout * ph * pw > 1e9)
+    lu_error("nn-seq: conv: input %s with %d outputs and %dx%d kernels is "
+             "too large",
+             lu_nn_shape_cstr(in), g->nout, g->kh, g->kw);
+  g->nin = (int)planes;
+  g->ih = (int)in->dim[in->ndim - 2];
+  g->iw = (int)in->dim[in->ndim - 1];
+  if (g->ih + 2 * g->pad < g->kh || g->iw + 2 * g->pad < g->kw)
+    lu_error("nn-seq: conv: %dx%d kernel larger than the padded input %s "
+             "(pad %d)",
+             g->kh, g->kw, lu_nn_shape_cstr(in), g->pad);
+  conv_connections(m, in);
   lu_nn_conv_prepare(g);
+  long n = g->nconn;
   long nb = g->bias_unit ? (long)g->nout * g->npos : g->nout;
-  m->nw = (long)n * g->kk;
+  m->nw = n * g->kk;
   m->np = m->nw + nb;
   m->ns = lu_nn_conv_scratch(g);
-  m->macs = (long)n * g->kk * g->npos;
+  m->macs = n * g->kk * g->npos;
   m->conns = m->macs + (long)g->nout * g->npos;
   long d[3] = {g->nout, g->oh, g->ow};
   *out = lu_nn_shape_make(3, d);
