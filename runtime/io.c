@@ -458,6 +458,7 @@ typedef struct {
   size_t data;
 } Header;
 
+/* Bytes per element of IDX type code; 0 for a code IDX does not define. */
 static size_t code_size(int code) {
   switch (code) {
   case IDX_UBYTE:
@@ -1187,6 +1188,8 @@ static LuValue *json_number(Json *j) {
   return json_intern(j, x);
 }
 
+/* The four hex digits at q as a number; raises at the first character
+   that is not one (end counts as not one). */
 static int hex4(const Json *j, const char *q, const char *end) {
   int v = 0;
   for (int i = 0; i < 4; i++, q++) {
@@ -1202,6 +1205,7 @@ static int hex4(const Json *j, const char *q, const char *end) {
   return v;
 }
 
+/* Writes code point cp into out as UTF-8; returns the bytes written (1-4). */
 static size_t utf8_put(char *out, unsigned cp) {
   if (cp < 0x80) {
     out[0] = (char)cp;
@@ -1340,6 +1344,8 @@ static LuValue *json_object(Json *j) {
   return h;
 }
 
+/* Parses one JSON value at j->p (after white space), chosen by its first
+   character; raises on anything that cannot start a value. */
 static LuValue *json_value(Json *j) {
   json_ws(j);
   if (j->p >= j->end)

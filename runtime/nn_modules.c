@@ -380,6 +380,10 @@ static void dropout_setup(NnModule *m, const NnShape *in, NnShape *out) {
   m->ns = in->n;
 }
 
+/* In training, y = x * mask: each unit dropped with probability rate and
+   the others scaled by 1/(1 - rate), so the expected y is x. The mask is
+   drawn anew unless the step is replayed, and kept in scratch for the
+   backward passes. In evaluation y = x. */
 static void dropout_fprop(NnCtx *c, const float *x, float *y) {
   long n = c->m->out.n;
   float *mask = c->scratch;
@@ -480,6 +484,9 @@ static void shift_apply(const NnModule *m, const float *x, float *y, int sy,
       }
 }
 
+/* In training, shifts every plane by a random (dy, dx) in [-shift,
+   shift], drawn anew unless the step is replayed and kept in scratch for
+   the backward passes. In evaluation y = x. */
 static void shift_fprop(NnCtx *c, const float *x, float *y) {
   NnModule *m = c->m;
   if (!c->train) {

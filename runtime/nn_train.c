@@ -437,6 +437,8 @@ typedef struct {
   volatile int *stop;
 } EvalJob;
 
+/* Runs examples [beg, end) of j in evaluation mode, filling their slots;
+   stops early once *j->stop is set. */
 static void eval_range(EvalJob *j, long beg, long end) {
   LuNet *n = j->n;
   long nout = n->shape[n->nmod].n;
@@ -588,6 +590,10 @@ static double check_values(LuNet *n, float *work, NnCost cost, const float *t,
   return maxmag > 0 ? maxdiff / maxmag : 0;
 }
 
+/* nn-gradcheck (second false) and nn-bbcheck (second true): the
+   analytic derivatives by one back pass, then the numeric ones by
+   perturbing each parameter and input; returns (param-error input-error).
+   Raises on a bad target, class or step. */
 static LuValue *check(LuValue **argv, int argc, bool second) {
   LuNet *n = lu_nn_arg_net(argv, 0);
   NnCost cost = second ? COST_MSE : cost_arg(argv, argc, 3);

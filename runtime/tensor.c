@@ -760,6 +760,8 @@ static bool walk_init(Walk *w, int k, LuTensor *const *t) {
   return true;
 }
 
+/* Calls fn on every innermost run of w in row-major order, at most
+   RUN_CHUNK elements per call, polling for Ctrl-C between calls. */
 static void walk_run(Walk *w, RunFn fn, void *ctx) {
   int in = w->nd - 1;
   long idx[LU_MAXDIM] = {0}, s[3];
@@ -923,6 +925,8 @@ static void print_elem(LuBuf *b, LuElem e, const void *data, long off) {
   lu_print_number(b, x);
 }
 
+/* Prints the elements of t from dimension d on, at storage offset off,
+   as space-separated values, inner dimensions in brackets. */
 static void print_values(LuBuf *b, const LuTensor *t, int d, long off) {
   for (long i = 0; i < t->dim[d]; i++) {
     if (i)
@@ -1192,6 +1196,8 @@ static int list_shape(LuValue *l, long *dim) {
   return nd;
 }
 
+/* Stores the numbers of nested list l (depth d of t) into t, contiguous,
+   from element *pos on; raises on a ragged list or a non-number. */
 static void list_fill(LuTensor *t, LuValue *l, int d, long *pos) {
   if (d == t->ndim) {
     if (!LU_IS(l, LU_NUMBER))
