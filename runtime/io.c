@@ -33,8 +33,6 @@
 
 /* libpng's default limit on each side, also applied before allocating. */
 #define PNG_MAX_SIDE 1000000L
-/* Elements between two polls for Ctrl-C. */
-#define POLL_GRAIN 65536
 
 static const bool host_little = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
 
@@ -359,48 +357,6 @@ static void save_atomic(const char *who, const char *path, bool gz,
   sync_dir(path);
 }
 
-/* ---- Strided traversal ------------------------------------------------ */
-
-/* A row: n elements of type e, the first at p, step bytes apart. */
-typedef void (*RowFn)(void *ud, LuElem e, const unsigned char *p, long n,
-                      long step);
-
-/* Calls fn once per innermost row of t in row-major order (a contiguous
-   tensor is one row; a 0-d tensor one row of one element; an empty tensor
-   none). Polls for Ctrl-C about every POLL_GRAIN elements. */
-static void visit_rows(const LuTensor *t, RowFn fn, void *ud) {
-  LuElem e = t->st->elem;
-  long es = (long)lu_elem_size(e);
-  long total = lu_tensor_nelem(t);
-  const unsigned char *base = lu_tensor_data(t);
-  if (total == 0)
-    return;
-  if (t->ndim == 0 || lu_tensor_contiguous(t)) {
-    fn(ud, e, base, total, es);
-    return;
-  }
-  int last = t->ndim - 1;
-  long idx[LU_MAXDIM] = {0};
-  long off = 0, since = 0;
-  for (;;) {
-    fn(ud, e, base + off * es, t->dim[last], t->mod[last] * es);
-    since += t->dim[last];
-    if (since >= POLL_GRAIN) {
-      lu_poll();
-      since = 0;
-    }
-    int d = last - 1;
-    while (d >= 0 && ++idx[d] == t->dim[d]) {
-      off -= (t->dim[d] - 1) * t->mod[d];
-      idx[d] = 0;
-      d--;
-    }
-    if (d < 0)
-      return;
-    off += t->mod[d];
-  }
-}
-
 /* ---- IDX and Lush matrix files: reading ------------------------------- */
 
 static uint32_t load_u32(const unsigned char *p, bool swap) {
@@ -714,17 +670,20 @@ static void encode_row(LuElem e, const unsigned char *p, long n, long step,
 
 typedef struct {
   Sink *sink;
+  LuElem e;
   unsigned char *buf; /* IDX_STAGE bytes */
   size_t used;
 } IdxWriter;
 
 #define IDX_STAGE 65536
 
-/* RowFn: encodes a row into the staging buffer, flushing it when full. */
-static void idx_row(void *ud, LuElem e, const unsigned char *p, long n,
-                    long step) {
+/* LuRunFn: encodes a run into the staging buffer, flushing it when full. */
+static void idx_run(void *ud, long n, char *const *run, const long *s) {
   IdxWriter *w = ud;
+  LuElem e = w->e;
   size_t es = lu_elem_size(e);
+  const unsigned char *p = (const unsigned char *)run[0];
+  long step = s[0] * (long)es;
   while (n > 0) {
     long room = (long)((IDX_STAGE - w->used) / es);
     if (room == 0) {
@@ -744,7 +703,7 @@ static void idx_row(void *ud, LuElem e, const unsigned char *p, long n,
 /* WriteBody: the IDX header, then the data in row-major order. */
 static void idx_body(Sink *s, void *ud) {
   const LuTensor *t = ud;
-  IdxWriter w = {s, lu_alloc_atomic(IDX_STAGE, "save-matrix"),
+  IdxWriter w = {s, t->st->elem, lu_alloc_atomic(IDX_STAGE, "save-matrix"),
                  4 + 4 * (size_t)t->ndim};
   unsigned char *h = w.buf;
   h[0] = h[1] = 0;
@@ -752,7 +711,7 @@ static void idx_body(Sink *s, void *ud) {
   h[3] = (unsigned char)t->ndim;
   for (int i = 0; i < t->ndim; i++)
     store_be32(h + 4 + 4 * i, (uint32_t)t->dim[i]);
-  visit_rows(t, idx_row, &w);
+  lu_tensor_walk(1, (LuTensor *[]){(LuTensor *)t}, idx_run, &w);
   sink_write(s, w.buf, w.used);
 }
 

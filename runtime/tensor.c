@@ -722,9 +722,6 @@ typedef struct {
   char *p[3];
 } Walk;
 
-/* A run: n elements, the operands' first elements and strides. */
-typedef void (*RunFn)(void *ctx, long n, char *const *p, const long *s);
-
 enum { RUN_CHUNK = 1 << 16 }; /* longest run between two polls */
 
 /* False when the tensors are empty. */
@@ -762,7 +759,7 @@ static bool walk_init(Walk *w, int k, LuTensor *const *t) {
 
 /* Calls fn on every innermost run of w in row-major order, at most
    RUN_CHUNK elements per call, polling for Ctrl-C between calls. */
-static void walk_run(Walk *w, RunFn fn, void *ctx) {
+static void walk_run(Walk *w, LuRunFn fn, void *ctx) {
   int in = w->nd - 1;
   long idx[LU_MAXDIM] = {0}, s[3];
   char *p[3], *q[3];
@@ -794,7 +791,7 @@ static void walk_run(Walk *w, RunFn fn, void *ctx) {
   }
 }
 
-static void walk(int k, LuTensor *const *t, RunFn fn, void *ctx) {
+void lu_tensor_walk(int k, LuTensor *const *t, LuRunFn fn, void *ctx) {
   Walk w;
   if (walk_init(&w, k, t))
     walk_run(&w, fn, ctx);
@@ -867,7 +864,7 @@ static bool hazard(const LuTensor *src, const LuTensor *dst, bool elementwise) {
 static LuTensor *copy_as(const LuTensor *t, LuElem e) {
   LuTensor *c = make_like(t, e);
   Ctx x = {.e = e, .ea = elem_of(t)};
-  walk(2, (LuTensor *[]){c, (LuTensor *)t}, run_convert, &x);
+  lu_tensor_walk(2, (LuTensor *[]){c, (LuTensor *)t}, run_convert, &x);
   return c;
 }
 
@@ -885,25 +882,25 @@ void lu_tensor_copy(LuTensor *dst, const LuTensor *src) {
   check_same_shape(src, dst);
   LuTensor *s = operand((LuTensor *)src, elem_of(src), dst);
   Ctx x = {.e = elem_of(dst), .ea = elem_of(s)};
-  walk(2, (LuTensor *[]){dst, s}, run_convert, &x);
+  lu_tensor_walk(2, (LuTensor *[]){dst, s}, run_convert, &x);
 }
 
 static void fill(LuTensor *t, double v) {
   Ctx x = {.e = elem_of(t), .x = v};
-  walk(1, &t, run_fill, &x);
+  lu_tensor_walk(1, &t, run_fill, &x);
 }
 
 /* Writes the result of an element walk into out: the nin inputs become
    type-e operands that out may be written over, the walk runs on a
    type-e destination, converted into out if out has another type. */
-static void map_into(LuTensor *out, int nin, LuTensor **in, LuElem e, RunFn fn,
-                     Ctx *ctx) {
+static void map_into(LuTensor *out, int nin, LuTensor **in, LuElem e,
+                     LuRunFn fn, Ctx *ctx) {
   LuTensor *dst = elem_of(out) == e ? out : make_like(out, e);
   LuTensor *ops[3] = {dst};
   for (int i = 0; i < nin; i++)
     ops[i + 1] = operand(in[i], e, dst);
   ctx->e = e;
-  walk(nin + 1, ops, fn, ctx);
+  lu_tensor_walk(nin + 1, ops, fn, ctx);
   if (dst != out)
     lu_tensor_copy(out, dst);
 }
@@ -1027,7 +1024,7 @@ static bool tensor_equal(LuValue *a, LuValue *b) {
   if (elem_of(s) != elem_of(t) || !lu_tensor_same_shape(s, t))
     return false;
   Ctx x = {.e = elem_of(s), .acc = 1};
-  walk(2, (LuTensor *[]){s, t}, run_equal, &x);
+  lu_tensor_walk(2, (LuTensor *[]){s, t}, run_equal, &x);
   return x.acc != 0;
 }
 
@@ -1648,7 +1645,7 @@ static LuValue *random_builtin(bool normal, double x, double y, LuValue **argv,
   if (lu_arg_given(argv, argc, 2))
     y = lu_arg_num(argv, 2);
   Ctx c = {.op = normal, .e = elem_of(t), .x = x, .y = y};
-  walk(1, &t, run_random, &c);
+  lu_tensor_walk(1, &t, run_random, &c);
   return argv[0];
 }
 
@@ -1717,7 +1714,7 @@ static double reduce(LuReduce op, LuTensor *t) {
            .acc = op == LU_SUP   ? -INFINITY
                   : op == LU_INF ? INFINITY
                                  : 0};
-  walk(1, &t, run_reduce, &c);
+  lu_tensor_walk(1, &t, run_reduce, &c);
   return c.acc;
 }
 
@@ -1758,8 +1755,8 @@ LU_DEFUN(idx_dot, "(idx-dot A B [OUT])",
   check_same_shape(a, b);
   LuElem e = promote(elem_of(a), elem_of(b));
   Ctx c = {.e = e};
-  walk(2, (LuTensor *[]){operand(a, e, NULL), operand(b, e, NULL)}, run_dot,
-       &c);
+  lu_tensor_walk(2, (LuTensor *[]){operand(a, e, NULL), operand(b, e, NULL)},
+                 run_dot, &c);
   return scalar_result(c.acc, argv, argc, 2);
 }
 
@@ -1767,7 +1764,7 @@ static LuValue *argmax_builtin(bool min, LuValue **argv) {
   LuTensor *t = lu_arg_tensor(argv, 0);
   nonempty(t);
   Ctx c = {.op = min, .e = elem_of(t), .best = -1};
-  walk(1, &t, run_argmax, &c);
+  lu_tensor_walk(1, &t, run_argmax, &c);
   return lu_number((double)c.best);
 }
 
@@ -1953,7 +1950,7 @@ LU_DEFUN(idx_resize, "(idx-resize M H W [OUT])",
   lu_tensor_klerp(e, t->dim[h], dim[h], ty);
   lu_tensor_klerp(e, t->dim[w], dim[w], ty + dim[h]);
   ResizeCtx c = {e, t, dst, ty, ty + dim[h]};
-  walk(2, (LuTensor *[]){planes(dst), planes(t)}, run_resize, &c);
+  lu_tensor_walk(2, (LuTensor *[]){planes(dst), planes(t)}, run_resize, &c);
   dst_done(out, dst);
   return out_value(argv, argc, 3, out);
 }

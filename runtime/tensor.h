@@ -61,6 +61,13 @@ bool lu_tensor_same_shape(const LuTensor *a, const LuTensor *b);
 /* Copies src into dst (same shape, any types; overlapping views are
    handled). Raises "WHO: shapes [..] and [..] differ"; polls. */
 void lu_tensor_copy(LuTensor *dst, const LuTensor *src);
+/* A run of n elements: p[i] is operand i's first, s[i] its stride in
+   elements. */
+typedef void (*LuRunFn)(void *ctx, long n, char *const *p, const long *s);
+/* Calls fn on the runs of k (1 to 3) tensors of one shape, in row-major
+   order of their indices, at most 64K elements a call, polling for Ctrl-C
+   between calls; never for an empty tensor. Checks nothing. */
+void lu_tensor_walk(int k, LuTensor *const *t, LuRunFn fn, void *ctx);
 
 /* ---- Kernels ----------------------------------------------------------
    Plain pointers, counts and strides in elements (any sign). Kernels never
