@@ -104,6 +104,8 @@ static double get(const LuTensor *t, long i) {
   return NAN;
 }
 
+/* Stores x as element i of contiguous t (plain casts: test values are
+   in range). Written here, not taken from tensor.c, to check it. */
 static void set(LuTensor *t, long i, double x) {
   unsigned char *p = lu_tensor_data(t);
   switch (t->st->elem) {

@@ -323,6 +323,34 @@ static void test_linear(void **state) {
 /* ---- costs ----------------------------------------------------------------
  */
 
+/* A cost as a function of y alone, its target fixed. */
+typedef double (*CostOf)(const float *y, long n, const void *target);
+
+static double mse_of(const float *y, long n, const void *t) {
+  return lu_nn_mse(y, t, n, NULL, NULL);
+}
+
+static double ce_of(const float *y, long n, const void *cls) {
+  return lu_nn_cross_entropy(y, n, *(const long *)cls, NULL, NULL);
+}
+
+/* The cost's dy and ddy against central finite differences, one element
+   of y at a time (y is restored). */
+static void check_cost_derivatives(CostOf cost, const void *target, float *y,
+                                   long n, const float *dy, const float *ddy) {
+  for (long i = 0; i < n; i++) {
+    float keep = y[i];
+    y[i] = keep + 1e-2f;
+    double lp = cost(y, n, target);
+    y[i] = keep - 1e-2f;
+    double lm = cost(y, n, target);
+    y[i] = keep;
+    double l0 = cost(y, n, target);
+    assert_true(fabs((lp - lm) / 2e-2 - dy[i]) < 1e-4);
+    assert_true(fabs((lp - 2 * l0 + lm) / 1e-4 - ddy[i]) < 1e-3);
+  }
+}
+
 static void test_costs(void **state) {
   (void)state;
   long n = 10;
@@ -332,35 +360,15 @@ static void test_costs(void **state) {
   for (long i = 0; i < n; i++)
     want += ((double)y[i] - t[i]) * ((double)y[i] - t[i]) / n;
   assert_true(fabs(l - want) < 1e-12);
-  for (long i = 0; i < n; i++) {
-    float keep = y[i];
-    y[i] = keep + 1e-2f;
-    double lp = lu_nn_mse(y, t, n, NULL, NULL);
-    y[i] = keep - 1e-2f;
-    double lm = lu_nn_mse(y, t, n, NULL, NULL);
-    y[i] = keep;
-    double l0 = lu_nn_mse(y, t, n, NULL, NULL);
-    assert_true(fabs((lp - lm) / 2e-2 - dy[i]) < 1e-4);
-    assert_true(fabs((lp - 2 * l0 + lm) / 1e-4 - ddy[i]) < 1e-3);
-  }
+  check_cost_derivatives(mse_of, t, y, n, dy, ddy);
   for (long cls = 0; cls < n; cls += 3) {
     l = lu_nn_cross_entropy(y, n, cls, dy, ddy);
     double z = 0;
     for (long i = 0; i < n; i++)
       z += exp(y[i]);
     assert_true(fabs(l - (log(z) - y[cls])) < 1e-9);
-    for (long i = 0; i < n; i++) {
-      float keep = y[i];
-      y[i] = keep + 1e-2f;
-      double lp = lu_nn_cross_entropy(y, n, cls, NULL, NULL);
-      y[i] = keep - 1e-2f;
-      double lm = lu_nn_cross_entropy(y, n, cls, NULL, NULL);
-      y[i] = keep;
-      double l0 = lu_nn_cross_entropy(y, n, cls, NULL, NULL);
-      assert_true(fabs((lp - lm) / 2e-2 - dy[i]) < 1e-4);
-      /* p(1-p) is the exact diagonal second derivative of log-sum-exp */
-      assert_true(fabs((lp - 2 * l0 + lm) / 1e-4 - ddy[i]) < 1e-3);
-    }
+    /* p(1-p) is the exact diagonal second derivative of log-sum-exp */
+    check_cost_derivatives(ce_of, &cls, y, n, dy, ddy);
   }
   free(y), free(t), free(dy), free(ddy);
 }
