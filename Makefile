@@ -33,7 +33,7 @@ build/%.o: %.c
 
 build/tests/%: tests/c/%.c $(CORE)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iinterp -Iruntime -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -Iinterp -Iruntime -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
 
 test: all $(CTESTS)
 	@sh tests/run.sh $(CTESTS)

@@ -85,6 +85,13 @@ noreturn static void arity_error(LuValue *fn, int argc) {
 LuValue *lu_bind_params(LuValue *fn, LuValue *env, int argc,
                         LuValue **argv) {
   LuValue *p = fn->fn->params;
+  if (fn->fn->nrequired >= 0) { /* the common case, without &optional... */
+    if (argc != fn->fn->nrequired)
+      arity_error(fn, argc);
+    for (int i = 0; i < argc; i++, p = p->cons.cdr)
+      env = bind(p->cons.car, argv[i], env);
+    return env;
+  }
   int i = 0;
   enum { REQUIRED, OPTIONAL } mode = REQUIRED;
   for (; p->type == LU_CONS; p = p->cons.cdr) {
@@ -452,12 +459,24 @@ LU_DEFSPECIAL(for_, "(for (VAR FROM TO [STEP]) BODY...)",
   double step = stepf == lu_nil ? 1 : eval_number(lu_car(stepf), *env, "STEP");
   if (step == 0 || isnan(step))
     lu_error("for: STEP must not be 0");
-  LuValue *v = lu_nil;
+  LuValue *v = lu_nil, *inner = NULL;
   for (double i = from; step > 0 ? i <= to : i >= to; i += step) {
-    lu_poll(); /* a fresh binding each time, for closures made in BODY */
-    v = lu_progn(lu_cdr(args), bind(s, lu_number(i), *env));
+    lu_poll();
+    /* A closure made in BODY keeps its binding: then bind afresh. */
+    if (!inner || (inner->flags & LU_ENV_CAPTURED))
+      inner = bind(s, lu_number(i), *env);
+    else
+      inner->env.value = lu_number(i);
+    v = lu_progn(lu_cdr(args), inner);
   }
   return v;
+}
+
+/* The node k steps down the environment env. */
+static LuValue *lu_env_at(LuValue *env, long k) {
+  while (k-- > 0)
+    env = env->env.next;
+  return env;
 }
 
 /* each and all: bindings ((VAR LIST)...) advance together until one list
@@ -474,16 +493,23 @@ static LuValue *each_loop(LuValue *args, LuValue *env, bool collect) {
     vars[i] = lu_check_name(lu_car(spec), "a loop variable");
     lists[i] = lu_eval(lu_car(lu_cdr(spec)), env);
   }
-  LuValue *out = lu_nil, *v = lu_nil;
+  LuValue *out = lu_nil, *v = lu_nil, *inner = NULL;
   for (;;) {
     lu_poll();
-    LuValue *inner = env;
+    /* A closure made in BODY keeps its bindings: then bind afresh. */
+    bool fresh = !inner || (inner->flags & LU_ENV_CAPTURED);
+    LuValue *e = fresh ? env : inner;
     for (long i = 0; i < n; i++) {
       if (lists[i]->type != LU_CONS)
         return collect ? lu_nreverse(out) : v;
-      inner = bind(vars[i], lists[i]->cons.car, inner);
+      if (fresh)
+        e = bind(vars[i], lists[i]->cons.car, e);
+      else /* the nodes of vars, innermost (the last) first */
+        lu_env_at(inner, n - 1 - i)->env.value = lists[i]->cons.car;
       lists[i] = lists[i]->cons.cdr;
     }
+    if (fresh)
+      inner = e;
     v = lu_progn(body, inner);
     if (collect)
       out = lu_cons(v, out);
@@ -527,6 +553,10 @@ LuValue *lu_make_fn(LuType type, LuValue *name, LuValue *rest, LuValue *env) {
   LuValue *params = lu_car(rest), *body = lu_cdr(rest);
   check_lambda_list(params);
   lu_length(body); /* raises on a body that ends in a dot */
+  /* Closures share their scope: loops may no longer rebind it in place. */
+  for (LuValue *e = env; e != lu_nil && !(e->flags & LU_ENV_CAPTURED);
+       e = e->env.next)
+    e->flags |= LU_ENV_CAPTURED;
   LuValue *f = lu_new(type);
   f->fn = lu_alloc(sizeof(struct LuFn));
   f->fn->name = name;
@@ -534,6 +564,14 @@ LuValue *lu_make_fn(LuType type, LuValue *name, LuValue *rest, LuValue *env) {
   f->fn->doc = lu_nil;
   f->fn->env = env;
   f->fn->klass = lu_nil;
+  f->fn->nrequired = 0;
+  for (LuValue *p = params; f->fn->nrequired >= 0 && p != lu_nil;
+       p = lu_cdr(p))
+    f->fn->nrequired = p->type == LU_CONS && p->cons.car->type == LU_SYMBOL &&
+                               p->cons.car != lu_s_optional &&
+                               p->cons.car != lu_s_rest
+                           ? f->fn->nrequired + 1
+                           : -1;
   if (body->type == LU_CONS && body->cons.car->type == LU_STRING &&
       body->cons.cdr != lu_nil) {
     f->fn->doc = body->cons.car;

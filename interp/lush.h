@@ -80,7 +80,7 @@ struct LuObject;
 
 struct LuValue {
   LuType type;
-  unsigned flags; /* LU_SYM_LOCAL */
+  unsigned flags; /* LU_SYM_LOCAL, LU_ENV_CAPTURED */
   union {
     double num;
     struct {
@@ -121,6 +121,7 @@ struct LuFn {
   LuValue *doc;    /* string or () */
   LuValue *env;    /* captured lexical environment */
   LuValue *klass;  /* for methods: the class; else () */
+  int nrequired;   /* params when all are plain names, else -1 */
 };
 
 struct LuErr {
@@ -147,6 +148,8 @@ struct LuObject {
 /* A symbol that has been bound lexically (a parameter, let, loop or slot
    name) at least once; others are looked up as globals directly. */
 #define LU_SYM_LOCAL 1u
+/* An environment node some closure holds: loops must not reuse it. */
+#define LU_ENV_CAPTURED 2u
 
 extern LuValue *const lu_nil;
 extern LuValue *lu_t;
