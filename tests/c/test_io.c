@@ -28,6 +28,7 @@
 
 #include "interp.h"
 #include "io.h"
+#include "lutest.h"
 
 static char dir[64];
 
@@ -856,13 +857,7 @@ static int remove_dir(void **state) {
 
 int main(void) {
   char base;
-  GC_INIT();
-  lu_error_init(&base);
-  LuValue *err = NULL;
-  if (!lu_pcall(lu_init, NULL, &err)) {
-    lu_report(err);
-    return 1;
-  }
+  lt_start(&base);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_idx_bytes, make_dir, remove_dir),
       cmocka_unit_test_setup_teardown(test_idx_round_trip, make_dir,

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "interp.h"
+#include "lutest.h"
 
 /* ---- Helpers --------------------------------------------------------- */
 
@@ -275,13 +276,7 @@ static void test_port_finalizer(void **state) {
 
 int main(void) {
   char base;
-  GC_INIT();
-  lu_error_init(&base);
-  LuValue *err = NULL;
-  if (!lu_pcall(lu_init, NULL, &err)) {
-    lu_report(err);
-    return 1;
-  }
+  lt_start(&base);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pcg32_reference),
       cmocka_unit_test(test_seed_builtin),

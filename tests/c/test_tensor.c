@@ -19,6 +19,7 @@
 
 #include "interp.h"
 #include "tensor.h"
+#include "lutest.h"
 
 static const LuElem elems[] = {LU_FLOAT, LU_DOUBLE, LU_INT, LU_UBYTE};
 
@@ -649,13 +650,7 @@ static void test_copy(void **state) {
 
 int main(void) {
   char base;
-  GC_INIT();
-  lu_error_init(&base);
-  LuValue *err = NULL;
-  if (!lu_pcall(lu_init, NULL, &err)) {
-    lu_report(err);
-    return 1;
-  }
+  lt_start(&base);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_binop),
       cmocka_unit_test(test_binop_in_place),
