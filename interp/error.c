@@ -24,7 +24,8 @@ LuFrame *lu_frame;
 const LuBuiltin *lu_current;
 volatile sig_atomic_t lu_interrupted;
 
-char *lu_stack_limit; /* lowest address eval may use */
+char *lu_stack_limit;     /* lowest address eval may use */
+static char *guard_limit; /* its value outside make_error */
 
 /* Reserves the C stack for the interpreter: a margin of 512 KB is kept for
    building the error, printing, readline and libc once the guard fires. */
@@ -35,7 +36,7 @@ void lu_error_init(void *stack_base) {
     size = rl.rlim_cur;
   if (size > (64u << 20))
     size = 64u << 20;
-  lu_stack_limit = (char *)stack_base - size + (512u << 10);
+  guard_limit = lu_stack_limit = (char *)stack_base - size + (512u << 10);
 }
 
 noreturn void lu_stack_overflow(void) { lu_error("recursion too deep"); }
@@ -47,8 +48,13 @@ LuValue *lu_loc_list(const LuLoc *loc) {
                  lu_number(loc->col));
 }
 
-static const LuLoc *frame_loc(LuFrame *f) {
-  return f->form->type == LU_CONS ? f->form->cons.loc : NULL;
+/* The location of the innermost written form at or above frame f (forms
+   that macros made have none). */
+static const LuLoc *nearest_loc(LuFrame *f) {
+  for (; f; f = f->up)
+    if (f->form->type == LU_CONS && f->form->cons.loc)
+      return f->form->cons.loc;
+  return NULL;
 }
 
 /* The backtrace: one line per function call, innermost first, the middle
@@ -76,10 +82,7 @@ static LuValue *backtrace(void) {
     LuBuf b;
     lu_buf_init(&b);
     lu_buf_puts(&b, lu_repr_limit(f->call, 60));
-    const LuLoc *loc = f->call->cons.loc;
-    if (!loc) /* a form a macro made: the nearest written one */
-      for (LuFrame *g = f->up; g && !loc; g = g->up)
-        loc = frame_loc(g);
+    const LuLoc *loc = f->call->cons.loc ? f->call->cons.loc : nearest_loc(f);
     if (loc)
       lu_buf_printf(&b, "  %s:%d:%d", loc->file, loc->line, loc->col);
     lines = lu_cons(lu_string(b.s, b.len), lines);
@@ -87,21 +90,17 @@ static LuValue *backtrace(void) {
   return lu_nreverse(lines);
 }
 
-/* Runs on the margin of the stack below the guard's limit. */
+/* Runs on the margin of the stack below the guard's limit (lu_pcall
+   restores the limit should building the error itself fail). */
 static LuValue *make_error(LuValue *message) {
-  char *saved = lu_stack_limit;
-  lu_stack_limit -= 256u << 10;
+  lu_stack_limit = guard_limit - (256u << 10);
   LuValue *e = lu_new(LU_ERROR);
   e->err = lu_alloc(sizeof(struct LuErr));
   e->err->message = message;
-  e->err->where = lu_nil;
-  for (LuFrame *f = lu_frame; f; f = f->up)
-    if (frame_loc(f)) {
-      e->err->where = lu_loc_list(frame_loc(f));
-      break;
-    }
+  const LuLoc *loc = nearest_loc(lu_frame);
+  e->err->where = loc ? lu_loc_list(loc) : lu_nil;
   e->err->trace = backtrace();
-  lu_stack_limit = saved;
+  lu_stack_limit = guard_limit;
   return e;
 }
 
@@ -116,12 +115,9 @@ noreturn void lu_rethrow(LuValue *err) {
 }
 
 noreturn void lu_verror(const char *fmt, va_list ap) {
-  LuBuf b;
-  lu_buf_init(&b);
-  char small[512];
-  vsnprintf(small, sizeof small, fmt, ap);
-  lu_buf_puts(&b, small);
-  lu_rethrow(make_error(lu_string(b.s, b.len)));
+  char msg[512];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  lu_rethrow(make_error(lu_cstring(msg)));
 }
 
 noreturn void lu_error(const char *fmt, ...) {
@@ -152,6 +148,7 @@ bool lu_pcall(void (*fn)(void *ud), void *ud, LuValue **err) {
   handler = h.prev;
   lu_frame = h.frame;
   lu_current = h.current;
+  lu_stack_limit = guard_limit;
   *err = h.err;
   lu_memory_reserve();
   return false;
