@@ -126,6 +126,14 @@ noreturn void lu_error(const char *fmt, ...) {
   lu_verror(fmt, ap);
 }
 
+noreturn void lu_error_at(const LuLoc *at, const char *fmt, ...) {
+  LuFrame f = {lu_frame, lu_cons_at(lu_nil, lu_nil, at), NULL, NULL};
+  lu_frame = &f; /* the innermost location is then at */
+  va_list ap;
+  va_start(ap, fmt);
+  lu_verror(fmt, ap);
+}
+
 noreturn void lu_break(void) {
   lu_interrupted = 0;
   LuValue *e = make_error(lu_cstring("*** Break"));
@@ -157,13 +165,16 @@ bool lu_pcall(void (*fn)(void *ud), void *ud, LuValue **err) {
 void lu_report(LuValue *err) {
   fflush(stdout);
   LuValue *w = err->err->where;
-  if (w != lu_nil)
+  if (err->err->is_break) /* a new line after the terminal's ^C */
+    fprintf(stderr, "\n*** Break\n");
+  else if (w != lu_nil)
     fprintf(stderr, "%s:%.0f:%.0f: error: %s\n", LU_CAR(w)->str.s,
             LU_CAR(LU_CDR(w))->num, LU_CAR(LU_CDR(LU_CDR(w)))->num,
             err->err->message->str.s);
   else
     fprintf(stderr, "lush89: error: %s\n", err->err->message->str.s);
-  for (LuValue *l = err->err->trace; l != lu_nil; l = LU_CDR(l))
+  for (LuValue *l = err->err->trace; !err->err->is_break && l != lu_nil;
+       l = LU_CDR(l))
     fprintf(stderr, "  at %s\n", LU_CAR(l)->str.s);
   fflush(stderr);
 }

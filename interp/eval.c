@@ -473,7 +473,7 @@ LU_DEFSPECIAL(for_, "(for (VAR FROM TO [STEP]) BODY...)",
 }
 
 /* The node k steps down the environment env. */
-static LuValue *lu_env_at(LuValue *env, long k) {
+static LuValue *env_at(LuValue *env, long k) {
   while (k-- > 0)
     env = env->env.next;
   return env;
@@ -505,7 +505,7 @@ static LuValue *each_loop(LuValue *args, LuValue *env, bool collect) {
       if (fresh)
         e = bind(vars[i], lists[i]->cons.car, e);
       else /* the nodes of vars, innermost (the last) first */
-        lu_env_at(inner, n - 1 - i)->env.value = lists[i]->cons.car;
+        env_at(inner, n - 1 - i)->env.value = lists[i]->cons.car;
       lists[i] = lists[i]->cons.cdr;
     }
     if (fresh)

@@ -22,6 +22,9 @@ extern const LuBuiltin *lu_current; /* builtin being called, for messages */
 /* error.c */
 void lu_error_init(void *stack_base);
 LuValue *lu_loc_list(const LuLoc *loc); /* (file line col) */
+/* lu_error, located at `at` rather than at the form being evaluated. */
+noreturn void lu_error_at(const LuLoc *at, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* read.c: reads forms from a buffer that outlives the reader. */
 typedef enum { LU_READ_OK, LU_READ_EOF, LU_READ_INCOMPLETE } LuReadStatus;

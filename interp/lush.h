@@ -278,7 +278,8 @@ noreturn void lu_rethrow(LuValue *err);
    survive an error goes through here. */
 bool lu_pcall(void (*fn)(void *ud), void *ud, LuValue **err);
 
-/* Prints "FILE:LINE:COL: error: MESSAGE" and the backtrace to stderr. */
+/* Prints "FILE:LINE:COL: error: MESSAGE" and the backtrace to stderr, or
+   "*** Break" for Ctrl-C. */
 void lu_report(LuValue *err);
 
 /* Ctrl-C: the SIGINT handler only sets this flag. Evaluation and long

@@ -121,12 +121,8 @@ int main(int argc, char **argv) {
     return 0;
   }
   bool ok = lu_pcall(run, &r, &err);
-  if (!ok) {
-    if (err->err->is_break)
-      fprintf(stderr, "*** Break\n");
-    else
-      lu_report(err);
-  }
+  if (!ok)
+    lu_report(err);
   if (r.mode == 'i') { /* as python -i: the REPL even after an error */
     lu_repl(false);
     return 0;

@@ -66,10 +66,7 @@ static LuLoc *here(LuReader *r) {
 }
 
 noreturn static void syntax_error(const LuLoc *at, const char *msg) {
-  /* The frame makes the error carry the syntax error's own location. */
-  LuFrame f = {lu_frame, lu_cons_at(lu_nil, lu_nil, at), NULL, NULL};
-  lu_frame = &f;
-  lu_error("syntax error: %s", msg);
+  lu_error_at(at, "syntax error: %s", msg);
 }
 
 static void skip_space(LuReader *r) {

@@ -47,9 +47,7 @@ static void eval_all(void *ud) {
   if (st == LU_READ_INCOMPLETE) { /* report it at the form's start */
     LuLoc *at = lu_alloc(sizeof *at);
     *at = (LuLoc){c->r->file, c->r->line, c->r->col};
-    LuFrame f = {lu_frame, lu_cons_at(lu_nil, lu_nil, at), NULL, NULL};
-    lu_frame = &f;
-    lu_error("syntax error: unfinished form (a missing ')' or '\"')");
+    lu_error_at(at, "syntax error: unfinished form (a missing ')' or '\"')");
   }
 }
 
@@ -156,15 +154,6 @@ static void eval_print(void *ud) {
   fflush(stdout);
 }
 
-static void report(LuValue *err) {
-  if (err->err->is_break) {
-    fflush(stdout);
-    fprintf(stderr, "\n*** Break\n");
-  } else {
-    lu_report(err);
-  }
-}
-
 typedef struct {
   LuReader r;
   LuValue *form;
@@ -186,14 +175,14 @@ static size_t eval_text(const char *text, size_t len, int line) {
   for (;;) {
     LuValue *err;
     if (!lu_pcall(read_one, &c, &err)) {
-      report(err);
+      lu_report(err);
       return len;
     }
     if (c.st != LU_READ_OK)
       return c.st == LU_READ_EOF ? len : c.r.pos;
     EvalPrint e = {c.form, &c.r.start};
     if (!lu_pcall(eval_print, &e, &err))
-      report(err);
+      lu_report(err);
   }
 }
 
@@ -320,7 +309,7 @@ static void piped(void) {
     r.line = pending_line;
     LoadCall c = {&r, lu_nil};
     if (!lu_pcall(eval_all, &c, &err))
-      report(err);
+      lu_report(err);
   }
 }
 
