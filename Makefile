@@ -10,16 +10,17 @@ endif
 OPT     ?= -O3 $(ARCH)
 WERROR  := $(if $(CI),-Werror,)
 # no-math-errno: sqrtf and friends may then vectorise; errno is never read.
-CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) -fno-math-errno -g -Wall -Wextra $(WERROR) -MMD -MP
+INC     := -I. -Iinterp -Iruntime/idx -Iruntime/io -Iruntime/nn
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(INC) $(OPT) -fno-math-errno -g -Wall -Wextra $(WERROR) -MMD -MP
 LDLIBS  := -lreadline -lgc -lpng -lz -lm -lpthread -lutil
 
-SRC     := $(wildcard interp/*.c runtime/*.c)
+SRC     := $(wildcard *.c interp/*.c runtime/*/*.c)
 OBJ     := $(SRC:%.c=build/%.o)
-CORE    := $(filter-out build/interp/main.o,$(OBJ))
+CORE    := $(filter-out build/main.o,$(OBJ))
 CTESTS  := $(patsubst tests/c/%.c,build/tests/%,$(wildcard tests/c/test_*.c))
 
 .PHONY: all deps run test bench install clean format
-all: deps lush89
+all: lush89
 
 deps:
 	@sh .ci/deps
@@ -33,15 +34,15 @@ build/%.o: %.c
 
 build/tests/%: tests/c/%.c $(CORE)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iinterp -Iruntime -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
 
-test: all $(CTESTS)
+test: deps all $(CTESTS)
 	@sh tests/run.sh $(CTESTS)
 
-run: all
+run: deps all
 	./lush89 scripts/lecun1989.lsp
 
-bench: all
+bench: deps all
 	@sh bench/run.sh
 
 install: all
@@ -50,7 +51,7 @@ install: all
 	install -m 755 lush89 $(DESTDIR)$(PREFIX)/bin/lush89
 
 format:
-	clang-format -i interp/*.[ch] runtime/*.[ch] tests/c/*.c
+	clang-format -i *.[ch] interp/*.[ch] runtime/*/*.[ch] tests/c/*.[ch]
 
 clean:
 	rm -rf build lush89

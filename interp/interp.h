@@ -35,8 +35,7 @@ typedef struct {
   const char *file;
   LuLoc start; /* where the last form read began */
 } LuReader;
-void lu_reader_init(LuReader *r, const char *src, size_t len,
-                    const char *file);
+void lu_reader_init(LuReader *r, const char *src, size_t len, const char *file);
 /* Reads the next form into *out. LU_READ_INCOMPLETE when the text ends
    inside a form (r->pos is then left at the form's start); raises on a
    syntax error. */
@@ -77,11 +76,6 @@ LuValue *lu_new(LuType type);
 /* Visits every interned symbol. */
 void lu_symbols_each(void (*fn)(LuValue *sym, void *ud), void *ud);
 
-/* init.c: opens every library and loads the prelude (run it under
-   lu_pcall, after GC_INIT and lu_error_init); Ctrl-C sets lu_interrupted. */
-void lu_init(void *unused);
-void lu_catch_sigint(void);
-
 /* system.c: the contents of the file path as a string; raises
    "CALLER: PATH: REASON" on any error. */
 LuValue *lu_read_file(const char *path);
@@ -104,7 +98,7 @@ static inline LuValue *lu_cdr(LuValue *v) {
 
 /* Symbols the evaluator dispatches on, interned once. */
 extern LuValue *lu_s_quote, *lu_s_quasiquote, *lu_s_unquote,
-    *lu_s_unquote_splicing, *lu_s_optional, *lu_s_rest, *lu_s_this,
-    *lu_s_catch, *lu_s_idx_literal;
+    *lu_s_unquote_splicing, *lu_s_optional, *lu_s_rest, *lu_s_this, *lu_s_catch,
+    *lu_s_idx_literal;
 
 #endif

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "init.h"
 #include "interp.h"
 
 /* ---- in-process interpreter ------------------------------------------- */

@@ -4,7 +4,7 @@
 #ifndef LU_TENSOR_H
 #define LU_TENSOR_H
 
-#include "../interp/lush.h"
+#include "lush.h"
 
 #define LU_MAXDIM 8
 

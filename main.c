@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "init.h"
 #include "interp.h"
 
 static const char usage[] =

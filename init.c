@@ -1,12 +1,14 @@
-/* init.c: start-up. Opens every library, interpreter and runtime, and
-   loads lib/prelude.lsp. Shared by main and the C tests. */
+/* init.c: start-up, above both interp/ and runtime/: the one list of
+   subsystems to open (interpreter libraries first, then the runtime's), and
+   the Ctrl-C handler. Shared by main and the C tests. */
 #include <limits.h>
 #include <stdio.h>
 
-#include "../runtime/io.h"
-#include "../runtime/net.h"
-#include "../runtime/tensor.h"
+#include "init.h"
 #include "interp.h"
+#include "io.h"
+#include "net.h"
+#include "tensor.h"
 
 void lu_init(void *unused) {
   (void)unused;
