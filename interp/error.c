@@ -39,9 +39,13 @@ void lu_error_init(void *stack_base) {
   guard_limit = lu_stack_limit = (char *)stack_base - size + (512u << 10);
 }
 
-noreturn void lu_stack_overflow(void) { lu_error("recursion too deep"); }
+noreturn void lu_stack_overflow(void) {
+  lu_error("recursion too deep");
+}
 
-const char *lu_caller(void) { return lu_current ? lu_current->name : "lush89"; }
+const char *lu_caller(void) {
+  return lu_current ? lu_current->name : "lush89";
+}
 
 LuValue *lu_loc_list(const LuLoc *loc) {
   return lu_list(3, lu_cstring(loc->file), lu_number(loc->line),
@@ -230,8 +234,8 @@ void lu_register(LuBuiltin *const *table) {
 /* ---- argument checkers ---- */
 
 noreturn void lu_arg_error(int i, const char *expected, LuValue *got) {
-  lu_error("%s: argument %d: expected %s, got %s", lu_caller(), i + 1,
-           expected, lu_repr_limit(got, 60));
+  lu_error("%s: argument %d: expected %s, got %s", lu_caller(), i + 1, expected,
+           lu_repr_limit(got, 60));
 }
 
 double lu_arg_num(LuValue **argv, int i) {

@@ -69,10 +69,9 @@ const char *lu_fn_usage(LuValue *fn) {
   const char *params = lu_repr(fn->fn->params, true);
   LuBuf b;
   lu_buf_init(&b);
-  lu_buf_printf(&b, "(%s%s%.*s)", name->sym.name,
-                fn->fn->params == lu_nil ? "" : " ",
-                fn->fn->params == lu_nil ? 0 : (int)strlen(params) - 2,
-                params + 1);
+  lu_buf_printf(
+      &b, "(%s%s%.*s)", name->sym.name, fn->fn->params == lu_nil ? "" : " ",
+      fn->fn->params == lu_nil ? 0 : (int)strlen(params) - 2, params + 1);
   return b.s;
 }
 
@@ -82,8 +81,7 @@ noreturn static void arity_error(LuValue *fn, int argc) {
            lu_fn_usage(fn));
 }
 
-LuValue *lu_bind_params(LuValue *fn, LuValue *env, int argc,
-                        LuValue **argv) {
+LuValue *lu_bind_params(LuValue *fn, LuValue *env, int argc, LuValue **argv) {
   LuValue *p = fn->fn->params;
   if (fn->fn->nrequired >= 0) { /* the common case, without &optional... */
     if (argc != fn->fn->nrequired)
@@ -141,8 +139,8 @@ LuValue *lu_progn(LuValue *body, LuValue *env) {
 }
 
 noreturn static void arity_error_builtin(const LuBuiltin *b, int argc) {
-  lu_error("%s: wrong number of arguments (%d given); usage: %s", b->name,
-           argc, b->usage);
+  lu_error("%s: wrong number of arguments (%d given); usage: %s", b->name, argc,
+           b->usage);
 }
 
 static inline LuValue *call_builtin(const LuBuiltin *b, int argc,
@@ -263,14 +261,15 @@ LuValue *lu_eval(LuValue *x, LuValue *env) {
 
 /* ---- special forms ---- */
 
-
 /* Sets *tail to the last form of body after evaluating the others. */
 static LuValue *tail_body(LuValue *body, LuValue *env, LuValue **tail) {
   *tail = body_tail(body, env);
   return NULL;
 }
 
-static bool truthy(LuValue *v) { return v != lu_nil; }
+static bool truthy(LuValue *v) {
+  return v != lu_nil;
+}
 
 LuValue *lu_check_name(LuValue *s, const char *what) {
   if (s->type != LU_SYMBOL || s == lu_t || s == s_nil)
@@ -279,7 +278,8 @@ LuValue *lu_check_name(LuValue *s, const char *what) {
   return s;
 }
 
-LU_DEFSPECIAL(quote, "(quote X)", "Returns X unevaluated; 'X reads as "
+LU_DEFSPECIAL(quote, "(quote X)",
+              "Returns X unevaluated; 'X reads as "
               "(quote X).") {
   return lu_car(args);
 }
@@ -313,7 +313,8 @@ LU_DEFSPECIAL(cond, "(cond (TEST BODY...)...)",
     LuValue *clause = lu_car(args);
     LuValue *v = lu_eval(lu_car(clause), *env);
     if (truthy(v))
-      return lu_cdr(clause) == lu_nil ? v : tail_body(lu_cdr(clause), *env, tail);
+      return lu_cdr(clause) == lu_nil ? v
+                                      : tail_body(lu_cdr(clause), *env, tail);
   }
   return lu_nil;
 }
@@ -565,8 +566,7 @@ LuValue *lu_make_fn(LuType type, LuValue *name, LuValue *rest, LuValue *env) {
   f->fn->env = env;
   f->fn->klass = lu_nil;
   f->fn->nrequired = 0;
-  for (LuValue *p = params; f->fn->nrequired >= 0 && p != lu_nil;
-       p = lu_cdr(p))
+  for (LuValue *p = params; f->fn->nrequired >= 0 && p != lu_nil; p = lu_cdr(p))
     f->fn->nrequired = p->type == LU_CONS && p->cons.car->type == LU_SYMBOL &&
                                p->cons.car != lu_s_optional &&
                                p->cons.car != lu_s_rest
@@ -636,7 +636,8 @@ static LuValue *increment(LuValue *args, LuValue *env, double sign) {
   if ((*cell)->type != LU_NUMBER)
     lu_error("%s: %s is not a number: %s", lu_caller(), s->sym.name,
              lu_repr_limit(*cell, 60));
-  double d = lu_cdr(args) == lu_nil ? 1 : eval_number(lu_car(lu_cdr(args)), env, "N");
+  double d =
+      lu_cdr(args) == lu_nil ? 1 : eval_number(lu_car(lu_cdr(args)), env, "N");
   return *cell = lu_number((*cell)->num + sign * d);
 }
 
@@ -653,8 +654,9 @@ static LuValue *quasi(LuValue *x, LuValue *env, int depth) {
     return x;
   LuValue *h = x->cons.car;
   if (h == lu_s_unquote)
-    return depth == 1 ? lu_eval(lu_car(x->cons.cdr), env)
-                      : lu_list(2, h, quasi(lu_car(x->cons.cdr), env, depth - 1));
+    return depth == 1
+               ? lu_eval(lu_car(x->cons.cdr), env)
+               : lu_list(2, h, quasi(lu_car(x->cons.cdr), env, depth - 1));
   if (h == lu_s_quasiquote)
     return lu_list(2, h, quasi(lu_car(x->cons.cdr), env, depth + 1));
   LuValue *head = lu_nil, **tail = &head;
@@ -701,7 +703,8 @@ LU_DEFSPECIAL(try, "(try BODY... (catch VAR HANDLER...))",
   LuValue *body = lu_nil, **btail = &body, *handler = lu_nil;
   for (; args != lu_nil; args = lu_cdr(args)) {
     LuValue *f = lu_car(args);
-    if (f->type == LU_CONS && f->cons.car == lu_s_catch && lu_cdr(args) == lu_nil)
+    if (f->type == LU_CONS && f->cons.car == lu_s_catch &&
+        lu_cdr(args) == lu_nil)
       handler = f->cons.cdr;
     else {
       *btail = lu_cons(f, lu_nil);
@@ -799,16 +802,44 @@ LU_DEFUN(boundp, "(boundp SYMBOL)", "t when SYMBOL has a global value.") {
   return LU_BOOL(lu_arg_sym(argv, 0)->sym.value != NULL);
 }
 
-static LuBuiltin *const core_builtins[] = {
-    &quote_builtin, &if__builtin, &when_builtin, &unless_builtin,
-    &cond_builtin, &selectq_builtin, &and_builtin, &or_builtin,
-    &progn_builtin, &prog1_builtin, &setq_builtin, &let_builtin,
-    &let_star_builtin, &while__builtin, &repeat_builtin, &for__builtin,
-    &each_builtin, &all_builtin, &de_builtin, &dm_builtin, &lambda_builtin,
-    &defvar_builtin, &incr_builtin, &decr_builtin, &quasiquote_builtin,
-    &try_builtin, &unwind_protect_builtin, &time__builtin, &eval_builtin,
-    &macroexpand_builtin, &error_builtin, &error_message_builtin,
-    &error_where_builtin, &error_backtrace_builtin, &form_where_builtin, &not_builtin, &boundp_builtin, NULL};
+static LuBuiltin *const core_builtins[] = {&quote_builtin,
+                                           &if__builtin,
+                                           &when_builtin,
+                                           &unless_builtin,
+                                           &cond_builtin,
+                                           &selectq_builtin,
+                                           &and_builtin,
+                                           &or_builtin,
+                                           &progn_builtin,
+                                           &prog1_builtin,
+                                           &setq_builtin,
+                                           &let_builtin,
+                                           &let_star_builtin,
+                                           &while__builtin,
+                                           &repeat_builtin,
+                                           &for__builtin,
+                                           &each_builtin,
+                                           &all_builtin,
+                                           &de_builtin,
+                                           &dm_builtin,
+                                           &lambda_builtin,
+                                           &defvar_builtin,
+                                           &incr_builtin,
+                                           &decr_builtin,
+                                           &quasiquote_builtin,
+                                           &try_builtin,
+                                           &unwind_protect_builtin,
+                                           &time__builtin,
+                                           &eval_builtin,
+                                           &macroexpand_builtin,
+                                           &error_builtin,
+                                           &error_message_builtin,
+                                           &error_where_builtin,
+                                           &error_backtrace_builtin,
+                                           &form_where_builtin,
+                                           &not_builtin,
+                                           &boundp_builtin,
+                                           NULL};
 
 void lu_core_open(void) {
   s_nil = lu_intern("nil");

@@ -9,7 +9,9 @@
 
 static LuValue *docs; /* symbol -> doc string of a variable */
 
-void lu_set_doc(LuValue *name, LuValue *doc) { lu_hash_set(docs, name, doc); }
+void lu_set_doc(LuValue *name, LuValue *doc) {
+  lu_hash_set(docs, name, doc);
+}
 
 static void print_where(LuValue *where) {
   if (where != lu_nil)

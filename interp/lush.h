@@ -55,8 +55,7 @@ typedef LuValue *(*LuCFunc)(LuValue **argv, int argc);
 /* A special form gets its unevaluated argument list and the environment.
    It either returns a value, or stores a form in *tail and returns NULL:
    the evaluator then evaluates *tail in *env without growing the C stack. */
-typedef LuValue *(*LuSpecialFunc)(LuValue *args, LuValue **env,
-                                  LuValue **tail);
+typedef LuValue *(*LuSpecialFunc)(LuValue *args, LuValue **env, LuValue **tail);
 
 /* A builtin's registration record. The usage line is the one source of its
    name and arity: "(idx-add A B [OUT])" means name idx-add, 2 to 3
@@ -64,13 +63,13 @@ typedef LuValue *(*LuSpecialFunc)(LuValue *args, LuValue **env,
 typedef struct LuBuiltin {
   const char *usage;
   const char *doc;
-  LuCFunc fn;           /* exactly one of fn and special is set */
+  LuCFunc fn; /* exactly one of fn and special is set */
   LuSpecialFunc special;
   const char *file;
   int line;
   /* filled in by lu_register from usage */
   const char *name;
-  int min, max;         /* max -1: any number */
+  int min, max; /* max -1: any number */
 } LuBuiltin;
 
 struct LuFn;
@@ -89,15 +88,15 @@ struct LuValue {
     } str;
     struct {
       const char *name;
-      LuValue *value;   /* global value, or NULL when unbound */
-      LuValue *where;   /* definition site for help: (file line col), or () */
+      LuValue *value; /* global value, or NULL when unbound */
+      LuValue *where; /* definition site for help: (file line col), or () */
     } sym;
     struct {
       LuValue *car, *cdr;
       const LuLoc *loc; /* NULL for pairs not made by the reader */
     } cons;
     LuBuiltin *builtin;
-    struct LuFn *fn;    /* LU_CLOSURE and LU_MACRO */
+    struct LuFn *fn; /* LU_CLOSURE and LU_MACRO */
     struct LuClass *klass;
     struct LuObject *obj;
     struct LuHash *hash;
@@ -107,9 +106,9 @@ struct LuValue {
       void *ptr;
     } cdata;
     struct {
-      LuValue *sym;     /* NULL in a method's object frame... */
-      LuValue *value;   /* ...whose value is then the object */
-      LuValue *next;    /* an LU_ENV, or () for the global scope */
+      LuValue *sym;   /* NULL in a method's object frame... */
+      LuValue *value; /* ...whose value is then the object */
+      LuValue *next;  /* an LU_ENV, or () for the global scope */
     } env;
   };
 };
@@ -132,17 +131,17 @@ struct LuErr {
 };
 
 struct LuClass {
-  LuValue *name;    /* symbol */
-  LuValue *super;   /* LU_CLASS value or () */
-  int nslots;       /* including inherited slots, which come first */
-  LuValue **slots;  /* slot names (symbols) */
-  LuValue **inits;  /* default forms, evaluated at (new ...) */
+  LuValue *name;          /* symbol */
+  LuValue *super;         /* LU_CLASS value or () */
+  int nslots;             /* including inherited slots, which come first */
+  LuValue **slots;        /* slot names (symbols) */
+  LuValue **inits;        /* default forms, evaluated at (new ...) */
   struct LuHash *methods; /* symbol -> closure */
 };
 
 struct LuObject {
-  LuValue *klass;   /* LU_CLASS value */
-  LuValue **slots;  /* nslots values */
+  LuValue *klass;  /* LU_CLASS value */
+  LuValue **slots; /* nslots values */
 };
 
 /* A symbol that has been bound lexically (a parameter, let, loop or slot
@@ -228,19 +227,19 @@ void lu_print_number(LuBuf *b, double x);
 /* Defines a builtin C function `cname` with its usage line and doc string,
    and its registration record `cname_builtin`. The body sees argv, argc;
    arity was checked against the usage line before the call. */
-#define LU_DEFUN(cname, usage, doc)                                          \
-  static LuValue *cname(LuValue **argv, int argc);                          \
-  static LuBuiltin cname##_builtin = {usage, doc, cname, NULL, __FILE__,    \
-                                      __LINE__, NULL, 0, 0};                \
+#define LU_DEFUN(cname, usage, doc)                                            \
+  static LuValue *cname(LuValue **argv, int argc);                             \
+  static LuBuiltin cname##_builtin = {usage,    doc,  cname, NULL, __FILE__,   \
+                                      __LINE__, NULL, 0,     0};               \
   static LuValue *cname(LuValue **argv, __attribute__((unused)) int argc)
 
 /* Defines a special form; see LuSpecialFunc. Its parameters are args,
    env and tail. */
-#define LU_DEFSPECIAL(cname, usage, doc)                                     \
-  static LuValue *cname(LuValue *args, LuValue **env, LuValue **tail);      \
-  static LuBuiltin cname##_builtin = {usage, doc, NULL, cname, __FILE__,    \
-                                      __LINE__, NULL, 0, 0};                \
-  static LuValue *cname(LuValue *args, __attribute__((unused)) LuValue **env, \
+#define LU_DEFSPECIAL(cname, usage, doc)                                       \
+  static LuValue *cname(LuValue *args, LuValue **env, LuValue **tail);         \
+  static LuBuiltin cname##_builtin = {usage,    doc,  NULL, cname, __FILE__,   \
+                                      __LINE__, NULL, 0,    0};                \
+  static LuValue *cname(LuValue *args, __attribute__((unused)) LuValue **env,  \
                         __attribute__((unused)) LuValue **tail)
 
 /* Binds every builtin of a NULL-terminated table to its name. */
@@ -253,7 +252,7 @@ const char *lu_caller(void);
    "NAME: argument I+1: expected WHAT, got VALUE". */
 noreturn void lu_arg_error(int i, const char *expected, LuValue *got);
 double lu_arg_num(LuValue **argv, int i);
-long lu_arg_int(LuValue **argv, int i);   /* an integral number */
+long lu_arg_int(LuValue **argv, int i); /* an integral number */
 const char *lu_arg_str(LuValue **argv, int i);
 LuValue *lu_arg_sym(LuValue **argv, int i);
 LuValue *lu_arg_list(LuValue **argv, int i); /* () or a pair */

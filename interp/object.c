@@ -75,9 +75,8 @@ LU_DEFSPECIAL(defclass, "(defclass NAME SUPER (SLOT DEFAULT)...)",
   LuValue *name = lu_check_name(lu_car(args), "the class name");
   LuValue *super = lu_cdr(args) == lu_nil ? lu_nil : lu_car(lu_cdr(args));
   super = super == lu_nil ? lu_nil : global_class(super);
-  LuValue *c = make_class(name, super, lu_cdr(args) == lu_nil
-                                           ? lu_nil
-                                           : lu_cdr(lu_cdr(args)));
+  LuValue *c = make_class(
+      name, super, lu_cdr(args) == lu_nil ? lu_nil : lu_cdr(lu_cdr(args)));
   lu_define(name, c);
   return name;
 }
@@ -104,8 +103,8 @@ LuValue *lu_send(LuValue *obj, LuValue *method, int argc, LuValue **argv) {
   if (!m)
     lu_error("==>: %s has no method %s", lu_repr_limit(obj, 60),
              method->sym.name);
-  LuValue *env = lu_env_bind(lu_env_bind(m->fn->env, NULL, obj), lu_s_this,
-                             obj);
+  LuValue *env =
+      lu_env_bind(lu_env_bind(m->fn->env, NULL, obj), lu_s_this, obj);
   return lu_progn(m->fn->body, lu_bind_params(m, env, argc, argv));
 }
 
@@ -131,8 +130,8 @@ LU_DEFUN(new, "(new CLASS ARGS...)",
   LuValue *obj = lu_new(LU_OBJECT);
   obj->obj = lu_alloc(sizeof(struct LuObject));
   obj->obj->klass = c;
-  obj->obj->slots = lu_alloc((size_t)(k->nslots ? k->nslots : 1) *
-                             sizeof(LuValue *));
+  obj->obj->slots =
+      lu_alloc((size_t)(k->nslots ? k->nslots : 1) * sizeof(LuValue *));
   for (int i = 0; i < k->nslots; i++)
     obj->obj->slots[i] = lu_eval(k->inits[i], lu_nil);
   for (LuValue *sc = c; sc != lu_nil; sc = sc->klass->super)
@@ -141,8 +140,7 @@ LU_DEFUN(new, "(new CLASS ARGS...)",
       return obj;
     }
   if (argc > 1)
-    lu_error("new: %s has no constructor to take arguments",
-             k->name->sym.name);
+    lu_error("new: %s has no constructor to take arguments", k->name->sym.name);
   return obj;
 }
 
@@ -182,9 +180,9 @@ LU_DEFUN(is_a, "(is-a OBJECT CLASS)",
 }
 
 static LuBuiltin *const object_builtins[] = {
-    &defclass_builtin, &defmethod_builtin, &send_builtin, &new_builtin,
-    &getslot_builtin, &setslot_builtin, &classof_builtin, &is_a_builtin,
-    NULL};
+    &defclass_builtin, &defmethod_builtin, &send_builtin,
+    &new_builtin,      &getslot_builtin,   &setslot_builtin,
+    &classof_builtin,  &is_a_builtin,      NULL};
 
 void lu_object_open(void) {
   lu_register(object_builtins);

@@ -39,11 +39,21 @@ static void print_string(LuBuf *b, LuValue *v) {
   for (size_t i = 0; i < v->str.len; i++) {
     unsigned char c = (unsigned char)v->str.s[i];
     switch (c) {
-    case '"': lu_buf_puts(b, "\\\""); break;
-    case '\\': lu_buf_puts(b, "\\\\"); break;
-    case '\n': lu_buf_puts(b, "\\n"); break;
-    case '\t': lu_buf_puts(b, "\\t"); break;
-    case '\r': lu_buf_puts(b, "\\r"); break;
+    case '"':
+      lu_buf_puts(b, "\\\"");
+      break;
+    case '\\':
+      lu_buf_puts(b, "\\\\");
+      break;
+    case '\n':
+      lu_buf_puts(b, "\\n");
+      break;
+    case '\t':
+      lu_buf_puts(b, "\\t");
+      break;
+    case '\r':
+      lu_buf_puts(b, "\\r");
+      break;
     default:
       if (c < 32 || c == 127)
         lu_buf_printf(b, "\\x%02x", c);

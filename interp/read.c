@@ -102,14 +102,14 @@ static LuValue *read_list(LuReader *r, int close, LuLoc *loc) {
       lu_error(incomplete_msg);
     if (c == ')' || c == ']') {
       if (c != close)
-        syntax_error(here(r), c == ')' ? "')' closes a '['"
-                                       : "']' closes a '('");
+        syntax_error(here(r),
+                     c == ')' ? "')' closes a '['" : "']' closes a '('");
       next(r);
       return head;
     }
-    if (c == '.' && delimiter(r->pos + 1 < r->len
-                                  ? (unsigned char)r->src[r->pos + 1]
-                                  : -1)) {
+    if (c == '.' &&
+        delimiter(r->pos + 1 < r->len ? (unsigned char)r->src[r->pos + 1]
+                                      : -1)) {
       LuLoc *dot = here(r);
       next(r);
       if (head == lu_nil || close == ']')
@@ -141,13 +141,26 @@ static LuValue *read_string(LuReader *r, LuLoc *loc) {
       LuLoc *at = here(r);
       c = next(r);
       switch (c) {
-      case 'n': c = '\n'; break;
-      case 't': c = '\t'; break;
-      case 'r': c = '\r'; break;
-      case 'e': c = 27; break;
-      case '0': c = 0; break;
-      case '"': case '\\': break;
-      case '\n': continue; /* a line continued */
+      case 'n':
+        c = '\n';
+        break;
+      case 't':
+        c = '\t';
+        break;
+      case 'r':
+        c = '\r';
+        break;
+      case 'e':
+        c = 27;
+        break;
+      case '0':
+        c = 0;
+        break;
+      case '"':
+      case '\\':
+        break;
+      case '\n':
+        continue; /* a line continued */
       case 'x': {
         char hex[3] = {0};
         for (int i = 0; i < 2; i++) {

@@ -515,7 +515,8 @@ LU_DEFUN(string_to_symbol, "(string->symbol STR)",
   return lu_intern(s->str.s);
 }
 
-static LuBuiltin *const string_builtins[] = {&printf__builtin, &eprintf_builtin,
+static LuBuiltin *const string_builtins[] = {&printf__builtin,
+                                             &eprintf_builtin,
                                              &sprintf__builtin,
                                              &concat_builtin,
                                              &substring_builtin,

@@ -5,8 +5,8 @@
 #include "interp.h"
 
 #include <dirent.h>
-#include <ftw.h>
 #include <errno.h>
+#include <ftw.h>
 #include <gc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -649,7 +649,8 @@ static LuBuiltin *const system_builtins[] = {&print_builtin,
                                              &write_string_builtin,
                                              &flush_builtin,
                                              &close__builtin,
-                                             &getenv__builtin, &isatty__builtin,
+                                             &getenv__builtin,
+                                             &isatty__builtin,
                                              &sys_builtin,
                                              &exit__builtin,
                                              &clock__builtin,

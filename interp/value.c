@@ -30,8 +30,7 @@ static void check_size(size_t n, const char *who) {
       x /= 1024;
       unit = units[i];
     }
-    lu_error("%s: %.1f %s requested, more than this machine has", who, x,
-             unit);
+    lu_error("%s: %.1f %s requested, more than this machine has", who, x, unit);
   }
 }
 
@@ -96,7 +95,8 @@ enum { SMALL_MIN = -1024, SMALL_MAX = 1024 };
 static LuValue small_ints[SMALL_MAX - SMALL_MIN + 1];
 
 LuValue *lu_number(double x) {
-  if (x >= SMALL_MIN && x <= SMALL_MAX && x == (int)x && !(x == 0 && signbit(x)))
+  if (x >= SMALL_MIN && x <= SMALL_MAX && x == (int)x &&
+      !(x == 0 && signbit(x)))
     return &small_ints[(int)x - SMALL_MIN];
   LuValue *v = lu_new(LU_NUMBER);
   v->num = x;
@@ -113,7 +113,9 @@ LuValue *lu_string(const char *s, size_t len) {
   return v;
 }
 
-LuValue *lu_cstring(const char *s) { return lu_string(s, strlen(s)); }
+LuValue *lu_cstring(const char *s) {
+  return lu_string(s, strlen(s));
+}
 
 LuValue *lu_cons(LuValue *car, LuValue *cdr) {
   return lu_cons_at(car, cdr, NULL);
@@ -226,7 +228,9 @@ void lu_symbols_each(void (*fn)(LuValue *sym, void *ud), void *ud) {
       fn(symtab[i], ud);
 }
 
-LuValue *lu_global(const char *name) { return lu_intern(name)->sym.value; }
+LuValue *lu_global(const char *name) {
+  return lu_intern(name)->sym.value;
+}
 
 void lu_set_global(const char *name, LuValue *value) {
   lu_intern(name)->sym.value = value;
@@ -307,7 +311,7 @@ struct LuHash {
   LuValue **keys, **vals; /* entries; a removed entry has key NULL */
   size_t n, cap;          /* entries used (incl. removed), allocated */
   size_t live;
-  int32_t *index;         /* -1 empty, else entry number */
+  int32_t *index; /* -1 empty, else entry number */
   size_t icap;
 };
 
@@ -317,7 +321,9 @@ LuValue *lu_hash_new(void) {
   return v;
 }
 
-static struct LuHash *hash_of(LuValue *h) { return h->hash; }
+static struct LuHash *hash_of(LuValue *h) {
+  return h->hash;
+}
 
 /* Returns the index slot for key: holding its entry, or empty. */
 static int32_t *hash_slot(struct LuHash *t, LuValue *key) {
@@ -405,7 +411,9 @@ bool lu_hash_remove(LuValue *h, LuValue *key) {
   return true;
 }
 
-size_t lu_hash_count(LuValue *h) { return hash_of(h)->live; }
+size_t lu_hash_count(LuValue *h) {
+  return hash_of(h)->live;
+}
 
 void lu_hash_each(LuValue *h, bool (*fn)(LuValue *k, LuValue *v, void *ud),
                   void *ud) {
@@ -475,7 +483,9 @@ void lu_buf_add(LuBuf *b, const char *s, size_t n) {
   b->s[b->len] = 0;
 }
 
-void lu_buf_puts(LuBuf *b, const char *s) { lu_buf_add(b, s, strlen(s)); }
+void lu_buf_puts(LuBuf *b, const char *s) {
+  lu_buf_add(b, s, strlen(s));
+}
 
 void lu_buf_printf(LuBuf *b, const char *fmt, ...) {
   char small[256];
@@ -496,7 +506,9 @@ void lu_buf_printf(LuBuf *b, const char *fmt, ...) {
   lu_buf_add(b, big, (size_t)n);
 }
 
-static void no_warnings(char *msg, GC_word arg) { (void)msg, (void)arg; }
+static void no_warnings(char *msg, GC_word arg) {
+  (void)msg, (void)arg;
+}
 
 void lu_value_init(void) {
   GC_set_warn_proc(no_warnings); /* failures surface as Lisp errors */

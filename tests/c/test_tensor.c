@@ -18,8 +18,8 @@
 #include <string.h>
 
 #include "interp.h"
-#include "tensor.h"
 #include "lutest.h"
+#include "tensor.h"
 
 static const LuElem elems[] = {LU_FLOAT, LU_DOUBLE, LU_INT, LU_UBYTE};
 
