@@ -1,5 +1,6 @@
 # lush89: the only build system. `make` builds ./lush89; see README.md.
-#   make [PORTABLE=1] [SANITIZE=1] [CI=1]   build (CI=1: warnings are errors)
+#   make [ARCH=x86-64-v3 | PORTABLE=1] [SANITIZE=1] [CI=1]
+#                                           build (CI=1: warnings are errors)
 #   make test | run | bench | deps | install | format | format-check
 #   make fuzz [FUZZ_SECONDS=N]              libFuzzer on each tests/fuzz harness
 
@@ -8,18 +9,20 @@ PREFIX  ?= /usr/local
 FUZZ_SECONDS ?= 30
 
 # Each flavour builds in its own folder; ./lush89 is relinked whenever the
-# flavour changes (build/flavour records the last one).
+# flavour changes (build/flavour records the last one). ARCH picks the
+# instruction set (-march); PORTABLE=1 is the baseline (SSE2) build.
+ARCH    ?= native
+ifdef PORTABLE
+ARCH    :=
+endif
 ifdef SANITIZE
 CC      := clang
 FLAVOUR := sanitize
 OPT     := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
            -fno-sanitize-recover=undefined
-else ifdef PORTABLE
-FLAVOUR := portable
-OPT     ?= -O3
 else
-FLAVOUR := native
-OPT     ?= -O3 -march=native
+FLAVOUR := $(or $(ARCH),portable)
+OPT     ?= -O3 $(if $(ARCH),-march=$(ARCH))
 endif
 BUILD   := build/$(FLAVOUR)
 WERROR  := $(if $(CI),-Werror,)
