@@ -24,6 +24,9 @@ void lu_init(void *unused) {
   lu_repl_open();
   lu_tensor_open();
   lu_io_open();
+  lu_matrix_open();
+  lu_picture_open();
+  lu_json_open();
   lu_net_open();
   char prelude[PATH_MAX + 80];
   snprintf(prelude, sizeof prelude, "%s/prelude.lsp", lu_libdir);

@@ -1,7 +1,8 @@
 /* system.c: printing (print, prin, pretty), reading a form from a string,
    whole-file and line I/O, ports (a C-backed "port" type over a FILE), and
    the process interface: getenv, sys, exit, clock, date, sleep. File errors
-   raise "NAME: FILE: reason"; whole-file writes are atomic. */
+   raise "NAME: FILE: reason". (write-file, an atomic save, lives with the
+   other saves in the runtime's io.) */
 #include "interp.h"
 
 #include <dirent.h>
@@ -220,61 +221,6 @@ LU_DEFUN(read_lines, "(read-lines FILE)",
     s = nl ? nl + 1 : end;
   }
   return lu_nreverse(acc);
-}
-
-/* Writes all n bytes to fd; false with errno set on failure. */
-static bool write_all(int fd, const char *s, size_t n) {
-  while (n > 0) {
-    ssize_t k = write(fd, s, n);
-    if (k < 0 && errno == EINTR)
-      continue;
-    if (k < 0)
-      return false;
-    s += k;
-    n -= (size_t)k;
-  }
-  return true;
-}
-
-/* Writes path atomically: the data goes to a temporary file beside it,
-   which is synced and then renamed over path. A reader sees the old file or
-   the new one, never part of it; on failure the temporary is removed and
-   path is untouched. The new file gets the usual 0666 & ~umask mode. */
-static void write_atomic(const char *path, const char *data, size_t n) {
-  size_t plen = strlen(path);
-  char *tmp = lu_alloc_atomic(plen + 8, "write-file");
-  memcpy(tmp, path, plen);
-  memcpy(tmp + plen, ".XXXXXX", 8);
-  int fd = mkstemp(tmp);
-  if (fd < 0)
-    file_error(path);
-  mode_t mask = umask(0);
-  umask(mask);
-  bool ok =
-      write_all(fd, data, n) && fchmod(fd, 0666 & ~mask) == 0 && fsync(fd) == 0;
-  int saved = errno;
-  if (close(fd) != 0 && ok) {
-    ok = false;
-    saved = errno;
-  }
-  if (ok && rename(tmp, path) != 0) {
-    ok = false;
-    saved = errno;
-  }
-  if (ok)
-    return;
-  unlink(tmp);
-  errno = saved;
-  file_error(path);
-}
-
-LU_DEFUN(write_file, "(write-file FILE STR)",
-         "Replaces the contents of FILE with the string STR, atomically (a "
-         "crash leaves the old file or the new one, never part of one). "
-         "Returns STR.") {
-  LuValue *s = lu_arg_type(argv, 1, LU_STRING);
-  write_atomic(lu_arg_str(argv, 0), s->str.s, s->str.len);
-  return argv[1];
 }
 
 LU_DEFUN(append_file, "(append-file FILE STR)",
@@ -634,7 +580,6 @@ static LuBuiltin *const system_builtins[] = {&print_builtin,
                                              &read__builtin,
                                              &read_file_builtin,
                                              &read_lines_builtin,
-                                             &write_file_builtin,
                                              &append_file_builtin,
                                              &file_exists_builtin,
                                              &mkdir_p_builtin,

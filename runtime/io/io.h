@@ -1,32 +1,118 @@
-/* io.h: files. IDX and Lush matrix files (plain or gzip), PNG pictures,
-   terminal pictures (idx-show) and JSON. Every function here raises a Lisp
-   error naming the file and what is wrong; none leaves a half-written file. */
+/* io.h: files. io.c owns streams (reading plain or gzip files) and the one
+   atomic save that every writer goes through, with write-file; then one
+   file per format, each registering its own builtins: matrix.c (IDX and
+   classic Lush matrices, load-matrix and save-matrix, and the table of
+   other matrix formats chosen by extension), picture.c (PNG, picture grids,
+   idx-show) and json.c (json-read). Every function here raises a Lisp error
+   naming the file and what is wrong; none leaves a half-written file. */
 #ifndef LU_IO_H
 #define LU_IO_H
 
+#include <stdio.h>
+#include <zlib.h>
+
 #include "tensor.h"
 
-/* Reads an IDX file (type codes 08 09 0B 0C 0D 0E, 0 to 8 dims) or a classic
-   Lush binary matrix file; gzip when path ends in ".gz". Returns a new
-   contiguous tensor: signed bytes and shorts become int. */
-LuTensor *lu_io_load_matrix(const char *path);
+/* ---- Streams and the atomic save (io.c) ------------------------------- */
 
-/* Writes t (any layout) as IDX, gzip when path ends in ".gz", through a
-   temporary file in the same folder renamed over path. */
-void lu_io_save_matrix(const LuTensor *t, const char *path);
+/* An open input file: plain, or gzip when its name ends in .gz. */
+typedef struct {
+  const char *who, *path;
+  FILE *f; /* exactly one of f and gz is set */
+  gzFile gz;
+  bool exact;   /* size is the real size (a plain regular file) */
+  size_t size;  /* the file's size; for gzip, an estimate of the content's */
+  size_t limit; /* the most content the file can hold */
+} LuSource;
+
+/* Reads n bytes into dst, fewer only at the end of the content. Raises on
+   a read error or a truncated or corrupt gzip stream; polls for Ctrl-C. */
+size_t lu_io_read(LuSource *s, void *dst, size_t n);
+
+/* Opens path (gzip when it ends in .gz) and runs body(source, ud) on it;
+   the file is closed whatever happens, then body's error (or "WHO: PATH:
+   reason" for a file that cannot be opened) propagates. */
+typedef void (*LuReadBody)(LuSource *s, void *ud);
+void lu_io_with_source(const char *who, const char *path, LuReadBody body,
+                       void *ud);
+
+/* The whole content of path (decompressed when it ends in .gz) in GC
+   memory with a 0 byte after the last one; *len gets the size. */
+unsigned char *lu_io_read_all(const char *who, const char *path, size_t *len);
+
+/* An output stream into a save's temporary file. */
+typedef struct {
+  FILE *f; /* exactly one of f and gz is set */
+  gzFile gz;
+  const char *who, *path;
+} LuSink;
+
+/* Writes n bytes; false on failure, then lu_io_sink_why tells why. */
+bool lu_io_sink_put(LuSink *s, const void *p, size_t n);
+const char *lu_io_sink_why(LuSink *s);
+/* Writes n bytes; raises "WHO: PATH: write failed: why". */
+void lu_io_sink_write(LuSink *s, const void *p, size_t n);
+
+/* Saves path atomically: body(sink, ud) writes the content (gzip when gz)
+   into a temporary file in path's folder, which is flushed, synced and
+   renamed over path. body may raise (and Ctrl-C may strike): the temporary
+   file is then removed and the error propagates, so path is either the old
+   file or the complete new one, and a failed save leaves no file behind. */
+typedef void (*LuWriteBody)(LuSink *s, void *ud);
+void lu_io_save(const char *who, const char *path, bool gz, LuWriteBody body,
+                void *ud);
+
+bool lu_io_ends_with(const char *s, const char *suffix);
+/* "60000x28x28"; "scalar" for 0 dims. */
+const char *lu_io_dims_text(int ndim, const long *dim);
+
+/* Registers write-file. */
+void lu_io_open(void);
+
+/* ---- Matrices (matrix.c) --------------------------------------------- */
+
+/* A matrix file format other than IDX, chosen by the file's extension. */
+typedef struct {
+  const char *suffix; /* ".npy"; SUFFIX.gz matches too */
+  LuTensor *(*load)(const char *path);
+  void (*save)(const LuTensor *t, const char *path);
+} LuMatrixFormat;
+
+/* Adds a format to the table load-matrix and save-matrix consult. */
+void lu_matrix_add_format(const LuMatrixFormat *format);
+
+/* Reads a matrix file: a registered format by extension, otherwise IDX
+   (type codes 08 09 0B 0C 0D 0E, 0 to 8 dims) or a classic Lush binary
+   matrix; gzip when path ends in ".gz". Returns a new contiguous tensor:
+   signed bytes and shorts become int. */
+LuTensor *lu_matrix_load(const char *path);
+
+/* Writes t (any layout): a registered format by extension, otherwise IDX;
+   gzip when path ends in ".gz". Atomic (lu_io_save). */
+void lu_matrix_save(const LuTensor *t, const char *path);
+
+/* Registers load-matrix and save-matrix. */
+void lu_matrix_open(void);
+
+/* ---- Pictures (picture.c) -------------------------------------------- */
 
 /* Writes a 1-D or 2-D tensor as an 8-bit grayscale PNG, values scaled from
    [range[0], range[1]] to 0..255, or from t's own min and max when range is
-   NULL. Atomic like lu_io_save_matrix. */
-void lu_io_save_png(const LuTensor *t, const char *path, const double *range);
+   NULL. Atomic (lu_io_save). */
+void lu_picture_save_png(const LuTensor *t, const char *path,
+                         const double *range);
+
+/* Registers save-png, save-png-grid and idx-show. */
+void lu_picture_open(void);
+
+/* ---- JSON (json.c) --------------------------------------------------- */
 
 /* Parses len bytes of JSON text (text[len] must be 0). Objects become hash
    tables with string keys, arrays lists, true t, false and null (). Errors
    read "json-read: NAME:LINE:COL: what". */
-LuValue *lu_io_json_parse(const char *text, size_t len, const char *name);
+LuValue *lu_json_parse(const char *text, size_t len, const char *name);
 
-/* Registers load-matrix, save-matrix, save-png, save-png-grid, idx-show and
-   json-read. */
-void lu_io_open(void);
+/* Registers json-read. */
+void lu_json_open(void);
 
 #endif

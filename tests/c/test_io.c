@@ -1,8 +1,9 @@
-/* test_io.c: cmocka tests of runtime/io.c. IDX round trips (plain and gzip,
-   every type, strided views) checked against hand-built bytes; Lush matrix
-   files; every corrupt-file case; atomic saves that fail; PNG round trips
-   read back with libpng; idx-show's output; the JSON reader against strtod
-   and hand-decoded UTF-8. Bad files are written to a fresh temporary folder. */
+/* test_io.c: cmocka tests of runtime/io (matrix.c, picture.c, json.c, io.c).
+   IDX round trips (plain and gzip, every type, strided views) checked against
+   hand-built bytes; Lush matrix files; every corrupt-file case; atomic saves
+   that fail; PNG round trips read back with libpng; idx-show's output; the JSON
+   reader against strtod and hand-decoded UTF-8. Bad files are written to a
+   fresh temporary folder. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -136,19 +137,19 @@ typedef struct {
 
 static void do_load(void *ud) {
   Call *c = ud;
-  c->out = lu_io_load_matrix(c->path);
+  c->out = lu_matrix_load(c->path);
 }
 static void do_save(void *ud) {
   Call *c = ud;
-  lu_io_save_matrix(c->t, c->path);
+  lu_matrix_save(c->t, c->path);
 }
 static void do_png(void *ud) {
   Call *c = ud;
-  lu_io_save_png(c->t, c->path, c->range);
+  lu_picture_save_png(c->t, c->path, c->range);
 }
 static void do_json(void *ud) {
   Call *c = ud;
-  c->value = lu_io_json_parse(c->text, strlen(c->text), "t.json");
+  c->value = lu_json_parse(c->text, strlen(c->text), "t.json");
 }
 
 /* Runs fn under lu_pcall: NULL on success, else the error message. */
