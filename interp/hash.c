@@ -1,7 +1,7 @@
 /* hash.c: the hash-table builtins (htable, hget, hset, ...) over the table
    implementation lu_hash_* of value.c. Keys are compared with equal, and
    every listing (hkeys, hvalues, htable->alist) is in insertion order. */
-#include "lush.h"
+#include "interp.h"
 
 static LuValue *arg_hash(LuValue **argv, int i) {
   return lu_arg_type(argv, i, LU_HASH);
@@ -91,16 +91,15 @@ LU_DEFUN(alist_to_htable, "(alist->htable ALIST)",
          "Returns a new hash table holding the (KEY . VALUE) pairs of ALIST; "
          "a later pair with the same key wins.") {
   LuValue *h = lu_hash_new();
-  LuValue *l = lu_arg_list(argv, 0);
-  for (; LU_IS(l, LU_CONS); l = LU_CDR(l)) {
+  long n = lu_arg_proper(argv, 0, "proper list");
+  LuValue *l = argv[0];
+  for (long i = 0; i < n; i++, l = LU_CDR(l)) {
     LuValue *pair = LU_CAR(l);
     if (!LU_IS(pair, LU_CONS))
       lu_error("alist->htable: element %s is not a (KEY . VALUE) pair",
-               lu_repr(pair, true));
+               lu_repr_limit(pair, 60));
     lu_hash_set(h, LU_CAR(pair), LU_CDR(pair));
   }
-  if (!LU_ISNIL(l))
-    lu_arg_error(0, "proper list", argv[0]);
   return h;
 }
 

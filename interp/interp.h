@@ -63,6 +63,12 @@ LuValue *lu_check_name(LuValue *s, const char *what);
    site, for help. */
 void lu_define(LuValue *name, LuValue *value);
 
+/* list.c: the number of pairs of argument i, a proper list; else raises
+   "CALLER: argument I+1: expected WHAT, got X" (a circular X is named,
+   not printed). A walk that calls user code takes exactly that many steps
+   with lu_car and lu_cdr, which the code cannot make crash or loop. */
+long lu_arg_proper(LuValue **argv, int i, const char *expected);
+
 /* help.c: the doc string of a variable. */
 void lu_set_doc(LuValue *name, LuValue *doc);
 

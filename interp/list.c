@@ -1,9 +1,11 @@
 /* list.c: the list builtins (car ... sort), the type predicates, and the
    function-calling builtins apply, funcall and the mappers. Lists are built
    by consing in reverse and lu_nreverse-ing the fresh list. Functions that
-   walk a whole list first check it is proper (no dotted tail, no cycle), so
-   every later walk can trust LU_CDR. */
-#include "lush.h"
+   walk a whole list first count its pairs, checking it is proper (no dotted
+   tail, no cycle). A walk that calls user code (mapcar, filter, reduce...)
+   then takes exactly that many steps with lu_car and lu_cdr: the code may
+   cut or loop the list under it without a crash or a hang. */
+#include "interp.h"
 
 #include <math.h>
 
@@ -39,12 +41,15 @@ noreturn static void not_a_list(LuValue **argv, int i, long count,
   lu_arg_error(i, expected, argv[i]);
 }
 
-/* The length of argument i, which must be a proper list. */
-static long arg_proper(LuValue **argv, int i) {
+long lu_arg_proper(LuValue **argv, int i, const char *expected) {
   long n = count_pairs(argv[i], false);
   if (n < 0)
-    not_a_list(argv, i, n, "proper list");
+    not_a_list(argv, i, n, expected);
   return n;
+}
+
+static long arg_proper(LuValue **argv, int i) {
+  return lu_arg_proper(argv, i, "proper list");
 }
 
 /* car and cdr of () are (); of anything else but a pair, an error naming
@@ -245,27 +250,44 @@ LU_DEFUN(length, "(length SEQ)",
   return lu_number((double)arg_proper(argv, 0));
 }
 
-LU_DEFUN(nthcdr, "(nthcdr N LIST)",
-         "Returns LIST without its first N elements; () when it is shorter.") {
+/* Argument 1 without its first n elements (argument 0), with cdr_of's
+   errors. A circular list's loop is walked at most twice whatever n is:
+   past the loop's start, n counts modulo the loop's length. */
+static LuValue *drop(LuValue **argv) {
   long n = lu_arg_int(argv, 0);
   if (n < 0)
     lu_arg_error(0, "non-negative integer", argv[0]);
   LuValue *l = lu_arg_list(argv, 1);
+  if (count_pairs(l, true) == CIRCULAR) {
+    LuValue *slow = l, *fast = l;
+    do { /* Floyd: they meet inside the loop */
+      slow = LU_CDR(slow);
+      fast = LU_CDR(LU_CDR(fast));
+    } while (slow != fast);
+    long start = 0, period = 1;
+    for (slow = l; slow != fast; start++) { /* where the loop starts */
+      slow = LU_CDR(slow);
+      fast = LU_CDR(fast);
+    }
+    for (fast = LU_CDR(slow); fast != slow; period++)
+      fast = LU_CDR(fast);
+    if (n > start)
+      n = start + (n - start) % period;
+  }
   for (; n > 0 && !LU_ISNIL(l); n--)
     l = cdr_of(l, 1);
   return l;
 }
 
+LU_DEFUN(nthcdr, "(nthcdr N LIST)",
+         "Returns LIST without its first N elements; () when it is shorter.") {
+  return drop(argv);
+}
+
 LU_DEFUN(nth, "(nth N LIST)",
          "Returns element N of LIST, counting from 0; () when LIST is "
          "shorter.") {
-  long n = lu_arg_int(argv, 0);
-  if (n < 0)
-    lu_arg_error(0, "non-negative integer", argv[0]);
-  LuValue *l = lu_arg_list(argv, 1);
-  for (; n > 0 && !LU_ISNIL(l); n--)
-    l = cdr_of(l, 1);
-  return car_of(l, 1);
+  return car_of(drop(argv), 1);
 }
 
 LU_DEFUN(last, "(last LIST)", "Returns the last element of LIST; () for ().") {
@@ -334,8 +356,8 @@ static LuValue *map_lists(LuValue **argv, int argc, bool collect) {
   LuValue *acc = lu_nil;
   for (long i = 0; i < n; i++) {
     for (int j = 0; j < nl; j++) {
-      args[j] = LU_CAR(lists[j]);
-      lists[j] = LU_CDR(lists[j]);
+      args[j] = lu_car(lists[j]);
+      lists[j] = lu_cdr(lists[j]);
     }
     LuValue *r = lu_apply(argv[0], nl, args);
     if (collect)
@@ -367,7 +389,7 @@ LU_DEFUN(mapcan, "(mapcan F LIST LISTS...)",
     long n = count_pairs(item, false);
     if (n < 0)
       lu_error("mapcan: F returned %s, not a proper list",
-               n == CIRCULAR ? "a circular list" : lu_repr(item, true));
+               n == CIRCULAR ? "a circular list" : lu_repr_limit(item, 60));
     push_all(&acc, item);
   }
   return lu_nreverse(acc);
@@ -376,10 +398,10 @@ LU_DEFUN(mapcan, "(mapcan F LIST LISTS...)",
 LU_DEFUN(filter, "(filter PRED LIST)",
          "Returns the list of the elements x of LIST for which (PRED x) is "
          "not (), in order.") {
-  arg_proper(argv, 1);
-  LuValue *acc = lu_nil;
-  for (LuValue *l = argv[1]; !LU_ISNIL(l); l = LU_CDR(l)) {
-    LuValue *x = LU_CAR(l);
+  long n = arg_proper(argv, 1);
+  LuValue *acc = lu_nil, *l = argv[1];
+  for (long i = 0; i < n; i++, l = lu_cdr(l)) {
+    LuValue *x = lu_car(l);
     if (!LU_ISNIL(lu_apply(argv[0], 1, &x)))
       acc = lu_cons(x, acc);
   }
@@ -390,19 +412,20 @@ LU_DEFUN(reduce, "(reduce F LIST [INIT])",
          "Folds LIST from the left with the two-argument function F: "
          "(reduce F '(a b c) i) is (F (F (F i a) b) c). Without INIT the "
          "first element starts; an empty LIST then gives ().") {
-  arg_proper(argv, 1);
+  long n = arg_proper(argv, 1);
   LuValue *l = argv[1];
   LuValue *acc;
   if (argc == 3) {
     acc = argv[2];
   } else {
-    if (LU_ISNIL(l))
+    if (n == 0)
       return lu_nil;
     acc = LU_CAR(l);
     l = LU_CDR(l);
+    n--;
   }
-  for (; !LU_ISNIL(l); l = LU_CDR(l)) {
-    LuValue *args[2] = {acc, LU_CAR(l)};
+  for (long i = 0; i < n; i++, l = lu_cdr(l)) {
+    LuValue *args[2] = {acc, lu_car(l)};
     acc = lu_apply(argv[0], 2, args);
   }
   return acc;

@@ -2,7 +2,7 @@
    trimming, comparison, conversions) and printf/sprintf. Strings are
    immutable byte sequences: every builtin returns a new string, and indexes
    and lengths count bytes. */
-#include "lush.h"
+#include "interp.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -101,7 +101,7 @@ static int parse_field(const char **p, Args *a) {
     if (!LU_IS(v, LU_NUMBER) || LU_NUM(v) != trunc(LU_NUM(v)) ||
         fabs(LU_NUM(v)) > MAX_FIELD)
       lu_error("%s: * needs an integer up to %d, got %s", lu_caller(),
-               MAX_FIELD, lu_repr(v, true));
+               MAX_FIELD, lu_repr_limit(v, 60));
     return (int)LU_NUM(v);
   }
   while (isdigit((unsigned char)**p)) {
@@ -167,7 +167,7 @@ static void format_int(LuBuf *b, const Spec *s, LuValue *v) {
   if (!LU_IS(v, LU_NUMBER) || LU_NUM(v) != trunc(LU_NUM(v)) ||
       fabs(LU_NUM(v)) >= 9.2e18)
     lu_error("%s: %%%c needs an integer, got %s", lu_caller(), s->conv,
-             lu_repr(v, true));
+             lu_repr_limit(v, 60));
   long long x = (long long)LU_NUM(v);
   char fmt[32];
   c_format(fmt, s, "ll");
@@ -181,7 +181,7 @@ static void format_int(LuBuf *b, const Spec *s, LuValue *v) {
 static void format_float(LuBuf *b, const Spec *s, LuValue *v) {
   if (!LU_IS(v, LU_NUMBER))
     lu_error("%s: %%%c needs a number, got %s", lu_caller(), s->conv,
-             lu_repr(v, true));
+             lu_repr_limit(v, 60));
   char fmt[32];
   c_format(fmt, s, "");
   int w = s->width < 0 ? 0 : s->width;
@@ -202,7 +202,7 @@ static void format_char(LuBuf *b, const Spec *s, LuValue *v) {
   else
     lu_error("%s: %%c needs a character code 0..255 or a non-empty string, "
              "got %s",
-             lu_caller(), lu_repr(v, true));
+             lu_caller(), lu_repr_limit(v, 60));
   Spec whole = *s;
   whole.prec = -1;
   add_padded(b, &whole, &c, 1);
@@ -431,17 +431,16 @@ LU_DEFUN(join, "(join LIST [SEP])",
   LuValue *sep = argc > 1 ? arg_string(argv, 1) : NULL;
   LuBuf b;
   lu_buf_init(&b);
-  LuValue *l = lu_arg_list(argv, 0);
-  for (; LU_IS(l, LU_CONS); l = LU_CDR(l)) {
+  long n = lu_arg_proper(argv, 0, "proper list of strings");
+  LuValue *l = argv[0];
+  for (long i = 0; i < n; i++, l = LU_CDR(l)) {
     LuValue *s = LU_CAR(l);
     if (!LU_IS(s, LU_STRING))
-      lu_error("join: list element %s is not a string", lu_repr(s, true));
-    if (sep && l != argv[0])
+      lu_error("join: list element %s is not a string", lu_repr_limit(s, 60));
+    if (sep && i > 0)
       lu_buf_add(&b, sep->str.s, sep->str.len);
     lu_buf_add(&b, s->str.s, s->str.len);
   }
-  if (!LU_ISNIL(l))
-    lu_arg_error(0, "proper list of strings", argv[0]);
   return buf_string(&b);
 }
 

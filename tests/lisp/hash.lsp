@@ -58,3 +58,6 @@
 (assert-error (hget '((a . 1)) 'a) "hget: argument 1: expected htable")
 (assert-error (hset 3 1 2) "hset: argument 1: expected htable")
 (assert-error (hkeys ()) "hkeys: argument 1: expected htable")
+(let ((l (list '(a . 1) '(b . 2))))
+  (rplacd (cdr l) l)
+  (assert-error (alist->htable l) "got a circular list"))

@@ -164,3 +164,28 @@
 (assert (not (eq '(1) '(1))))
 (assert (equal '(1 "a" (b)) '(1 "a" (b))))
 (assert (not (equal '(1 2) '(1 2 3))))
+
+;; user code that cuts or loops the list being walked: no crash, no hang
+(de cut-list () (let ((l (list 1 2 3 4))) (list l (lambda (x) (rplacd (cdr l) 5) x))))
+(let ((c (cut-list)))
+  (assert (equal (mapcar (cadr c) (car c)) '(1 2 () ()))))
+(let ((c (cut-list)))
+  (assert (equal (filter (cadr c) (car c)) '(1 2))))
+(let ((c (cut-list)))
+  (assert (equal (reduce (lambda (a x) (funcall (cadr c) x) (cons x a)) (car c) ())
+                 '(() () 2 1))))
+(let ((l (list 1 2 3)))
+  (assert (equal (mapcar (lambda (x) (rplacd (cddr l) l) x) l) '(1 2 3)))
+  (assert (equal (mapc (lambda (x) (rplaca l 9) x) (list 1 2)) '(1 2))))
+
+;; circular lists: nth and nthcdr walk the loop at most twice
+(let ((l (list 'a 'b 'c 'd)))
+  (rplacd (nthcdr 3 l) (cdr l))         ; a (b c d b c d ...)
+  (assert (eq (nth 0 l) 'a))
+  (assert (eq (nth 4 l) 'b))
+  (assert (eq (nth 1000000000000 l) 'b)) ; 1 + 3k
+  (assert (eq (nth 1000000000002 l) 'd))
+  (assert (eq (car (nthcdr 100000000000000 l)) 'b))
+  (assert (equal (sprintf "%l" l) "(a b c d b c ...)"))
+  (assert-error (reverse l) "got a circular list"))
+(assert-error (nthcdr 5 '(1 2 . 3)) "nthcdr: argument 2: expected list, got 3")

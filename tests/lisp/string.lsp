@@ -124,3 +124,6 @@
 (assert-error (sprintf "%c" 300) "sprintf: %c needs a character code")
 (assert-error (sprintf 5) "sprintf: argument 1: expected string")
 (assert-error (printf "%d") "printf: too few arguments")
+(let ((l (list "a" "b")))
+  (rplacd (cdr l) l)
+  (assert-error (join l) "join: argument 1: expected proper list of strings, got a circular list"))
