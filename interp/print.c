@@ -31,12 +31,21 @@ void lu_print_number(LuBuf *b, double x) {
   lu_buf_puts(b, s);
 }
 
-/* lu_repr_limit's bound: lists stop printing past this length. */
-static size_t print_limit = SIZE_MAX;
+/* One printing: the buffer, the mode, and the length past which lists
+   stop printing (lu_repr_limit's bound). It lives on the C stack, so an
+   error or Ctrl-C in the middle of printing leaves nothing behind. */
+typedef struct {
+  LuBuf *b;
+  bool readably;
+  size_t limit;
+} Printer;
 
-static void print_string(LuBuf *b, LuValue *v) {
+static void print_value(Printer *p, LuValue *v);
+
+/* Writes v quoted and escaped, stopping once b is longer than limit. */
+static void print_string(LuBuf *b, LuValue *v, size_t limit) {
   lu_buf_puts(b, "\"");
-  for (size_t i = 0; i < v->str.len; i++) {
+  for (size_t i = 0; i < v->str.len && b->len <= limit; i++) {
     unsigned char c = (unsigned char)v->str.s[i];
     switch (c) {
     case '"':
@@ -66,9 +75,9 @@ static void print_string(LuBuf *b, LuValue *v) {
 
 /* Quote forms print as they were written. */
 static const char *quote_prefix(LuValue *v) {
-  if (v->cons.cdr->type != LU_CONS || v->cons.cdr->cons.cdr != lu_nil)
+  if (!LU_IS(LU_CDR(v), LU_CONS) || !LU_ISNIL(LU_CDR(LU_CDR(v))))
     return NULL;
-  LuValue *h = v->cons.car;
+  LuValue *h = LU_CAR(v);
   return h == lu_s_quote              ? "'"
          : h == lu_s_quasiquote       ? "`"
          : h == lu_s_unquote          ? ","
@@ -76,45 +85,55 @@ static const char *quote_prefix(LuValue *v) {
                                       : NULL;
 }
 
-static void print_list(LuBuf *b, LuValue *v, bool readably) {
+/* A list whose cdrs loop back (Floyd's tortoise and hare follow it) prints
+   its elements up to the second time round, then " ...)": printing ends,
+   and the text shows where the loop is. */
+static void print_list(Printer *p, LuValue *v) {
+  LuBuf *b = p->b;
   const char *q = quote_prefix(v);
   if (q) {
     lu_buf_puts(b, q);
-    lu_print_to(b, v->cons.cdr->cons.car, readably);
+    print_value(p, LU_CAR(LU_CDR(v)));
     return;
   }
   lu_buf_puts(b, "(");
-  for (bool first = true; v->type == LU_CONS; v = v->cons.cdr) {
-    lu_poll(); /* a circular list prints until Ctrl-C, or the limit */
-    if (b->len > print_limit) {
+  LuValue *slow = v;
+  bool looped = false;
+  for (long n = 0; LU_IS(v, LU_CONS); v = LU_CDR(v), n++) {
+    lu_poll();
+    if (b->len > p->limit || looped) {
       lu_buf_puts(b, " ...");
       v = lu_nil;
       break;
     }
-    if (!first)
+    if (n > 0)
       lu_buf_puts(b, " ");
-    first = false;
-    lu_print_to(b, v->cons.car, readably);
+    print_value(p, LU_CAR(v));
+    if (n & 1) {
+      slow = LU_CDR(slow);
+      looped = slow == LU_CDR(v);
+    }
   }
-  if (v != lu_nil) {
+  if (!LU_ISNIL(v)) {
     lu_buf_puts(b, " . ");
-    lu_print_to(b, v, readably);
+    print_value(p, v);
   }
   lu_buf_puts(b, ")");
 }
 
-void lu_print_to(LuBuf *b, LuValue *v, bool readably) {
+static void print_value(Printer *p, LuValue *v) {
   lu_check_stack();
-  switch (v->type) {
+  LuBuf *b = p->b;
+  switch (LU_TYPE(v)) {
   case LU_NIL:
     lu_buf_puts(b, "()");
     break;
   case LU_NUMBER:
-    lu_print_number(b, v->num);
+    lu_print_number(b, LU_NUM(v));
     break;
   case LU_STRING:
-    if (readably)
-      print_string(b, v);
+    if (p->readably)
+      print_string(b, v, p->limit);
     else
       lu_buf_add(b, v->str.s, v->str.len);
     break;
@@ -122,17 +141,17 @@ void lu_print_to(LuBuf *b, LuValue *v, bool readably) {
     lu_buf_puts(b, v->sym.name);
     break;
   case LU_CONS:
-    print_list(b, v, readably);
+    print_list(p, v);
     break;
   case LU_BUILTIN:
     lu_buf_printf(b, "#<%s %s>", lu_type_name(v), v->builtin->name);
     break;
   case LU_CLOSURE:
   case LU_MACRO:
-    if (v->fn->name != lu_nil)
+    if (!LU_ISNIL(v->fn->name))
       lu_buf_printf(b, "#<%s %s>", lu_type_name(v), v->fn->name->sym.name);
     else
-      lu_buf_printf(b, "#<%s>", v->type == LU_MACRO ? "macro" : "lambda");
+      lu_buf_printf(b, "#<%s>", LU_IS(v, LU_MACRO) ? "macro" : "lambda");
     break;
   case LU_CLASS:
     lu_buf_printf(b, "#<class %s>", v->klass->name->sym.name);
@@ -145,16 +164,21 @@ void lu_print_to(LuBuf *b, LuValue *v, bool readably) {
     break;
   case LU_ERROR:
     lu_buf_puts(b, "#<error ");
-    print_string(b, v->err->message);
+    print_string(b, v->err->message, p->limit);
     lu_buf_puts(b, ">");
     break;
   case LU_CDATA:
-    v->cdata.ctype->print(b, v, readably);
+    v->cdata.ctype->print(b, v, p->readably);
     break;
   case LU_ENV:
     lu_buf_puts(b, "#<environment>");
     break;
   }
+}
+
+void lu_print_to(LuBuf *b, LuValue *v, bool readably) {
+  Printer p = {b, readably, SIZE_MAX};
+  print_value(&p, v);
 }
 
 const char *lu_repr(LuValue *v, bool readably) {
@@ -165,14 +189,14 @@ const char *lu_repr(LuValue *v, bool readably) {
 }
 
 const char *lu_repr_limit(LuValue *v, size_t max) {
-  size_t saved = print_limit;
-  print_limit = max;
-  const char *s = lu_repr(v, true);
-  print_limit = saved;
-  if (strlen(s) <= max)
-    return s;
   LuBuf b;
   lu_buf_init(&b);
-  lu_buf_printf(&b, "%.*s...", (int)max, s);
-  return b.s;
+  Printer p = {&b, true, max};
+  print_value(&p, v);
+  if (b.len <= max)
+    return b.s;
+  LuBuf cut;
+  lu_buf_init(&cut);
+  lu_buf_printf(&cut, "%.*s...", (int)max, b.s);
+  return cut.s;
 }

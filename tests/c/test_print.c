@@ -376,6 +376,39 @@ static void test_big_structures(void **state) {
   assert_string_equal(lt_show("(+ 1 2)"), "3"); /* and all is well */
 }
 
+static void repr_limited(void *ud) {
+  lu_repr_limit(ud, 10);
+}
+
+/* Printing cut short, for a message, by Ctrl-C: later printing is whole
+   (the cut once stuck for the rest of the session). */
+static void test_limit_after_break(void **state) {
+  (void)state;
+  LuValue *l = lt_eval("(range 100)"), *err;
+  lu_interrupted = 1;
+  assert_false(lu_pcall(repr_limited, l, &err));
+  assert_true(err->err->is_break);
+  assert_int_equal(strlen(lu_repr(l, true)), 291);
+}
+
+/* Lists whose cdrs loop print their loop once, then " ...)"; a car loop
+   nests until the depth guard raises, caught. */
+static void test_circular(void **state) {
+  (void)state;
+  assert_string_equal(lt_show("(let ((l (list 1 2 3))) (rplacd (cddr l) l) "
+                              "(sprintf \"%l\" l))"),
+                      "\"(1 2 3 1 2 3 ...)\"");
+  assert_string_equal(lt_show("(let ((l (list 1))) (rplacd l l) "
+                              "(sprintf \"%l\" l))"),
+                      "\"(1 1 ...)\"");
+  lt_assert_contains(lt_message("(let ((l (list 1))) (rplaca l l) "
+                                "(sprintf \"%l\" l))"),
+                     "recursion too deep");
+  lt_assert_contains(lt_message("(let ((l (list 1 2))) (rplacd (cdr l) l) "
+                                "(+ l 1))"),
+                     "(1 2 1 2 ...)");
+}
+
 int main(void) {
   int base;
   lt_start(&base);
@@ -391,6 +424,8 @@ int main(void) {
       cmocka_unit_test(test_opaque_values),
       cmocka_unit_test(test_round_trip),
       cmocka_unit_test(test_big_structures),
+      cmocka_unit_test(test_limit_after_break),
+      cmocka_unit_test(test_circular),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
