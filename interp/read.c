@@ -82,8 +82,9 @@ static void skip_space(LuReader *r) {
   }
 }
 
+/* NUL ends a token too: read_form then refuses it. */
 static bool delimiter(int c) {
-  return c < 0 || strchr(" \t\n\r\f()[]\";'`,", c) != NULL;
+  return c <= 0 || strchr(" \t\n\r\f()[]\";'`,", c) != NULL;
 }
 
 static LuValue *read_form(LuReader *r);
@@ -135,6 +136,8 @@ static LuValue *read_string(LuReader *r, LuLoc *loc) {
     int c = next(r);
     if (c < 0)
       lu_error(incomplete_msg);
+    if (c == 0)
+      syntax_error(loc, "NUL byte in a string (write \\0)");
     if (c == '"')
       return lu_string(b.s, b.len);
     if (c == '\\') {
@@ -184,11 +187,11 @@ static LuValue *read_string(LuReader *r, LuLoc *loc) {
     char ch = (char)c;
     lu_buf_add(&b, &ch, 1);
   }
-  (void)loc;
 }
 
-/* A token is a number when strtod reads all of it, else a symbol. */
-static LuValue *read_atom(LuReader *r) {
+/* A token is a number when strtod reads all of it, else a symbol. A
+   number too large for a double is an error, not inf. */
+static LuValue *read_atom(LuReader *r, LuLoc *loc) {
   size_t start = r->pos;
   while (!delimiter(peek(r)))
     next(r);
@@ -201,8 +204,11 @@ static LuValue *read_atom(LuReader *r) {
   if ((c >= '0' && c <= '9') || ((c == '-' || c == '+' || c == '.') && n > 1)) {
     char *end;
     double x = strtod(tok, &end);
-    if (*end == 0 && !strpbrk(tok, "nNiI")) /* no nan, inf symbols */
+    if (*end == 0 && !strpbrk(tok, "nNiI")) { /* no nan, inf symbols */
+      if (isinf(x))
+        syntax_error(loc, "number out of range");
       return lu_number(x);
+    }
   }
   return lu_intern(tok);
 }
@@ -229,6 +235,8 @@ static LuValue *read_form(LuReader *r) {
   case ')':
   case ']':
     syntax_error(loc, c == ')' ? "unexpected ')'" : "unexpected ']'");
+  case 0:
+    syntax_error(loc, "NUL byte");
   case '"':
     return read_string(r, loc);
   case '\'':
@@ -244,7 +252,7 @@ static LuValue *read_form(LuReader *r) {
   default:
     r->pos--;
     r->col--;
-    return read_atom(r);
+    return read_atom(r, loc);
   }
 }
 

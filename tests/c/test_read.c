@@ -446,6 +446,34 @@ static void test_syntax_errors(void **state) {
 }
 
 /* 200,000 open parentheses: an error, with a location, never a crash. */
+/* A NUL byte is refused wherever it stands, never looped on. */
+static void test_nul_byte(void **state) {
+  (void)state;
+  static const char *const srcs[] = {"(a \0 b)", "\0",  "ab\0",
+                                     "\"a\0b\"", "'\0", "[1 \0]"};
+  static const size_t lens[] = {7, 1, 3, 5, 2, 5};
+  for (size_t i = 0; i < sizeof lens / sizeof *lens; i++) {
+    LuReader r;
+    lu_reader_init(&r, srcs[i], lens[i], "t.lsp");
+    LuValue *form, *err;
+    while (read_next(&r, &form, &err) == LU_READ_OK)
+      ;
+    if (!err)
+      fail_msg("source %zu: the NUL byte raised no error", i);
+    lt_assert_contains(err->err->message->str.s, "syntax error: NUL byte");
+  }
+}
+
+/* A number beyond a double's range is an error, not inf; one below its
+   smallest reads as 0 or a subnormal. */
+static void test_number_range(void **state) {
+  (void)state;
+  assert_syntax_error("(1 1e400)", "number out of range", 1, 4);
+  assert_syntax_error("-1e999", "number out of range", 1, 1);
+  assert_true(LU_NUM(read1("1e-400")) == 0);
+  assert_true(LU_NUM(read1("1.7976931348623157e308")) > 1e308);
+}
+
 static void test_too_deep(void **state) {
   (void)state;
   enum { N = 200000 };
@@ -485,6 +513,8 @@ int main(void) {
   lt_start(&base);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_numbers),
+      cmocka_unit_test(test_nul_byte),
+      cmocka_unit_test(test_number_range),
       cmocka_unit_test(test_symbols),
       cmocka_unit_test(test_strings),
       cmocka_unit_test(test_string_errors),
