@@ -190,17 +190,82 @@ static LuBuf pending;        /* text read but not yet evaluated */
 static int pending_line = 1; /* the line of stdin it starts on */
 static bool eof;
 
-/* Adds text to the pending input and evaluates the complete forms. */
-static void feed(const char *text, size_t n) {
-  lu_buf_add(&pending, text, n);
-  size_t used = eval_text(pending.s, pending.len, pending_line);
+/* How far the pending text goes, brackets, strings and comments counted.
+   Each piece of input is scanned once, so a form of many lines is read
+   once, when it may be complete, not again at every line. */
+typedef struct {
+  long depth;
+  bool string, escape, comment;
+  bool ready; /* a form may have ended since the reader last ran */
+} Scan;
+static Scan scan;
+
+static void scan_text(const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (scan.comment) {
+      scan.comment = c != '\n';
+      continue;
+    }
+    if (scan.string) {
+      if (scan.escape)
+        scan.escape = false;
+      else if (c == '\\')
+        scan.escape = true;
+      else if (c == '"')
+        scan.string = false;
+      continue;
+    }
+    if (c == ';')
+      scan.comment = true;
+    else if (c == '"')
+      scan.string = true;
+    else if (c == '(' || c == '[')
+      scan.depth++;
+    else if (c == ')' || c == ']')
+      scan.depth--;
+    if (scan.depth <= 0 && !scan.string && !strchr(" \t\r\n\f;", c))
+      scan.ready = true;
+  }
+}
+
+/* Forgets the pending text: an error or Ctrl-C dropped it; its lines still
+   count. */
+static void drop_pending(size_t used) {
   for (size_t i = 0; i < used; i++)
     pending_line += pending.s[i] == '\n';
   LuBuf rest;
   lu_buf_init(&rest);
   lu_buf_add(&rest, pending.s + used, pending.len - used);
   pending = rest;
+  scan = (Scan){0};
+  scan_text(pending.s, pending.len);
+  scan.ready = false; /* the reader has just found it unfinished */
 }
+
+/* Adds text to the pending input and evaluates the complete forms. */
+static void feed(const char *text, size_t n) {
+  lu_buf_add(&pending, text, n);
+  scan_text(text, n);
+  if (scan.ready)
+    drop_pending(eval_text(pending.s, pending.len, pending_line));
+}
+
+/* At the end of input, an unfinished form is reported, not dropped
+   silently. */
+static void finish(void) {
+  if (strspn(pending.s, " \t\r\n") == pending.len)
+    return;
+  LuValue *err;
+  LuReader r;
+  lu_reader_init(&r, pending.s, pending.len, "<stdin>");
+  r.line = pending_line;
+  LoadCall c = {&r, lu_nil};
+  if (!lu_pcall(eval_all, &c, &err))
+    lu_report(err);
+  drop_pending(pending.len);
+}
+
 static char history_file[PATH_MAX];
 
 static void on_line(char *line) {
@@ -277,9 +342,7 @@ static void interactive(void) {
     if (r < 0 && errno == EINTR) {
       if (lu_interrupted) { /* Ctrl-C at the prompt: drop the input */
         lu_interrupted = 0;
-        for (size_t i = 0; i < pending.len; i++) /* dropped, but counted */
-          pending_line += pending.s[i] == '\n';
-        lu_buf_init(&pending);
+        drop_pending(pending.len);
         rl_free_line_state();
         rl_callback_sigcleanup();
         rl_crlf();
@@ -292,6 +355,7 @@ static void interactive(void) {
   }
   rl_callback_handler_remove();
   printf("\n");
+  finish();
 }
 
 /* Forms from a pipe: no prompt, values printed as on a terminal. */
@@ -302,15 +366,7 @@ static void piped(void) {
   while ((n = getline(&line, &cap, stdin)) > 0)
     feed(line, (size_t)n);
   free(line);
-  if (strspn(pending.s, " \t\r\n") < pending.len) { /* unfinished at EOF */
-    LuValue *err;
-    LuReader r;
-    lu_reader_init(&r, pending.s, pending.len, "<stdin>");
-    r.line = pending_line;
-    LoadCall c = {&r, lu_nil};
-    if (!lu_pcall(eval_all, &c, &err))
-      lu_report(err);
-  }
+  finish();
 }
 
 void lu_repl(bool banner) {

@@ -275,12 +275,25 @@ static void test_ctrl_d(void **state) {
   quit(&p);
 }
 
+/* Ctrl-D with a form still open says so rather than dropping it. */
+static void test_ctrl_d_unfinished(void **state) {
+  (void)state;
+  Pty p = start();
+  expect(&p, "? ", 5);
+  send(&p, "(list 1\r");
+  expect(&p, "  ", 5);
+  send(&p, "\x04");
+  expect(&p, "unfinished form", 5);
+  int status = finish(&p, 5);
+  assert_true(WIFEXITED(status));
+}
+
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, make_home, remove_home)
   const struct CMUnitTest tests[] = {
-      T(test_prompt_and_value), T(test_error_then_form), T(test_two_lines),
-      T(test_ctrl_c),           T(test_tab_completion),  T(test_history),
-      T(test_ctrl_d),
+      T(test_prompt_and_value), T(test_error_then_form),   T(test_two_lines),
+      T(test_ctrl_c),           T(test_tab_completion),    T(test_history),
+      T(test_ctrl_d),           T(test_ctrl_d_unfinished),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
