@@ -21,11 +21,15 @@ when FILE ends in .gz). Returns FILE."
 
 (de nn-load (net file)
   "Loads NET's parameters from FILE, an IDX vector saved by nn-save, after
-checking that it holds as many values as NET has parameters. Returns NET."
+checking that it holds as many values as NET has parameters, all finite (a
+NaN or an infinity is an error, and NET is left as it was). Returns NET."
   (let ((m (load-matrix file)))
     (unless (= (idx-nelem m) (nn-nparams net))
       (error "nn-load: %s holds %d values (shape %l), the net has %d parameters"
              file (idx-nelem m) (idx-shape m) (nn-nparams net)))
+    (let ((s (idx-sumsqr m)))             ; NaN or inf when any value is
+      (unless (and (= s s) (< s (/ 1 0)))
+        (error "nn-load: %s holds values that are not finite (NaN or infinite)" file)))
     (idx-copy (idx-reshape m (list (nn-nparams net))) (nn-params net))
     net))
 

@@ -615,5 +615,8 @@ static LuBuiltin *const net_builtins[] = {&nn_seq_builtin,
 void lu_net_open(void) {
   lu_register(net_builtins);
   lu_nn_modules_open();
+  lu_nn_cost_open();
+  lu_nn_optim_open();
   lu_nn_train_open();
+  lu_nn_check_open();
 }

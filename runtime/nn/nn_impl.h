@@ -128,7 +128,75 @@ static inline float *lu_nn_ddx(LuNet *n, float *work, int i) {
   return work + n->xoff[i] + 2 * n->stride[i];
 }
 
+/* ---- Costs (nn_cost.c) ----------------------------------------------------
+ */
+
+typedef struct NnCost NnCost;
+
+/* A row of the cost table. eval returns the loss of output y (n floats)
+   against target t and fills dy and ddy (the Gauss-Newton diagonal) when
+   they are not NULL. */
+typedef struct {
+  const char *name, *alias;
+  bool classes; /* targets are class numbers, one per example */
+  double (*eval)(const NnCost *c, const float *y, long n, const float *t,
+                 float *dy, float *ddy);
+} NnCostKind;
+
+/* A cost as used by a pass: its row, the Lisp function of a Lisp cost, and
+   the shape of one example's target (set by the pass from its data). */
+struct NnCost {
+  const NnCostKind *kind;
+  LuValue *fn;
+  NnShape tshape;
+};
+
+extern const NnCostKind *lu_nn_mse_cost;
+NnCost lu_nn_cost_arg(LuValue **argv, int argc, int i);
+double lu_nn_cost_eval(const NnCost *c, const float *y, long n, const float *t,
+                       float *dy, float *ddy, bool *wrong);
+/* A copy of t's elements as floats, row-major. */
+float *lu_nn_read_all(LuTensor *t);
+
+/* ---- Optimizers (nn_optim.c) ----------------------------------------------
+ */
+
+typedef struct NnOpt NnOpt;
+
+enum { NN_OPT_MAXSTATE = 3 };
+
+/* A row of the optimizer table: its state buffers (names, and sizes in
+   floats, 0 meaning one per parameter), and its step, which updates the
+   net's parameters from its gradients and clears them when clear is true.
+   keeps (NULL: always) says whether this optimizer's state is in use, so
+   that it is tied to one net. */
+typedef struct {
+  const char *name;
+  int nstate;
+  const char *state_names[NN_OPT_MAXSTATE];
+  long size[NN_OPT_MAXSTATE];
+  void (*step)(NnOpt *o, LuNet *n, bool clear);
+  bool (*keeps)(const NnOpt *o);
+} NnOptKind;
+
+struct NnOpt {
+  const NnOptKind *kind;
+  double lr, momentum, decay, beta1, beta2, eps, mu;
+  LuValue *obj; /* a Lisp optimizer's object */
+  LuNet *net;   /* whose parameters the state follows */
+  LuTensor *tstate[NN_OPT_MAXSTATE];
+  float *state[NN_OPT_MAXSTATE];
+};
+
+NnOpt *lu_nn_arg_opt(LuValue **argv, int i);
+bool lu_nn_opt_is(const NnOpt *o, const char *name);
+void lu_nn_opt_bind(NnOpt *o, LuNet *n);
+void lu_nn_opt_step(NnOpt *o, LuNet *n, bool clear);
+
 void lu_nn_modules_open(void);
+void lu_nn_cost_open(void);
+void lu_nn_optim_open(void);
 void lu_nn_train_open(void);
+void lu_nn_check_open(void);
 
 #endif

@@ -1,0 +1,259 @@
+/* nn_optim.c: the optimizers, as one table. Each row names an optimizer,
+   lists the state buffers it keeps per parameter (so that checkpoints can
+   save and restore them, see nn-optimizer-state) and gives its update
+   step over a net's flat vectors. Adding an optimizer is one row, its step
+   function and its constructor builtin. An optimizer written in Lisp is
+   the row "lisp": its step calls the object's step method. */
+#include "nn_impl.h"
+
+#include <string.h>
+
+/* ---- The update steps ---------------------------------------------------- */
+
+/* g = grad + decay w; v = momentum v + g (state 0, when momentum != 0);
+   w -= lr factor v. */
+static void sgd_step(NnOpt *o, LuNet *n, bool clear) {
+  float *restrict w = n->pw, *restrict dw = n->pdw, *restrict r = n->prate;
+  float *restrict m = o->state[0];
+  long np = n->nparams;
+  float lr = (float)o->lr, decay = (float)o->decay, mom = (float)o->momentum;
+  if (mom != 0) {
+    for (long i = 0; i < np; i++) {
+      m[i] = mom * m[i] + dw[i] + decay * w[i];
+      w[i] -= lr * r[i] * m[i];
+      if (clear)
+        dw[i] = 0;
+    }
+    return;
+  }
+  for (long i = 0; i < np; i++) {
+    w[i] -= lr * r[i] * (dw[i] + decay * w[i]);
+    if (clear)
+      dw[i] = 0;
+  }
+}
+
+/* The step count lives in a float (state 2) so that the whole state is
+   float tensors. It stops at 2^24, where floats still count exactly; by
+   then beta^t has long rounded to 0 and the corrections are exactly 1. */
+static void adamw_step(NnOpt *o, LuNet *n, bool clear) {
+  float *restrict w = n->pw, *restrict dw = n->pdw, *restrict r = n->prate;
+  float *restrict m = o->state[0], *restrict v = o->state[1];
+  long np = n->nparams;
+  if (o->state[2][0] < 16777216.0f)
+    o->state[2][0] += 1;
+  double t = o->state[2][0];
+  float lr = (float)o->lr, decay = (float)o->decay;
+  float b1 = (float)o->beta1, b2 = (float)o->beta2, eps = (float)o->eps;
+  float c1 = (float)(1 / (1 - pow(o->beta1, t)));
+  float c2 = (float)(1 / (1 - pow(o->beta2, t)));
+  for (long i = 0; i < np; i++) {
+    float g = dw[i];
+    m[i] = b1 * m[i] + (1 - b1) * g;
+    v[i] = b2 * v[i] + (1 - b2) * g * g;
+    w[i] -= lr * r[i] * (decay * w[i] + m[i] * c1 / (sqrtf(v[i] * c2) + eps));
+    if (clear)
+      dw[i] = 0;
+  }
+}
+
+/* Calls (==> obj step params grads rates rate) with views of the flat
+   vectors; the gradients are cleared afterwards when asked. */
+static void lisp_step(NnOpt *o, LuNet *n, bool clear) {
+  NnShape s = lu_nn_shape_make(1, &n->nparams);
+  LuValue *a[4] = {lu_tensor_value(lu_nn_view(n->pvec[0], 0, &s)),
+                   lu_tensor_value(lu_nn_view(n->pvec[1], 0, &s)),
+                   lu_tensor_value(lu_nn_view(n->pvec[3], 0, &s)),
+                   lu_number(o->lr)};
+  LuValue *step = lu_intern("step");
+  if (!lu_responds(o->obj, step))
+    lu_error("nn: the Lisp optimizer %s has no step method",
+             lu_repr(o->obj, false));
+  lu_send(o->obj, step, 4, a);
+  if (clear)
+    memset(n->pdw, 0, sizeof(float) * (size_t)n->nparams);
+}
+
+/* SGD's velocity is in use only with momentum: without, one optimizer may
+   serve several nets. */
+static bool sgd_keeps(const NnOpt *o) {
+  return o->momentum != 0;
+}
+
+/* Sizes: 0 for one float per parameter. */
+static const NnOptKind opt_kinds[] = {
+    {"sgd", 1, {"velocity"}, {0}, sgd_step, sgd_keeps},
+    {"sdlm", 0, {0}, {0}, sgd_step, NULL},
+    {"adamw", 3, {"m", "v", "step"}, {0, 0, 1}, adamw_step, NULL},
+    {"lisp", 0, {0}, {0}, lisp_step, NULL},
+};
+
+enum { OPT_SGD, OPT_SDLM, OPT_ADAMW, OPT_LISP };
+
+/* ---- The optimizer value ------------------------------------------------- */
+
+static void opt_print(LuBuf *b, LuValue *v, bool readably) {
+  (void)readably;
+  NnOpt *o = v->cdata.ptr;
+  lu_buf_printf(b, "#<nn-optimizer %s rate %g>", o->kind->name, o->lr);
+}
+
+static const LuCType opt_ctype = {"nn-optimizer", opt_print, NULL, NULL};
+
+NnOpt *lu_nn_arg_opt(LuValue **argv, int i) {
+  return lu_arg_cdata(argv, i, &opt_ctype);
+}
+
+bool lu_nn_opt_is(const NnOpt *o, const char *name) {
+  return !strcmp(o->kind->name, name);
+}
+
+static LuValue *opt_new(int kind, double lr) {
+  NnOpt *o = lu_alloc(sizeof *o);
+  o->kind = &opt_kinds[kind];
+  o->lr = lr;
+  return lu_cdata(&opt_ctype, o);
+}
+
+/* Argument i as a finite number (a NaN or infinite rate would silently
+   ruin every parameter), def when not given. */
+static double finite_arg(LuValue **argv, int argc, int i, double def) {
+  if (!lu_arg_given(argv, argc, i))
+    return def;
+  double x = lu_arg_num(argv, i);
+  if (!isfinite(x))
+    lu_arg_error(i, "a finite number", argv[i]);
+  return x;
+}
+
+LU_DEFUN(nn_sgd, "(nn-sgd RATE [MOMENTUM] [DECAY])",
+         "A stochastic gradient descent optimizer: each update does g = grad "
+         "+ DECAY w; v = MOMENTUM v + g (when MOMENTUM, default 0, is not 0); "
+         "w -= RATE * factor * v, factor being the parameter's rate factor "
+         "(see nn-rates).") {
+  LuValue *v = opt_new(OPT_SGD, finite_arg(argv, argc, 0, 0));
+  NnOpt *o = v->cdata.ptr;
+  o->momentum = finite_arg(argv, argc, 1, 0);
+  o->decay = finite_arg(argv, argc, 2, 0);
+  return v;
+}
+
+LU_DEFUN(nn_sdlm, "(nn-sdlm ETA MU)",
+         "The stochastic diagonal Levenberg-Marquardt optimizer of the 1989 "
+         "paper: nn-sdlm-estimate sets each parameter's rate factor to 1/(MU "
+         "+ h) from the averaged second derivative h; each update does w -= "
+         "ETA * factor * grad. ETA is the optimizer's rate (nn-set-rate).") {
+  LuValue *v = opt_new(OPT_SDLM, finite_arg(argv, argc, 0, 0));
+  ((NnOpt *)v->cdata.ptr)->mu = finite_arg(argv, argc, 1, 0);
+  return v;
+}
+
+LU_DEFUN(nn_adamw, "(nn-adamw RATE [BETA1] [BETA2] [EPS] [DECAY])",
+         "The AdamW optimizer (defaults 0.9, 0.999, 1e-8, 0.01), with "
+         "decoupled weight decay: w -= RATE * factor * (DECAY w + mhat / "
+         "(sqrt(vhat) + EPS)). Change RATE between steps with nn-set-rate "
+         "for a schedule.") {
+  LuValue *v = opt_new(OPT_ADAMW, finite_arg(argv, argc, 0, 0));
+  NnOpt *o = v->cdata.ptr;
+  o->beta1 = finite_arg(argv, argc, 1, 0.9);
+  o->beta2 = finite_arg(argv, argc, 2, 0.999);
+  o->eps = finite_arg(argv, argc, 3, 1e-8);
+  o->decay = finite_arg(argv, argc, 4, 0.01);
+  return v;
+}
+
+LU_DEFUN(nn_lisp_optimizer, "(nn-lisp-optimizer OBJ RATE)",
+         "An optimizer written in Lisp: each update calls (==> OBJ step "
+         "PARAMS GRADS RATES RATE) with views of the net's flat vectors "
+         "(values, gradients, per-parameter rate factors) and the current "
+         "rate; the method changes PARAMS in place. nn-update, "
+         "nn-train-pass and nn-set-rate use it as any other optimizer (one "
+         "Lisp call per step: slower than the built-in ones). OBJ keeps "
+         "its own state.") {
+  if (!LU_IS(argv[0], LU_OBJECT))
+    lu_arg_error(0, "an object with a step method", argv[0]);
+  LuValue *v = opt_new(OPT_LISP, finite_arg(argv, argc, 1, 0));
+  ((NnOpt *)v->cdata.ptr)->obj = argv[0];
+  return v;
+}
+
+LU_DEFUN(nn_rate, "(nn-rate OPT)", "The learning rate of optimizer OPT.") {
+  (void)argc;
+  return lu_number(lu_nn_arg_opt(argv, 0)->lr);
+}
+
+LU_DEFUN(nn_set_rate, "(nn-set-rate OPT RATE)",
+         "Sets the learning rate of optimizer OPT (for schedules). Returns "
+         "RATE.") {
+  (void)argc;
+  lu_nn_arg_opt(argv, 0)->lr = finite_arg(argv, 2, 1, 0);
+  return argv[1];
+}
+
+/* ---- State and steps ----------------------------------------------------- */
+
+/* Ties o's state to net n, making it (zero-filled) on first use. Raises
+   when o already follows another net. */
+void lu_nn_opt_bind(NnOpt *o, LuNet *n) {
+  if (o->kind->nstate == 0 || o->net == n)
+    return;
+  if (o->net && (!o->kind->keeps || o->kind->keeps(o)))
+    lu_error("%s: this optimizer holds the state of another net", lu_caller());
+  for (int i = 0; i < o->kind->nstate; i++) {
+    long sz = o->kind->size[i] ? o->kind->size[i] : n->nparams;
+    o->tstate[i] = lu_tensor_make(LU_FLOAT, 1, &sz, NULL, NULL, 0);
+    o->state[i] = lu_tensor_data(o->tstate[i]);
+    memset(o->state[i], 0, sizeof(float) * (size_t)sz);
+  }
+  o->net = n;
+}
+
+void lu_nn_opt_step(NnOpt *o, LuNet *n, bool clear) {
+  o->kind->step(o, n, clear);
+}
+
+LU_DEFUN(nn_optimizer_state, "(nn-optimizer-state OPT [NET])",
+         "The state buffers OPT keeps besides the parameters, as a list of "
+         "float tensors viewing them (writable: a checkpoint saves them and "
+         "copies them back for a bit-exact resumption): (velocity) for "
+         "nn-sgd, (m v step) for nn-adamw, () for nn-sdlm and Lisp "
+         "optimizers. With NET, ties OPT to NET first (the state starts at "
+         "zero); without, the state of the net OPT follows, or () before "
+         "its first update.") {
+  NnOpt *o = lu_nn_arg_opt(argv, 0);
+  if (lu_arg_given(argv, argc, 1))
+    lu_nn_opt_bind(o, lu_nn_arg_net(argv, 1));
+  LuValue *l = lu_nil;
+  for (int i = o->net ? o->kind->nstate - 1 : -1; i >= 0; i--) {
+    LuTensor *t = o->tstate[i];
+    NnShape s = lu_nn_shape_make(1, t->dim);
+    l = lu_cons(lu_tensor_value(lu_nn_view(t, 0, &s)), l);
+  }
+  return l;
+}
+
+LU_DEFUN(nn_update, "(nn-update NET OPT)",
+         "Updates NET's parameters from its accumulated gradients with "
+         "optimizer OPT (one step). The gradients are kept: clear them with "
+         "nn-clear-grads. Returns NET.") {
+  (void)argc;
+  LuNet *n = lu_nn_arg_net(argv, 0);
+  NnOpt *o = lu_nn_arg_opt(argv, 1);
+  lu_nn_opt_bind(o, n);
+  lu_nn_opt_step(o, n, false);
+  return argv[0];
+}
+
+static LuBuiltin *const optim_builtins[] = {&nn_sgd_builtin,
+                                            &nn_sdlm_builtin,
+                                            &nn_adamw_builtin,
+                                            &nn_lisp_optimizer_builtin,
+                                            &nn_rate_builtin,
+                                            &nn_set_rate_builtin,
+                                            &nn_optimizer_state_builtin,
+                                            &nn_update_builtin,
+                                            NULL};
+
+void lu_nn_optim_open(void) {
+  lu_register(optim_builtins);
+}
