@@ -5,8 +5,11 @@
    removed before the error propagates. */
 #include "io.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -191,6 +194,12 @@ unsigned char *lu_io_read_all(const char *who, const char *path, size_t *len) {
 
 /* ---- Atomic saves ----------------------------------------------------- */
 
+/* Symbolic links a save follows, as many as the kernel does for a path. */
+#define MAX_LINKS 40
+/* In the name of every temporary file of a save, so that one left by a
+   killed process is recognisable (and removed by the next save). */
+#define TEMP_TAG ".lush89-tmp."
+
 /* Writes n bytes to s; false on failure (then lu_io_sink_why tells why). */
 bool lu_io_sink_put(LuSink *s, const void *p, size_t n) {
   const char *c = p;
@@ -233,27 +242,112 @@ static void save_job(void *ud) {
   job->body(job->sink, job->ud);
 }
 
-/* The temporary file's name: ".NAME.XXXXXX" beside path. */
-static char *temp_name(const char *who, const char *path) {
-  const char *slash = strrchr(path, '/');
-  const char *base = slash ? slash + 1 : path;
-  size_t dirlen = (size_t)(base - path);
-  size_t n = strlen(path) + 16;
-  char *tmp = lu_alloc_atomic(n, who);
-  snprintf(tmp, n, "%.*s.%s.XXXXXX", (int)dirlen, path, base);
-  return tmp;
+/* A copy of the first n bytes of s, in GC memory. */
+static char *gc_strndup(const char *s, size_t n, const char *who) {
+  char *p = lu_alloc_atomic(n + 1, who);
+  memcpy(p, s, n);
+  p[n] = 0;
+  return p;
+}
+
+/* The file a save to path writes: path itself, or the end of the chain of
+   symbolic links that starts there (it need not exist: a dangling link
+   gets its target created), so that links stay links. Raises on a loop. */
+static char *save_target(const char *who, const char *path) {
+  char *cur = gc_strndup(path, strlen(path), who);
+  for (int hops = 0;; hops++) {
+    struct stat st;
+    if (lstat(cur, &st) != 0 || !S_ISLNK(st.st_mode))
+      return cur;
+    if (hops == MAX_LINKS)
+      lu_error("%s: %s: too many levels of symbolic links", who, path);
+    char link[PATH_MAX];
+    ssize_t n = readlink(cur, link, sizeof link);
+    if (n < 0 || n == (ssize_t)sizeof link)
+      lu_error("%s: %s: cannot read the symbolic link %s: %s", who, path, cur,
+               n < 0 ? strerror(errno) : "too long");
+    const char *slash = link[0] == '/' ? NULL : strrchr(cur, '/');
+    size_t dirlen = slash ? (size_t)(slash - cur) + 1 : 0;
+    char *next = lu_alloc_atomic(dirlen + (size_t)n + 1, who);
+    memcpy(next, cur, dirlen);
+    memcpy(next + dirlen, link, (size_t)n);
+    next[dirlen + (size_t)n] = 0;
+    cur = next;
+  }
+}
+
+static const char *file_kind(mode_t m) {
+  return S_ISDIR(m)    ? "a directory"
+         : S_ISFIFO(m) ? "a FIFO"
+         : S_ISCHR(m)  ? "a character device"
+         : S_ISBLK(m)  ? "a block device"
+         : S_ISSOCK(m) ? "a socket"
+                       : "a special file";
+}
+
+/* Where a save puts its temporary files: the target's folder ("" for the
+   current one) and the prefix ".NAME.lush89-tmp." of their names (NAME cut
+   so that the whole name stays under the 255-byte limit). */
+typedef struct {
+  char *dir, *prefix;
+} TempPlace;
+
+static TempPlace temp_place(const char *who, const char *target) {
+  const char *slash = strrchr(target, '/');
+  const char *base = slash ? slash + 1 : target;
+  size_t baselen = strlen(base) < 200 ? strlen(base) : 200;
+  TempPlace t = {gc_strndup(target, (size_t)(base - target), who), NULL};
+  size_t n = baselen + sizeof TEMP_TAG + 1;
+  t.prefix = lu_alloc_atomic(n, who);
+  snprintf(t.prefix, n, ".%.*s" TEMP_TAG, (int)baselen, base);
+  return t;
+}
+
+/* Removes the temporary files of earlier saves to the same target whose
+   process is gone (killed mid-save), and any of this process: saves do
+   not nest, so none of ours is in progress. Best effort. */
+static void remove_stale(const TempPlace *t) {
+  DIR *d = opendir(t->dir[0] ? t->dir : ".");
+  if (!d)
+    return;
+  size_t k = strlen(t->prefix);
+  for (struct dirent *e; (e = readdir(d));) {
+    if (strncmp(e->d_name, t->prefix, k) != 0)
+      continue;
+    char *end;
+    long pid = strtol(e->d_name + k, &end, 10);
+    if (end == e->d_name + k || *end != '.' || pid <= 0)
+      continue;
+    if (pid == (long)getpid() || (kill((pid_t)pid, 0) != 0 && errno == ESRCH))
+      unlinkat(dirfd(d), e->d_name, 0);
+  }
+  closedir(d);
 }
 
 /* Best effort: makes the rename itself durable. */
-static void sync_dir(const char *path) {
-  const char *slash = strrchr(path, '/');
-  char *dir = slash ? strndup(path, (size_t)(slash - path) + 1) : NULL;
-  int fd = open(dir ? dir : ".", O_RDONLY | O_DIRECTORY);
-  free(dir);
+static void sync_dir(const char *dir) {
+  int fd = open(dir[0] ? dir : ".", O_RDONLY | O_DIRECTORY);
   if (fd >= 0) {
     fsync(fd);
     close(fd);
   }
+}
+
+/* The mode and owner the saved file gets: those of the file it replaces,
+   else 0666 & ~umask. Raises when target exists and is not a regular
+   file: a save never replaces a folder, FIFO or device. */
+static int prepare_mode(const char *who, const char *path, const char *target,
+                        struct stat *st) {
+  if (stat(target, st) != 0) {
+    mode_t mask = umask(0);
+    umask(mask);
+    st->st_mode = S_IFREG | (0666 & ~mask);
+    return 0;
+  }
+  if (!S_ISREG(st->st_mode))
+    lu_error("%s: %s: is %s, not a regular file: not replaced", who, path,
+             file_kind(st->st_mode));
+  return 1;
 }
 
 /* Opens the sink on a duplicate of fd, so that fd stays open for fsync.
@@ -283,21 +377,27 @@ static const char *sink_close(LuSink *s) {
   return code == Z_ERRNO ? strerror(errno) : "gzip stream error";
 }
 
-/* Writes path atomically: body(sink, ud) writes the content (gzip when gz)
-   into a temporary file in path's folder, which is flushed, fsync'd and
-   renamed over path. body may raise (and Ctrl-C may strike): the temporary
-   file is then removed and the error propagates, so path is either the old
-   file or the complete new one, and a failed save leaves no file behind. */
+/* Saves path atomically (see io.h): the content goes to a temporary file
+   beside the target, which gets the old file's mode (and owner, where
+   allowed), is synced and renamed over the target; then the folder is
+   synced so that the rename survives a crash. */
 void lu_io_save(const char *who, const char *path, bool gz, LuWriteBody body,
                 void *ud) {
-  char *tmp = temp_name(who, path);
+  char *target = save_target(who, path);
+  struct stat st;
+  int existed = prepare_mode(who, path, target, &st);
+  TempPlace place = temp_place(who, target);
+  remove_stale(&place);
+  size_t n = strlen(place.dir) + strlen(place.prefix) + 32;
+  char *tmp = lu_alloc_atomic(n, who);
+  snprintf(tmp, n, "%s%s%ld.XXXXXX", place.dir, place.prefix, (long)getpid());
   int fd = mkstemp(tmp);
   if (fd < 0)
     lu_error("%s: %s: cannot create a temporary file: %s", who, path,
              strerror(errno));
-  mode_t mask = umask(0);
-  umask(mask);
-  fchmod(fd, 0666 & ~mask);
+  fchmod(fd, st.st_mode & 0777);
+  if (existed && fchown(fd, st.st_uid, st.st_gid) != 0)
+    fchown(fd, (uid_t)-1, st.st_gid); /* not allowed: keep the group at least */
   LuSink sink = {NULL, NULL, who, path};
   if (!sink_open(&sink, fd, gz)) {
     const char *why = strerror(errno);
@@ -318,12 +418,12 @@ void lu_io_save(const char *who, const char *path, bool gz, LuWriteBody body,
       lu_rethrow(err);
     lu_error("%s: %s: write failed: %s", who, path, why);
   }
-  if (rename(tmp, path) != 0) {
+  if (rename(tmp, target) != 0) {
     why = strerror(errno);
     unlink(tmp);
     lu_error("%s: %s: cannot rename the temporary file: %s", who, path, why);
   }
-  sync_dir(path);
+  sync_dir(place.dir);
 }
 
 static void text_body(LuSink *s, void *ud) {

@@ -4,7 +4,8 @@
    classic Lush matrices, load-matrix and save-matrix, and the table of
    other matrix formats chosen by extension), picture.c (PNG, picture grids,
    idx-show) and json.c (json-read). Every function here raises a Lisp error
-   naming the file and what is wrong; none leaves a half-written file. */
+   naming the file and what is wrong, and no save damages what was at its
+   path. */
 #ifndef LU_IO_H
 #define LU_IO_H
 
@@ -54,10 +55,13 @@ const char *lu_io_sink_why(LuSink *s);
 void lu_io_sink_write(LuSink *s, const void *p, size_t n);
 
 /* Saves path atomically: body(sink, ud) writes the content (gzip when gz)
-   into a temporary file in path's folder, which is flushed, synced and
-   renamed over path. body may raise (and Ctrl-C may strike): the temporary
-   file is then removed and the error propagates, so path is either the old
-   file or the complete new one, and a failed save leaves no file behind. */
+   into a temporary file beside the file path names (through symbolic
+   links, which stay links), which is synced and renamed over it, and the
+   folder synced. The file keeps its mode; a path that is not a regular
+   file (a folder, FIFO or device) is refused. body may raise, and Ctrl-C
+   may strike: path is then untouched and no temporary file is left.
+   Temporary files are named ".NAME.lush89-tmp.PID.XXXXXX"; those of dead
+   processes are removed by the next save to the same path. */
 typedef void (*LuWriteBody)(LuSink *s, void *ud);
 void lu_io_save(const char *who, const char *path, bool gz, LuWriteBody body,
                 void *ud);
