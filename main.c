@@ -1,15 +1,32 @@
 /* main.c: the command line. Starts the GC and the interpreter, then runs
    a script, an expression or the REPL. */
+#define GC_THREADS /* pthread_create registers the thread with the GC */
 #include <gc.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "init.h"
 #include "interp.h"
+
+/* The interpreter's stack is ulimit -s's size, kept from 8 MB to 64 MB
+   (only touched pages are used); other threads get at least 8 MB. */
+#define STACK_MIN (8u << 20)
+#define STACK_MAX (64u << 20)
+#define THREAD_STACK (8u << 20)
+
+static size_t interp_stack(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_STACK, &rl) != 0 || rl.rlim_cur < STACK_MIN)
+    return STACK_MIN;
+  return rl.rlim_cur > STACK_MAX ? STACK_MAX : (size_t)rl.rlim_cur;
+}
 
 static const char usage[] =
     "usage: lush89                    REPL\n"
@@ -72,13 +89,10 @@ static void set_argv(const char *first, char **rest, int n) {
   lu_set_global("argv", first ? lu_cons(lu_cstring(first), l) : l);
 }
 
-int main(int argc, char **argv) {
-  GC_INIT();
-  GC_expand_hp(4u << 20); /* fewer collections while the heap is small */
-
+/* The command line, run on the interpreter's own thread. */
+static int lush_main(int argc, char **argv) {
   int stack_base;
   lu_error_init(&stack_base);
-  lu_catch_sigint();
   find_libdir();
   LuValue *err;
   if (!lu_pcall(lu_init, NULL, &err)) {
@@ -129,4 +143,61 @@ int main(int argc, char **argv) {
     return 0;
   }
   return ok ? 0 : 1;
+}
+
+typedef struct {
+  int argc;
+  char **argv;
+  int status;
+} Main;
+
+static void *interp_thread(void *ud) {
+  Main *m = ud;
+  sigset_t sigint;
+  sigemptyset(&sigint);
+  sigaddset(&sigint, SIGINT);
+  pthread_sigmask(SIG_UNBLOCK, &sigint, NULL);
+  m->status = lush_main(m->argc, m->argv);
+  return NULL;
+}
+
+/* Threads that others start (the GC's markers, the net's workers) get at
+   least THREAD_STACK, whatever ulimit -s says. */
+static void default_thread_stack(void) {
+  pthread_attr_t attr;
+  size_t size = 0;
+  if (pthread_getattr_default_np(&attr) != 0)
+    return;
+  pthread_attr_getstacksize(&attr, &size);
+  if (size < THREAD_STACK) {
+    pthread_attr_setstacksize(&attr, THREAD_STACK);
+    pthread_setattr_default_np(&attr);
+  }
+  pthread_attr_destroy(&attr);
+}
+
+/* The interpreter runs on a thread with a stack of its own, so that the
+   depth it allows does not depend on ulimit -s (a 64 KB stack once
+   crashed it at start-up). Ctrl-C goes to that thread: the main thread
+   blocks SIGINT and only waits. */
+int main(int argc, char **argv) {
+  default_thread_stack();
+  GC_INIT();
+  GC_expand_hp(4u << 20); /* fewer collections while the heap is small */
+  lu_catch_sigint();
+  sigset_t sigint;
+  sigemptyset(&sigint);
+  sigaddset(&sigint, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigint, NULL);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, interp_stack());
+  Main m = {argc, argv, 0};
+  pthread_t th;
+  if (pthread_create(&th, &attr, interp_thread, &m) != 0) {
+    perror("lush89: cannot start the interpreter's thread");
+    return 1;
+  }
+  pthread_join(th, NULL);
+  return m.status;
 }

@@ -3,6 +3,7 @@
    that lu_pcall set up. Also: Ctrl-C, the stack-depth guard, builtin
    registration and the argument checkers, whose messages all share one
    form. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,17 +27,36 @@ volatile sig_atomic_t lu_interrupted;
 
 char *lu_stack_limit;     /* lowest address eval may use */
 static char *guard_limit; /* its value outside make_error */
+static size_t margin;     /* kept below the guard, see lu_error_init */
 
-/* Reserves the C stack for the interpreter: a margin of 512 KB is kept for
-   building the error, printing, readline and libc once the guard fires. */
+/* Reserves the C stack for the interpreter. A margin of a quarter of the
+   stack, at most 512 KB, is kept below the guard for building the error,
+   printing, readline and libc once the guard fires; the lower half of it
+   is what make_error may use. The stack's real extent comes from the
+   thread's attributes (environment strings above main count against the
+   limit); stack_base is the fallback. */
 void lu_error_init(void *stack_base) {
-  struct rlimit rl;
-  size_t size = 8u << 20;
-  if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-    size = rl.rlim_cur;
+  char *base = stack_base, *low = NULL;
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    void *addr;
+    size_t size;
+    if (pthread_attr_getstack(&attr, &addr, &size) == 0)
+      low = addr;
+    pthread_attr_destroy(&attr);
+  }
+  if (!low || low >= base) {
+    struct rlimit rl;
+    size_t size = 8u << 20;
+    if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+      size = rl.rlim_cur;
+    low = base - size;
+  }
+  size_t size = (size_t)(base - low);
   if (size > (64u << 20))
     size = 64u << 20;
-  guard_limit = lu_stack_limit = (char *)stack_base - size + (512u << 10);
+  margin = size / 4 < (512u << 10) ? size / 4 : (512u << 10);
+  guard_limit = lu_stack_limit = base - size + margin;
 }
 
 noreturn void lu_stack_overflow(void) {
@@ -97,7 +117,7 @@ static LuValue *backtrace(void) {
 /* Runs on the margin of the stack below the guard's limit (lu_pcall
    restores the limit should building the error itself fail). */
 static LuValue *make_error(LuValue *message) {
-  lu_stack_limit = guard_limit - (256u << 10);
+  lu_stack_limit = guard_limit - margin / 2;
   LuValue *e = lu_new(LU_ERROR);
   e->err = lu_alloc(sizeof(struct LuErr));
   e->err->message = message;

@@ -695,6 +695,26 @@ static void test_repl_pipe_nul(void **state) {
   lt_free(&p);
 }
 
+/* A small ulimit -s neither crashes start-up nor makes every evaluation
+   "recursion too deep": the interpreter's stack is its own. */
+static void test_small_stack(void **state) {
+  (void)state;
+  static const char *const limits[] = {"64", "256"};
+  for (int i = 0; i < 2; i++) {
+    char cmd[4400];
+    snprintf(cmd, sizeof cmd,
+             "ulimit -s %s && %s -p '(progn (de f (n) (if (= n 0) 0 (+ 1 (f "
+             "(- n 1))))) (list (f 5000) (try (f 100000000) (catch e "
+             "(error-message e)))))'",
+             limits[i], lt_binary());
+    LtOpts o = {.program = "/bin/sh", .timeout = 20};
+    LtProc p = lt_run_opts(ARGS("-c", cmd), &o);
+    lt_assert_exit(&p, 0);
+    assert_string_equal(p.out, "(5000 \"recursion too deep\")\n");
+    lt_free(&p);
+  }
+}
+
 /* Errors in piped input name the line of the stream they are on. */
 static void test_repl_pipe_lines(void **state) {
   (void)state;
@@ -713,6 +733,7 @@ int main(void) {
       T(test_e),
       T(test_repl_pipe_long_form),
       T(test_repl_pipe_nul),
+      T(test_small_stack),
       T(test_p),
       T(test_file_and_argv),
       T(test_i),
