@@ -75,6 +75,37 @@ void lu_io_open(void);
 
 /* ---- Matrices (matrix.c) --------------------------------------------- */
 
+/* IDX element type codes. */
+#define LU_IDX_UBYTE 0x08
+#define LU_IDX_SBYTE 0x09
+#define LU_IDX_SHORT 0x0B
+#define LU_IDX_INT 0x0C
+#define LU_IDX_FLOAT 0x0D
+#define LU_IDX_DOUBLE 0x0E
+
+/* What a matrix file's header says, in IDX terms. */
+typedef struct {
+  int code;  /* IDX type code of the elements as stored */
+  bool swap; /* stored in the byte order other than the machine's */
+  int ndim;
+  long dim[LU_MAXDIM];
+  size_t data; /* bytes before the data */
+} LuMatrixHeader;
+
+/* Reads the data that follows header h into a new contiguous tensor
+   (signed bytes and shorts become int); pending holds the first npending
+   (at most 64K) data bytes, read with the header. Checks that the dims'
+   product and byte size do not overflow and that the file has (plain) or
+   can hold (gzip) that much data before allocating; raises on truncated
+   data or trailing bytes, reading at most 64K past the end. */
+LuTensor *lu_matrix_read_data(LuSource *s, const LuMatrixHeader *h,
+                              const unsigned char *pending, size_t npending);
+
+/* Writes the header head (n bytes), then t's elements in row-major order,
+   little-endian when little, else big-endian. Polls. */
+void lu_matrix_write_data(LuSink *s, const LuTensor *t, bool little,
+                          const void *head, size_t n);
+
 /* A matrix file format other than IDX, chosen by the file's extension. */
 typedef struct {
   const char *suffix; /* ".npy"; SUFFIX.gz matches too */

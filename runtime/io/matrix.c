@@ -8,13 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define IDX_UBYTE 0x08
-#define IDX_SBYTE 0x09
-#define IDX_SHORT 0x0B
-#define IDX_INT 0x0C
-#define IDX_FLOAT 0x0D
-#define IDX_DOUBLE 0x0E
-
 /* Classic Lush matrix magics, written in native byte order. */
 #define LUSH_FLOAT 0x1E3D4C51
 #define LUSH_DOUBLE 0x1E3D4C53
@@ -37,28 +30,28 @@ static void decode(int code, bool swap, const unsigned char *src, size_t n,
                    void *dst) {
   int32_t *di = dst;
   switch (code) {
-  case IDX_UBYTE:
+  case LU_IDX_UBYTE:
     memcpy(dst, src, n);
     break;
-  case IDX_SBYTE:
+  case LU_IDX_SBYTE:
     for (size_t i = 0; i < n; i++)
       di[i] = (int8_t)src[i];
     break;
-  case IDX_SHORT:
+  case LU_IDX_SHORT:
     for (size_t i = 0; i < n; i++) {
       uint16_t x;
       memcpy(&x, src + 2 * i, 2);
       di[i] = (int16_t)(swap ? __builtin_bswap16(x) : x);
     }
     break;
-  case IDX_INT:
-  case IDX_FLOAT: {
+  case LU_IDX_INT:
+  case LU_IDX_FLOAT: {
     uint32_t *d = dst;
     for (size_t i = 0; i < n; i++)
       d[i] = load_u32(src + 4 * i, swap);
     break;
   }
-  case IDX_DOUBLE: {
+  case LU_IDX_DOUBLE: {
     uint64_t *d = dst;
     for (size_t i = 0; i < n; i++) {
       uint64_t x;
@@ -70,28 +63,18 @@ static void decode(int code, bool swap, const unsigned char *src, size_t n,
   }
 }
 
-/* A parsed header: the element type in the file (as an IDX code), byte
-   order, dims, and where the data starts. */
-typedef struct {
-  int code;
-  bool swap;
-  int ndim;
-  long dim[LU_MAXDIM];
-  size_t data;
-} Header;
-
 /* Bytes per element of IDX type code; 0 for a code IDX does not define. */
 static size_t code_size(int code) {
   switch (code) {
-  case IDX_UBYTE:
-  case IDX_SBYTE:
+  case LU_IDX_UBYTE:
+  case LU_IDX_SBYTE:
     return 1;
-  case IDX_SHORT:
+  case LU_IDX_SHORT:
     return 2;
-  case IDX_INT:
-  case IDX_FLOAT:
+  case LU_IDX_INT:
+  case LU_IDX_FLOAT:
     return 4;
-  case IDX_DOUBLE:
+  case LU_IDX_DOUBLE:
     return 8;
   default:
     return 0;
@@ -100,11 +83,11 @@ static size_t code_size(int code) {
 
 static LuElem code_elem(int code) {
   switch (code) {
-  case IDX_UBYTE:
+  case LU_IDX_UBYTE:
     return LU_UBYTE;
-  case IDX_FLOAT:
+  case LU_IDX_FLOAT:
     return LU_FLOAT;
-  case IDX_DOUBLE:
+  case LU_IDX_DOUBLE:
     return LU_DOUBLE;
   default:
     return LU_INT;
@@ -113,9 +96,9 @@ static LuElem code_elem(int code) {
 
 static const char *code_name(int code) {
   switch (code) {
-  case IDX_SBYTE:
+  case LU_IDX_SBYTE:
     return "signed byte";
-  case IDX_SHORT:
+  case LU_IDX_SHORT:
     return "short";
   default:
     return lu_elem_name(code_elem(code));
@@ -124,7 +107,7 @@ static const char *code_name(int code) {
 
 /* Parses an IDX header (big-endian, magic 00 00 TYPE NDIM). */
 static void idx_header(const char *path, const unsigned char *buf, size_t len,
-                       Header *h) {
+                       LuMatrixHeader *h) {
   h->code = buf[2];
   h->ndim = buf[3];
   h->swap = host_little;
@@ -143,15 +126,15 @@ static void idx_header(const char *path, const unsigned char *buf, size_t len,
 /* Parses a classic Lush header: int magic, int ndim, max(ndim,3) int dims,
    in the writer's byte order (swap when the magic reads reversed). */
 static void lush_header(const char *path, const unsigned char *buf, size_t len,
-                        Header *h) {
+                        LuMatrixHeader *h) {
   uint32_t magic = load_u32(buf, false);
   h->swap = (magic >> 24) != (LUSH_FLOAT >> 24);
   if (h->swap)
     magic = __builtin_bswap32(magic);
-  h->code = magic == LUSH_FLOAT    ? IDX_FLOAT
-            : magic == LUSH_DOUBLE ? IDX_DOUBLE
-            : magic == LUSH_INT    ? IDX_INT
-                                   : IDX_UBYTE;
+  h->code = magic == LUSH_FLOAT    ? LU_IDX_FLOAT
+            : magic == LUSH_DOUBLE ? LU_IDX_DOUBLE
+            : magic == LUSH_INT    ? LU_IDX_INT
+                                   : LU_IDX_UBYTE;
   if (len < 8)
     lu_error("load-matrix: %s: truncated header", path);
   int32_t ndim = (int32_t)load_u32(buf + 4, h->swap);
@@ -186,7 +169,7 @@ static bool is_lush_magic(uint32_t m) {
 /* Parses the header at the start of buf (len bytes, possibly data after
    it) into h. */
 static void parse_header(const char *path, const unsigned char *buf, size_t len,
-                         Header *h) {
+                         LuMatrixHeader *h) {
   if (len < 4)
     lu_error("load-matrix: %s: truncated header (%zu bytes)", path, len);
   if (buf[0] == 0 && buf[1] == 0)
@@ -203,68 +186,78 @@ static void parse_header(const char *path, const unsigned char *buf, size_t len,
 
 /* The number of elements h's dims describe; *bytes gets their size in the
    file. Raises when either overflows. */
-static size_t data_size(const char *path, const Header *h, size_t *bytes) {
+static size_t data_size(const LuSource *s, const LuMatrixHeader *h,
+                        size_t *bytes) {
   size_t n = 1;
   for (int i = 0; i < h->ndim; i++)
     if (__builtin_mul_overflow(n, (size_t)h->dim[i], &n) || n > LONG_MAX)
-      lu_error("load-matrix: %s: dims %s overflow", path,
+      lu_error("%s: %s: dims %s overflow", s->who, s->path,
                lu_io_dims_text(h->ndim, h->dim));
   if (__builtin_mul_overflow(n, code_size(h->code), bytes))
-    lu_error("load-matrix: %s: dims %s overflow", path,
+    lu_error("%s: %s: dims %s overflow", s->who, s->path,
              lu_io_dims_text(h->ndim, h->dim));
   return n;
 }
 
-static noreturn void size_mismatch(const char *path, const Header *h,
+static noreturn void size_mismatch(const LuSource *s, const LuMatrixHeader *h,
                                    size_t need, size_t have) {
-  lu_error("load-matrix: %s: dims %s of %s need %zu data bytes, the file has "
+  lu_error("%s: %s: dims %s of %s need %zu data bytes, the file has "
            "%zu (%s)",
-           path, lu_io_dims_text(h->ndim, h->dim), code_name(h->code), need,
-           have, have < need ? "truncated" : "trailing garbage");
+           s->who, s->path, lu_io_dims_text(h->ndim, h->dim),
+           code_name(h->code), need, have,
+           have < need ? "truncated" : "trailing garbage");
+}
+
+LuTensor *lu_matrix_read_data(LuSource *s, const LuMatrixHeader *h,
+                              const unsigned char *pending, size_t npending) {
+  size_t bytes, n = data_size(s, h, &bytes);
+  size_t es = code_size(h->code);
+  if (s->exact && s->size - h->data != bytes)
+    size_mismatch(s, h, bytes, s->size - h->data);
+  if (bytes > s->limit - h->data)
+    lu_error("%s: %s: dims %s of %s need %zu data bytes, more than the file "
+             "can hold (truncated)",
+             s->who, s->path, lu_io_dims_text(h->ndim, h->dim),
+             code_name(h->code), bytes);
+  LuTensor *t =
+      lu_tensor_make(code_elem(h->code), h->ndim, h->dim, NULL, NULL, 0);
+  unsigned char *dst = lu_tensor_data(t);
+  size_t des = lu_elem_size(code_elem(h->code));
+  unsigned char *stage = lu_alloc_atomic(STAGE, s->who);
+  size_t have = npending < STAGE ? npending : STAGE;
+  memcpy(stage, pending, have);
+  for (size_t done = 0; done < n;) {
+    size_t k = n - done < STAGE / es ? n - done : STAGE / es;
+    if (have < k * es)
+      have += lu_io_read(s, stage + have, k * es - have);
+    if (have < k * es)
+      size_mismatch(s, h, bytes, done * es + have);
+    decode(h->code, h->swap, stage, k, dst + done * des);
+    have -= k * es;
+    memmove(stage, stage + k * es, have);
+    done += k;
+  }
+  /* Whatever follows is an error: read at most a stage of it, so that a
+     small compressed file never inflates without bound. */
+  have += lu_io_read(s, stage + have, STAGE - have);
+  if (have == STAGE)
+    lu_error("%s: %s: dims %s of %s need %zu data bytes, the file has more "
+             "than %zu (trailing garbage)",
+             s->who, s->path, lu_io_dims_text(h->ndim, h->dim),
+             code_name(h->code), bytes, bytes + have - 1);
+  if (have)
+    size_mismatch(s, h, bytes, bytes + have);
+  return t;
 }
 
 /* LuReadBody: reads an IDX or Lush matrix file into a new tensor
-   (*(LuTensor **)ud). Checks the header, that the dims' product and byte
-   size do not overflow, and that the file has (plain) or can hold (gzip)
-   that much data, before allocating the tensor; the data is then decoded
-   straight into it a stage at a time, and a gzip file's content checked
-   for the exact size as it goes. */
+   (*(LuTensor **)ud). */
 static void matrix_body(LuSource *s, void *ud) {
   unsigned char head[MAX_HEADER];
   size_t got = lu_io_read(s, head, sizeof head);
-  Header h;
+  LuMatrixHeader h;
   parse_header(s->path, head, got, &h);
-  size_t bytes, n = data_size(s->path, &h, &bytes);
-  size_t es = code_size(h.code);
-  if (s->exact && s->size - h.data != bytes)
-    size_mismatch(s->path, &h, bytes, s->size - h.data);
-  if (bytes > s->limit - h.data)
-    lu_error("load-matrix: %s: dims %s of %s need %zu data bytes, more than "
-             "the file can hold (truncated)",
-             s->path, lu_io_dims_text(h.ndim, h.dim), code_name(h.code), bytes);
-  LuTensor *t = lu_tensor_make(code_elem(h.code), h.ndim, h.dim, NULL, NULL, 0);
-  unsigned char *dst = lu_tensor_data(t);
-  size_t des = lu_elem_size(code_elem(h.code));
-  unsigned char *stage = lu_alloc_atomic(STAGE, "load-matrix");
-  size_t pending = got - h.data; /* data bytes read with the header */
-  memcpy(stage, head + h.data, pending);
-  for (size_t done = 0; done < n;) {
-    size_t k = n - done < STAGE / es ? n - done : STAGE / es;
-    if (pending < k * es)
-      pending += lu_io_read(s, stage + pending, k * es - pending);
-    if (pending < k * es)
-      size_mismatch(s->path, &h, bytes, done * es + pending);
-    decode(h.code, h.swap, stage, k, dst + done * des);
-    pending -= k * es;
-    memmove(stage, stage + k * es, pending);
-    done += k;
-  }
-  size_t extra = pending;
-  while ((got = lu_io_read(s, stage, STAGE)) > 0)
-    extra += got;
-  if (extra)
-    size_mismatch(s->path, &h, bytes, bytes + extra);
-  *(LuTensor **)ud = t;
+  *(LuTensor **)ud = lu_matrix_read_data(s, &h, head + h.data, got - h.data);
 }
 
 /* Reads an IDX or classic Lush matrix file. */
@@ -279,15 +272,15 @@ static LuTensor *idx_load(const char *path) {
 static int elem_code(LuElem e) {
   switch (e) {
   case LU_FLOAT:
-    return IDX_FLOAT;
+    return LU_IDX_FLOAT;
   case LU_DOUBLE:
-    return IDX_DOUBLE;
+    return LU_IDX_DOUBLE;
   case LU_INT:
-    return IDX_INT;
+    return LU_IDX_INT;
   case LU_UBYTE:
     break;
   }
-  return IDX_UBYTE;
+  return LU_IDX_UBYTE;
 }
 
 static void store_be32(unsigned char *p, uint32_t x) {
@@ -296,9 +289,10 @@ static void store_be32(unsigned char *p, uint32_t x) {
   memcpy(p, &x, 4);
 }
 
-/* Encodes n elements (step bytes apart) as big-endian IDX data into out. */
-static void encode_row(LuElem e, const unsigned char *p, long n, long step,
-                       unsigned char *out) {
+/* Encodes n elements (step bytes apart) into out, swapping the bytes of
+   each when swap. */
+static void encode_row(LuElem e, bool swap, const unsigned char *p, long n,
+                       long step, unsigned char *out) {
   switch (e) {
   case LU_UBYTE:
     for (long i = 0; i < n; i++)
@@ -309,15 +303,15 @@ static void encode_row(LuElem e, const unsigned char *p, long n, long step,
     for (long i = 0; i < n; i++) {
       uint32_t x;
       memcpy(&x, p + i * step, 4);
-      store_be32(out + 4 * i, x);
+      x = swap ? __builtin_bswap32(x) : x;
+      memcpy(out + 4 * i, &x, 4);
     }
     break;
   case LU_DOUBLE:
     for (long i = 0; i < n; i++) {
       uint64_t x;
       memcpy(&x, p + i * step, 8);
-      if (host_little)
-        x = __builtin_bswap64(x);
+      x = swap ? __builtin_bswap64(x) : x;
       memcpy(out + 8 * i, &x, 8);
     }
     break;
@@ -327,21 +321,19 @@ static void encode_row(LuElem e, const unsigned char *p, long n, long step,
 typedef struct {
   LuSink *sink;
   LuElem e;
-  unsigned char *buf; /* IDX_STAGE bytes */
+  bool swap;
+  unsigned char *buf; /* STAGE bytes */
   size_t used;
-} IdxWriter;
-
-#define IDX_STAGE 65536
+} Writer;
 
 /* LuRunFn: encodes a run into the staging buffer, flushing it when full. */
-static void idx_run(void *ud, long n, char *const *run, const long *s) {
-  IdxWriter *w = ud;
-  LuElem e = w->e;
-  size_t es = lu_elem_size(e);
+static void write_run(void *ud, long n, char *const *run, const long *s) {
+  Writer *w = ud;
+  size_t es = lu_elem_size(w->e);
   const unsigned char *p = (const unsigned char *)run[0];
   long step = s[0] * (long)es;
   while (n > 0) {
-    long room = (long)((IDX_STAGE - w->used) / es);
+    long room = (long)((STAGE - w->used) / es);
     if (room == 0) {
       lu_io_sink_write(w->sink, w->buf, w->used);
       w->used = 0;
@@ -349,26 +341,30 @@ static void idx_run(void *ud, long n, char *const *run, const long *s) {
       continue;
     }
     long k = n < room ? n : room;
-    encode_row(e, p, k, step, w->buf + w->used);
+    encode_row(w->e, w->swap, p, k, step, w->buf + w->used);
     w->used += (size_t)k * es;
     p += k * step;
     n -= k;
   }
 }
 
+void lu_matrix_write_data(LuSink *s, const LuTensor *t, bool little,
+                          const void *head, size_t n) {
+  lu_io_sink_write(s, head, n);
+  Writer w = {s, t->st->elem, little != host_little,
+              lu_alloc_atomic(STAGE, s->who), 0};
+  lu_tensor_walk(1, (LuTensor *[]){(LuTensor *)t}, write_run, &w);
+  lu_io_sink_write(s, w.buf, w.used);
+}
+
 /* LuWriteBody: the IDX header, then the data in row-major order. */
 static void idx_body(LuSink *s, void *ud) {
   const LuTensor *t = ud;
-  IdxWriter w = {s, t->st->elem, lu_alloc_atomic(IDX_STAGE, "save-matrix"),
-                 4 + 4 * (size_t)t->ndim};
-  unsigned char *h = w.buf;
-  h[0] = h[1] = 0;
-  h[2] = (unsigned char)elem_code(t->st->elem);
-  h[3] = (unsigned char)t->ndim;
+  unsigned char h[4 + 4 * LU_MAXDIM] = {
+      0, 0, (unsigned char)elem_code(t->st->elem), (unsigned char)t->ndim};
   for (int i = 0; i < t->ndim; i++)
     store_be32(h + 4 + 4 * i, (uint32_t)t->dim[i]);
-  lu_tensor_walk(1, (LuTensor *[]){(LuTensor *)t}, idx_run, &w);
-  lu_io_sink_write(s, w.buf, w.used);
+  lu_matrix_write_data(s, t, false, h, 4 + 4 * (size_t)t->ndim);
 }
 
 /* Writes t as IDX. */

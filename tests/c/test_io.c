@@ -389,6 +389,14 @@ static void test_bad_files(void **state) {
                "more than the file can hold");
   expect_error(load_error("extra.idx.gz", ok, 17, true), "extra.idx.gz",
                "the file has 5 (trailing garbage)");
+  /* 64 MB of zeros after the data: not inflated beyond what the header
+     asks for and 64K more */
+  size_t bomb_len = 64 << 20;
+  unsigned char *bomb = calloc(1, bomb_len);
+  memcpy(bomb, ok, sizeof ok);
+  expect_error(load_error("bomb.idx.gz", bomb, bomb_len, true), "bomb.idx.gz",
+               "the file has more than 65539 (trailing garbage)");
+  free(bomb);
 }
 
 static void test_bad_gzip(void **state) {
