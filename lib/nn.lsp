@@ -1,4 +1,4 @@
-;; nn.lsp: helpers over the native backprop simulator (runtime/net.c).
+;; nn.lsp: helpers over the native backprop simulator (runtime/nn/).
 ;;
 ;; The simulator in brief: module constructors (nn-conv, nn-linear, nn-tanh,
 ;; nn-stanh, nn-relu, nn-logsoftmax, nn-softmax, nn-dropout,

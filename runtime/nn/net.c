@@ -1,78 +1,16 @@
-/* net.c: nets of the backprop simulator, and their Lisp builtins. A module
-   is made unconfigured ((nn-conv ...), (nn-tanh) ...: nn_modules.c);
+/* net.c: nets of the backprop simulator, and their Lisp builtins.
    (nn-seq SHAPE MODULE...) builds a net: it infers every module's input
    shape, lays all parameters out in one flat vector (values, gradients,
    second derivatives, per-parameter rate factors; each module's weights are
    a range of it) and owns the intermediate states (x, dx, ddx), kept with
-   the modules' scratch in one work buffer per thread. Costs, optimizers,
-   whole training and evaluation passes, and gradient checks are in
-   nn_train.c; the numeric kernels in nn_kernels.c. */
+   the modules' scratch in one work buffer per thread. The passes through
+   a net; the states and flat vectors as views; the list of module families
+   to open. */
 #include "nn_impl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- Shapes ------------------------------------------------------------ */
-
-void lu_nn_shape_str(LuBuf *b, const NnShape *s) {
-  lu_buf_puts(b, "[");
-  for (int i = 0; i < s->ndim; i++)
-    lu_buf_printf(b, i ? " %ld" : "%ld", s->dim[i]);
-  lu_buf_puts(b, "]");
-}
-
-const char *lu_nn_shape_cstr(const NnShape *s) {
-  LuBuf b;
-  lu_buf_init(&b);
-  lu_nn_shape_str(&b, s);
-  return b.s;
-}
-
-NnShape lu_nn_shape_make(int ndim, const long *dim) {
-  NnShape s = {.ndim = ndim, .n = 1};
-  for (int i = 0; i < ndim; i++) {
-    s.dim[i] = dim[i];
-    s.n *= dim[i];
-  }
-  return s;
-}
-
-/* Equal up to dimensions of size 1: a [16 16] image feeds a [1 16 16]
-   input. */
-bool lu_nn_shape_fits(const NnShape *a, const long *dim, int ndim) {
-  int i = 0, j = 0;
-  for (;;) {
-    while (i < a->ndim && a->dim[i] == 1)
-      i++;
-    while (j < ndim && dim[j] == 1)
-      j++;
-    if (i == a->ndim || j == ndim)
-      return i == a->ndim && j == ndim;
-    if (a->dim[i++] != dim[j++])
-      return false;
-  }
-}
-
-/* Parses a shape from a list of positive integers; raises on anything
-   else, a dotted or circular list included. */
-static NnShape shape_arg(LuValue **argv, int i) {
-  LuValue *l = lu_arg_list(argv, i);
-  lu_length(l); /* raises on a dotted or circular list before the walk */
-  NnShape s = {.n = 1};
-  for (; !LU_ISNIL(l); l = LU_CDR(l)) {
-    LuValue *d = LU_CAR(l);
-    if (!LU_IS(d, LU_NUMBER) || LU_NUM(d) < 1 || LU_NUM(d) > 1e9 ||
-        LU_NUM(d) != (long)LU_NUM(d) || s.ndim == LU_MAXDIM ||
-        (double)s.n * LU_NUM(d) > 1e10)
-      lu_arg_error(i, "a list of up to 8 positive sizes", argv[i]);
-    s.dim[s.ndim++] = (long)LU_NUM(d);
-    s.n *= (long)LU_NUM(d);
-  }
-  if (s.ndim == 0)
-    lu_arg_error(i, "a list of up to 8 positive sizes", argv[i]);
-  return s;
-}
 
 static LuValue *shape_list(const NnShape *s) {
   LuValue *l = lu_nil;
@@ -81,68 +19,8 @@ static LuValue *shape_list(const NnShape *s) {
   return l;
 }
 
-/* A tensor of shape s viewing base's storage from element off of base. */
-LuTensor *lu_nn_view(LuTensor *base, long off, const NnShape *s) {
-  long mod[LU_MAXDIM];
-  long m = 1;
-  for (int i = s->ndim - 1; i >= 0; i--) {
-    mod[i] = m;
-    m *= s->dim[i];
-  }
-  return lu_tensor_make(LU_FLOAT, s->ndim, s->dim, base, mod,
-                        base->offset + off);
-}
-
-/* ---- Reading tensors of any element type into floats ----------------- */
-
-/* Copies the elements of t from dimension d on, at storage offset base,
-   into dst in row-major order, converted to float. Rows go through the
-   tensor convert kernel; d == t->ndim (a single element) is a row of one. */
-static void gather_rec(const LuTensor *t, int d, long base, float **dst) {
-  if (d >= t->ndim - 1) {
-    long n = d < t->ndim ? t->dim[d] : 1, step = d < t->ndim ? t->mod[d] : 1;
-    const char *row =
-        (const char *)t->st->data + base * (long)lu_elem_size(t->st->elem);
-    lu_tensor_kconvert(LU_FLOAT, n, *dst, 1, t->st->elem, row, step);
-    *dst += n;
-    return;
-  }
-  for (long i = 0; i < t->dim[d]; i++)
-    gather_rec(t, d + 1, base + i * t->mod[d], dst);
-}
-
-void lu_nn_read(const LuTensor *t, int from, long base, float *dst) {
-  long n = 1, m = 1;
-  bool flat = t->st->elem == LU_FLOAT;
-  for (int d = t->ndim - 1; d >= from && flat; d--) {
-    flat = t->dim[d] == 1 || t->mod[d] == m;
-    m *= t->dim[d];
-  }
-  if (flat) { /* row-major from `from` on: one copy */
-    for (int d = from; d < t->ndim; d++)
-      n *= t->dim[d];
-    memcpy(dst, (const float *)t->st->data + base, sizeof(float) * (size_t)n);
-    return;
-  }
-  gather_rec(t, from, base, &dst);
-}
-
-/* Example e of a data set: the slice t[e] when t has more than one
-   dimension, else the single element t[e]. */
-void lu_nn_read_example(const LuTensor *t, long e, float *dst) {
-  lu_nn_read(t, 1, t->offset + e * t->mod[0], dst);
-}
-
-/* Copies a tensor of n elements into dst, checking its shape against s. */
-void lu_nn_read_checked(const char *who, LuTensor *t, const NnShape *s,
-                        float *dst) {
-  if (!lu_nn_shape_fits(s, t->dim, t->ndim)) {
-    NnShape ts = lu_nn_shape_make(t->ndim, t->dim);
-    lu_error("%s: expected a tensor of shape %s, got %s", who,
-             lu_nn_shape_cstr(s), lu_nn_shape_cstr(&ts));
-  }
-  lu_nn_read(t, 0, t->offset, dst);
-}
+/* Whether nets use the reference kernels (nn-reference). */
+static bool use_reference;
 
 /* Module i's parameters, states and scratch, for one work buffer. */
 static NnCtx ctx_of(LuNet *n, int i, float *work) {
@@ -154,6 +32,7 @@ static NnCtx ctx_of(LuNet *n, int i, float *work) {
              .ddw = n->pddw + m->poff,
              .scratch = work + m->soff,
              .train = n->train,
+             .ref = use_reference,
              .y2 = i + 2 <= n->nmod ? work + n->xoff[i + 2] : NULL};
   return c;
 }
@@ -213,8 +92,7 @@ float *lu_nn_work(LuNet *n, int t) {
 static void net_fuse(LuNet *n) {
   for (int i = 0; i + 1 < n->nmod; i++) {
     NnModule *a = n->mod[i], *b = n->mod[i + 1];
-    if ((a->ops == &lu_nn_conv_ops || a->ops == &lu_nn_linear_ops) &&
-        lu_nn_is_squash(b)) {
+    if ((a->ops->flags & NN_FUSES_SQUASH) && (b->ops->flags & NN_SQUASHING)) {
       a->fuse = b->squash;
       b->fused = true;
     }
@@ -227,13 +105,25 @@ void lu_nn_init_params(LuNet *n, double a, double bias) {
       n->mod[i]->ops->init(n->mod[i], n->pw + n->mod[i]->poff, a, bias);
 }
 
+/* Every state has at least one element in every dimension: the modules
+   divide by their input's sizes. Raises naming module i. */
+static void check_output(NnModule *m, int i, const NnShape *out) {
+  bool ok = out->ndim >= 1 && out->n <= 1e10;
+  for (int d = 0; d < out->ndim; d++)
+    ok = ok && out->dim[d] >= 1;
+  if (!ok)
+    lu_error("nn-seq: module %d (%s) outputs %s: every dimension must be at "
+             "least 1",
+             i + 1, m->ops->kind, lu_nn_shape_cstr(out));
+}
+
 LU_DEFUN(nn_seq, "(nn-seq SHAPE MODULE...)",
          "Builds a net: the MODULEs in sequence, for inputs of SHAPE (a list "
          "such as (1 16 16)). Each module is an nn-module or a Lisp object "
          "with fprop and bprop methods (see nn.lsp). The net owns the "
          "intermediate states and one flat parameter vector (see nn-params), "
          "initialised as by (nn-init net 1 0). A module belongs to one net.") {
-  NnShape in = shape_arg(argv, 0);
+  NnShape in = lu_nn_shape_arg(argv, 0);
   if (argc < 2)
     lu_error("nn-seq: a net needs at least one module");
   LuNet *n = lu_alloc(sizeof *n);
@@ -246,8 +136,7 @@ LU_DEFUN(nn_seq, "(nn-seq SHAPE MODULE...)",
     LuValue *v = argv[i + 1];
     NnModule *m;
     if (LU_IS(v, LU_OBJECT)) {
-      m = lu_nn_module_new(&lu_nn_lisp_ops);
-      m->obj = v;
+      m = lu_nn_lisp_module(v);
       n->has_lisp = true;
     } else {
       m = lu_arg_cdata(argv, i + 1, &lu_nn_module_ctype);
@@ -262,6 +151,7 @@ LU_DEFUN(nn_seq, "(nn-seq SHAPE MODULE...)",
     m->index = i;
     m->in = n->shape[i];
     m->ops->setup(m, &n->shape[i], &n->shape[i + 1]);
+    check_output(m, i, &n->shape[i + 1]);
     m->out = n->shape[i + 1];
   }
   net_layout(n);
@@ -312,7 +202,7 @@ void lu_nn_back(LuNet *n, float *work, bool train, bool second, bool input) {
     float *x = work + n->xoff[i], *y = work + n->xoff[i + 1];
     float *dy = y + d * n->stride[i + 1];
     float *dx = i > 0 || input ? x + d * n->stride[i] : NULL;
-    if (!dx && m->ops != &lu_nn_lisp_ops && m->np == 0)
+    if (!dx && !(m->ops->flags & NN_BACK_ALWAYS) && m->np == 0)
       continue; /* no parameters and no input gradient wanted */
     (second ? m->ops->bbprop : m->ops->bprop)(&c, x, y, dy, dx);
   }
@@ -488,23 +378,26 @@ static NnModule *arg_placed_module(LuValue **argv, int i) {
   return m;
 }
 
+/* A view of parameter tensor k (0: weights, 1: biases) of the module in
+   argument 0, as its ops describe them; () when it has none. */
+static LuValue *module_param(LuValue **argv, int k) {
+  NnModule *m = arg_placed_module(argv, 0);
+  NnShape shape[NN_MAXPARAMS];
+  int np = m->np && m->ops->params ? m->ops->params(m, shape) : 0;
+  if (k >= np)
+    return lu_nil;
+  long off = m->poff;
+  for (int i = 0; i < k; i++)
+    off += shape[i].n;
+  return param_view(m->net, 0, off, &shape[k]);
+}
+
 LU_DEFUN(nn_weights, "(nn-weights MODULE)",
          "A view of MODULE's weights in its net's flat vector: [connections "
          "K K] for a convolution, [NOUT inputs] for a fully connected "
          "module; () for a module without parameters.") {
   (void)argc;
-  NnModule *m = arg_placed_module(argv, 0);
-  if (!m->np)
-    return lu_nil;
-  NnShape s;
-  if (m->ops == &lu_nn_conv_ops) {
-    long d[3] = {m->conv.nconn, m->conv.kh, m->conv.kw};
-    s = lu_nn_shape_make(3, d);
-  } else {
-    long d[2] = {m->nout, m->nin};
-    s = lu_nn_shape_make(2, d);
-  }
-  return param_view(m->net, 0, m->poff, &s);
+  return module_param(argv, 0);
 }
 
 LU_DEFUN(nn_biases, "(nn-biases MODULE)",
@@ -512,13 +405,7 @@ LU_DEFUN(nn_biases, "(nn-biases MODULE)",
          "[NOUT rows cols] for a convolution with one bias per unit; () for "
          "a module without parameters.") {
   (void)argc;
-  NnModule *m = arg_placed_module(argv, 0);
-  if (!m->np)
-    return lu_nil;
-  NnShape s = m->out;
-  if (m->ops == &lu_nn_conv_ops && !m->conv.bias_unit)
-    s = lu_nn_shape_make(1, &m->out.dim[0]);
-  return param_view(m->net, 0, m->poff + m->nw, &s);
+  return module_param(argv, 1);
 }
 
 LU_DEFUN(nn_init, "(nn-init NET A [BIAS])",
@@ -584,8 +471,8 @@ LU_DEFUN(nn_reference, "(nn-reference [FLAG])",
          "Whether nets use the plain reference kernels instead of the "
          "optimised ones (for tests and debugging); with FLAG, sets it.") {
   if (argc > 0)
-    lu_nn_use_reference = !LU_ISNIL(argv[0]);
-  return LU_BOOL(lu_nn_use_reference);
+    use_reference = !LU_ISNIL(argv[0]);
+  return LU_BOOL(use_reference);
 }
 
 static LuBuiltin *const net_builtins[] = {&nn_seq_builtin,
@@ -612,9 +499,16 @@ static LuBuiltin *const net_builtins[] = {&nn_seq_builtin,
                                           &nn_reference_builtin,
                                           NULL};
 
+/* The module families, then the costs, optimizers, passes and checks. */
+static void (*const families[])(void) = {
+    lu_nn_squash_open,  lu_nn_conv_open,  lu_nn_linear_open,
+    lu_nn_dropout_open, lu_nn_shift_open, lu_nn_softmax_open,
+};
+
 void lu_net_open(void) {
   lu_register(net_builtins);
-  lu_nn_modules_open();
+  for (size_t i = 0; i < sizeof families / sizeof *families; i++)
+    families[i]();
   lu_nn_cost_open();
   lu_nn_optim_open();
   lu_nn_train_open();

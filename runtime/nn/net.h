@@ -1,13 +1,12 @@
-/* net.h: the native backprop simulator. Modules (convolution with a
-   connection table, fully connected, squashing functions, dropout, random
-   shift, log-softmax, Lisp objects), nets (a sequence of modules that owns
-   the intermediate states and one flat parameter vector), costs,
-   optimizers, training and evaluation loops, and their Lisp builtins.
+/* net.h: the public side of the native backprop simulator: its numeric
+   kernels and its opener. Modules, nets, costs, optimizers and passes are
+   described in nn_impl.h (for the files of runtime/nn/).
 
-   The kernels below take plain pointers and sizes, never raise and never
-   allocate, so tests call them directly. Each optimised kernel has a
-   reference twin (lu_nn_ref_*) written as the plain loops of the
-   definition; tests check that they agree. */
+   The kernels below take plain pointers and sizes, never raise, never
+   allocate and read no global switch, so tests call them directly. Each
+   optimised kernel has a reference twin (lu_nn_ref_*) written as the plain
+   loops of the definition; tests check that they agree, and the modules
+   choose between them (nn-reference). */
 #ifndef LU_NET_H
 #define LU_NET_H
 
@@ -88,6 +87,9 @@ void lu_nn_conv_prepare(LuConvGeom *g);
    the kernels leave the padding in it once and for all. */
 long lu_nn_conv_scratch(const LuConvGeom *g);
 
+/* Copies x, padded and unfolded, into the scratch: the first step of
+   lu_nn_conv_fprop, and what the backward kernels read. */
+void lu_nn_conv_unfold(const LuConvGeom *g, const float *x, float *scratch);
 /* s = conv(x) + b; when f != LU_SQ_NONE also y = f(s) (bias and squash
    fused into the kernel). x may be read up to 32 floats past its end (the
    net's states have that slack). */
@@ -139,9 +141,6 @@ double lu_nn_logsumexp(const float *x, long n);
 /* ---- Optimised vector helpers shared by the net code ---------------- */
 
 float lu_nn_dot(const float *a, const float *b, long n);
-
-/* When true, nets use the reference kernels (for tests and debugging). */
-extern bool lu_nn_use_reference;
 
 void lu_net_open(void);
 

@@ -1,7 +1,40 @@
-/* nn_impl.h: the structures shared by the files of the backprop simulator
-   (nn_modules.c: module kinds; net.c: nets; nn_train.c: costs,
-   optimizers, passes, checks).
-   Not part of the public API: see net.h. */
+/* nn_impl.h: what the files of the backprop simulator share: shapes, the
+   module interface (NnOps), nets, costs and optimizers. Not part of the
+   public API (see net.h).
+
+   The files: net.c (nets: building, the flat vectors, passes, states),
+   nn_module.c (the module value, shapes, reading tensors), one file per
+   module family (nn_squash.c, nn_conv.c with nn_conv_kernels.c,
+   nn_linear.c, nn_dropout.c, nn_shift.c, nn_softmax.c, nn_lisp.c),
+   nn_cost.c and nn_optim.c (the cost and optimizer tables), nn_train.c
+   (training and evaluation passes), nn_check.c (derivative checks).
+
+   How to write a module family (one new file, e.g. nn_pool.c):
+   - Its private fields live in a struct of its own, hung on m->data by its
+     constructor builtin, which makes the module with lu_nn_module_new(&ops)
+     and checks its arguments.
+   - Its NnOps row: kind (a short name), flags (NN_SQUASHING for an
+     element-wise function that a conv or linear module before it may apply
+     in its own kernel, m->squash saying which; NN_FUSES_SQUASH for a
+     module that can; NN_BACK_ALWAYS for a module whose bprop must run even
+     when nothing before it needs a gradient), and the functions below.
+   - setup(m, in, out): checks the input shape in (raising "nn-seq: KIND
+     ..." naming it) and sets out and the sizes: np parameters (the first nw
+     of them weights), ns floats of per-thread scratch, macs and conns.
+   - fprop(c, x, y), bprop(c, x, y, dy, dx), bbprop(c, x, y, ddy, ddx) on
+     the module's states; c->w, c->dw, c->ddw are its parameters in the
+     flat vectors, c->scratch its scratch, c->train the mode, c->replay
+     whether to reuse the last random draw, c->ref whether to call the
+     reference kernels. bprop and bbprop add into dw and ddw and overwrite
+     dx (NULL when not wanted).
+   - init(m, w, a, bias) fills the parameters (NULL: none); params(m,
+     shapes) gives their shapes (weights, then biases) for nn-weights and
+     nn-biases; describe(m, buf) the line of nn-summary (NULL: the kind).
+   - Its builtins in one table, registered by lu_nn_FAMILY_open, which is
+     added to the list of families in net.c. Tests: a check of bprop and
+     bbprop against finite differences (nn-check-module, nn-bbcheck) in
+     tests/lisp/net.lsp, and of any optimised kernel against its reference
+     twin in tests/c/test_net.c. */
 #ifndef LU_NN_IMPL_H
 #define LU_NN_IMPL_H
 
@@ -30,16 +63,22 @@ typedef struct {
   float *scratch;
   bool train;
   bool replay; /* dropout and shifts reuse the last draw (gradient checks) */
+  bool ref;    /* use the reference kernels */
   float *y2;   /* the state after the next module, for a fused squash */
 } NnCtx;
 
-/* A module kind. setup infers the output shape from the input shape and
-   fills np, nw, ns, macs and conns; it raises on a bad shape. bprop
-   accumulates parameter gradients and overwrites dx (NULL: not wanted);
-   bbprop does the same for second derivatives. init is NULL for modules
-   without parameters. */
+enum {
+  NN_SQUASHING = 1,    /* element-wise m->squash, fusable into the previous */
+  NN_FUSES_SQUASH = 2, /* applies a following squashing module itself */
+  NN_BACK_ALWAYS = 4,  /* bprop runs even without parameters or dx wanted */
+};
+
+enum { NN_MAXPARAMS = 2 };
+
+/* A module kind: see the guide above. */
 typedef struct {
   const char *kind;
+  unsigned flags;
   void (*setup)(NnModule *m, const NnShape *in, NnShape *out);
   void (*fprop)(NnCtx *c, const float *x, float *y);
   void (*bprop)(NnCtx *c, const float *x, const float *y, const float *dy,
@@ -47,7 +86,8 @@ typedef struct {
   void (*bbprop)(NnCtx *c, const float *x, const float *y, const float *ddy,
                  float *ddx);
   void (*init)(NnModule *m, float *w, double a, double bias);
-  void (*describe)(NnModule *m, LuBuf *b); /* NULL: the kind */
+  void (*describe)(NnModule *m, LuBuf *b);
+  int (*params)(const NnModule *m, NnShape shape[NN_MAXPARAMS]);
 } NnOps;
 
 struct NnModule {
@@ -60,19 +100,11 @@ struct NnModule {
   long poff;     /* in the flat vectors */
   long ns, soff; /* scratch floats, offset in a work buffer */
   long macs, conns;
-  LuSquash squash; /* squash modules: the function */
-  LuSquash fuse;   /* conv and linear: the next module's squash, fused */
-  bool fused;      /* squash modules: done by the previous module */
-  /* kind-specific */
-  LuConvGeom conv;
-  int *table, table_n; /* conv: the user's (in, out) pairs, or none */
-  int nin, nout;       /* linear */
-  double rate;         /* dropout probability */
-  int shift;           /* random shift: at most this many pixels */
-  float fill;
-  bool wrap;
-  bool log_softmax;
-  LuValue *obj; /* Lisp module */
+  LuSquash squash; /* NN_SQUASHING modules: the function */
+  LuSquash fuse;   /* NN_FUSES_SQUASH modules: the next module's, fused */
+  bool fused;      /* NN_SQUASHING modules: done by the previous module */
+  void *data;      /* the family's own fields */
+  LuValue *obj;    /* a Lisp module's object */
 };
 
 struct LuNet {
@@ -93,10 +125,10 @@ struct LuNet {
 };
 
 extern const LuCType lu_nn_net_ctype, lu_nn_module_ctype;
-/* The module kinds net.c tells apart (nn_modules.c). */
-extern const NnOps lu_nn_conv_ops, lu_nn_linear_ops, lu_nn_lisp_ops;
-bool lu_nn_is_squash(const NnModule *m);
 NnModule *lu_nn_module_new(const NnOps *ops);
+/* The module that runs the Lisp object obj (nn_lisp.c). */
+NnModule *lu_nn_lisp_module(LuValue *obj);
+NnShape lu_nn_shape_arg(LuValue **argv, int i);
 
 const char *lu_nn_shape_cstr(const NnShape *s);
 NnShape lu_nn_shape_make(int ndim, const long *dim);
@@ -193,7 +225,12 @@ bool lu_nn_opt_is(const NnOpt *o, const char *name);
 void lu_nn_opt_bind(NnOpt *o, LuNet *n);
 void lu_nn_opt_step(NnOpt *o, LuNet *n, bool clear);
 
-void lu_nn_modules_open(void);
+void lu_nn_squash_open(void);
+void lu_nn_conv_open(void);
+void lu_nn_linear_open(void);
+void lu_nn_dropout_open(void);
+void lu_nn_shift_open(void);
+void lu_nn_softmax_open(void);
 void lu_nn_cost_open(void);
 void lu_nn_optim_open(void);
 void lu_nn_train_open(void);

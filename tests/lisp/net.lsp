@@ -488,3 +488,9 @@ input and parameter second derivatives against fd-gn."
        (keep (copy-matrix (nn-params n))))
   (assert-error (nn-gradcheck n [1 2 3] [0 0 0]) "enough")
   (assert (equal (matrix->list keep) (matrix->list (nn-params n)))))
+
+;; ---- A Lisp module's output shape is checked like any other
+(defclass empty-out ())
+(defmethod empty-out fprop (x) (float-matrix 0 5))
+(defmethod empty-out bprop (x y dy) (copy-matrix x))
+(assert-error (nn-seq '(3) (new empty-out) (nn-random-shift 1)) "module 1 (lisp) outputs [0 5]")

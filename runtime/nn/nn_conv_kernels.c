@@ -1,261 +1,10 @@
-/* nn_kernels.c: the numeric kernels of the backprop simulator: squashing
-   functions (with a fast vectorised tanh), convolution with a connection
-   table, fully connected layers, costs. Each optimised kernel sits beside a
-   reference kernel that spells out the definition; tests/c/test_net.c
-   checks that they agree.
-
-   Vectors are GCC vector extensions of the machine's width, so the same
-   code is AVX-512 under -march=native and SSE in a PORTABLE build. Float
-   reductions are written with explicit vector accumulators because gcc
-   does not reassociate them without -ffast-math. */
-#include "net.h"
-
-#include <math.h>
-#include <string.h>
-#if defined(__AVX512F__) || defined(__FMA__)
-#include <immintrin.h>
-#endif
-
-#if defined(__AVX512F__)
-#define VL 16
-#elif defined(__AVX__)
-#define VL 8
-#else
-#define VL 4
-#endif
-
-typedef float vf __attribute__((vector_size(VL * sizeof(float))));
-typedef int32_t vi __attribute__((vector_size(VL * sizeof(int32_t))));
-
-#define INLINE static inline __attribute__((always_inline))
-
-bool lu_nn_use_reference = false;
-
-/* a * b + c in one rounding where the machine has FMA: gcc does not
-   contract a * b + c itself under -std=c11. */
-INLINE vf vfma(vf a, vf b, vf c) {
-#if VL == 16
-  return _mm512_fmadd_ps(a, b, c);
-#elif VL == 8 && defined(__FMA__)
-  return _mm256_fmadd_ps(a, b, c);
-#else
-  return a * b + c;
-#endif
-}
-
-/* x in every lane (x - 0 is x for every float, so this folds to a
-   broadcast, where 0 + x would not). */
-INLINE vf vsplat(float x) {
-  return x - (vf){};
-}
-
-INLINE vf vload(const float *p) {
-  vf v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
-
-INLINE void vstore(float *p, vf v) {
-  memcpy(p, &v, sizeof v);
-}
-
-/* Stores the first n (<= VL) lanes of v. */
-INLINE void vstore_n(float *p, vf v, int n) {
-  if (n >= VL)
-    vstore(p, v);
-  else
-    memcpy(p, &v, (size_t)n * sizeof(float));
-}
-
-/* The sum of v's lanes, by folding halves. */
-INLINE float vsum(vf v) {
-  float t[VL];
-  memcpy(t, &v, sizeof v);
-  float s = 0;
-  for (int i = 0; i < VL; i++)
-    s += t[i];
-  return s;
-}
-
-/* Lane q of the result is the sum of the lanes of a[q]: VL horizontal sums
-   at once, by VL - 1 folds of pairs (a transposing tree), instead of VL
-   separate reductions. Destroys a. */
-INLINE vf vsum_many(vf a[VL]) {
-#if VL == 16
-  const vi iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-#elif VL == 8
-  const vi iota = {0, 1, 2, 3, 4, 5, 6, 7};
-#else
-  const vi iota = {0, 1, 2, 3};
-#endif
-  int n = VL;
-#pragma GCC unroll 8
-  for (int h = VL / 2; h >= 1; h /= 2, n /= 2) {
-    /* lane q takes lanes q + (q & -h) and h further of the pair (a, b)
-       read as one vector of 2 VL: the halves of each group of 2h */
-    vi lo = iota + (iota & -h), hi = lo + h;
-#pragma GCC unroll 8
-    for (int m = 0; m < n / 2; m++)
-      a[m] = __builtin_shuffle(a[2 * m], a[2 * m + 1], lo) +
-             __builtin_shuffle(a[2 * m], a[2 * m + 1], hi);
-  }
-  return a[0];
-}
-
-/* Lane-wise select: m ? a : b, with m from a vector comparison. */
-INLINE vf vsel(vi m, vf a, vf b) {
-  return (vf)(((vi)a & m) | ((vi)b & ~m));
-}
-
-/* ---- Squashing functions ------------------------------------------- */
-
-/* tanh for one vector. |x| < 1/16: the odd Taylor polynomial to x^7
-   (truncation < 4e-13). Otherwise 1 - 2/(1 + e^(2|x|)), with e^t as
-   2^n * 2^r, |r| <= 1/2, 2^r by its degree-7 Taylor polynomial (relative
-   error < 1e-8); the absolute error stays below 1.2e-7 everywhere (checked
-   exhaustively over all floats against libm). |x| is clamped at 10, where
-   tanh rounds to 1 in float. NaN propagates. */
-INLINE vf vtanh(vf x) {
-  const vi sign = (vi){} + (int32_t)0x80000000;
-  vf ax = (vf)((vi)x & ~sign);
-  ax = vsel(ax > 10.0f, (vf){} + 10.0f, ax);
-  vf t = ax * (2.0f * 1.44269504088896341f); /* 2|x| log2(e) */
-  vi n = __builtin_convertvector(t + 0.5f, vi);
-  vf r = (t - __builtin_convertvector(n, vf)) * 0.69314718055994531f;
-  vf p = (vf){} + 1.0f / 5040;
-  p = p * r + 1.0f / 720;
-  p = p * r + 1.0f / 120;
-  p = p * r + 1.0f / 24;
-  p = p * r + 1.0f / 6;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  vf e = p * (vf)((n + 127) << 23);
-  vf big = 1.0f - 2.0f / (1.0f + e);
-  vf x2 = ax * ax;
-  vf small =
-      ax + ax * x2 * (-1.0f / 3 + x2 * (2.0f / 15 + x2 * (-17.0f / 315)));
-  vf th = vsel(ax < 0.0625f, small, big);
-  return (vf)((vi)th | ((vi)x & sign));
-}
-
-INLINE vf vsquash(LuSquash f, vf s) {
-  switch (f) {
-  case LU_SQ_TANH:
-    return vtanh(s);
-  case LU_SQ_STANH:
-    return 1.7159f * vtanh(s * (2.0f / 3.0f));
-  case LU_SQ_RELU:
-    return vsel(s > 0.0f, s, (vf){});
-  default:
-    return s;
-  }
-}
-
-void lu_nn_squash(LuSquash f, const float *s, float *y, long n) {
-  if (lu_nn_use_reference) {
-    lu_nn_ref_squash(f, s, y, n);
-    return;
-  }
-  long i = 0;
-  for (; i + VL <= n; i += VL)
-    vstore(y + i, vsquash(f, vload(s + i)));
-  if (i < n) {
-    float t[VL] = {0};
-    memcpy(t, s + i, (size_t)(n - i) * sizeof(float));
-    vstore_n(y + i, vsquash(f, vload(t)), (int)(n - i));
-  }
-}
-
-void lu_nn_ref_squash(LuSquash f, const float *s, float *y, long n) {
-  for (long i = 0; i < n; i++) {
-    float v = s[i];
-    switch (f) {
-    case LU_SQ_TANH:
-      v = tanhf(v);
-      break;
-    case LU_SQ_STANH:
-      v = 1.7159f * tanhf(v * (2.0f / 3.0f));
-      break;
-    case LU_SQ_RELU:
-      v = v > 0 ? v : 0;
-      break;
-    default:
-      break;
-    }
-    y[i] = v;
-  }
-}
-
-/* f'(s) from y = f(s). */
-INLINE float squash_deriv(LuSquash f, float y) {
-  switch (f) {
-  case LU_SQ_TANH:
-    return 1.0f - y * y;
-  case LU_SQ_STANH:
-    return (2.0f / 3.0f) * (1.7159f - y * y * (1.0f / 1.7159f));
-  case LU_SQ_RELU:
-    return y > 0 ? 1.0f : 0.0f;
-  default:
-    return 1.0f;
-  }
-}
-
-/* out = f'(s) d, or f'(s)^2 d when SQ, with f a constant so that each
-   case is its own vectorised loop. */
-INLINE void squash_back(LuSquash f, bool SQ, const float *y, const float *d,
-                        float *out, long n) {
-  for (long i = 0; i < n; i++) {
-    float k = squash_deriv(f, y[i]);
-    out[i] = (SQ ? k * k : k) * d[i];
-  }
-}
-
-INLINE void squash_back_any(LuSquash f, bool SQ, const float *y, const float *d,
-                            float *out, long n) {
-  switch (f) {
-  case LU_SQ_TANH:
-    squash_back(LU_SQ_TANH, SQ, y, d, out, n);
-    break;
-  case LU_SQ_STANH:
-    squash_back(LU_SQ_STANH, SQ, y, d, out, n);
-    break;
-  case LU_SQ_RELU:
-    squash_back(LU_SQ_RELU, SQ, y, d, out, n);
-    break;
-  default:
-    squash_back(LU_SQ_NONE, SQ, y, d, out, n);
-  }
-}
-
-void lu_nn_squash_bprop(LuSquash f, const float *y, const float *dy, float *dx,
-                        long n) {
-  squash_back_any(f, false, y, dy, dx, n);
-}
-
-void lu_nn_squash_bbprop(LuSquash f, const float *y, const float *ddy,
-                         float *ddx, long n) {
-  squash_back_any(f, true, y, ddy, ddx, n);
-}
-
-/* ---- Vector helpers -------------------------------------------------- */
-
-float lu_nn_dot(const float *a, const float *b, long n) {
-  vf s0 = {}, s1 = {};
-  long i = 0;
-  for (; i + 2 * VL <= n; i += 2 * VL) {
-    s0 += vload(a + i) * vload(b + i);
-    s1 += vload(a + i + VL) * vload(b + i + VL);
-  }
-  for (; i + VL <= n; i += VL)
-    s0 += vload(a + i) * vload(b + i);
-  float s = vsum(s0 + s1);
-  for (; i < n; i++)
-    s += a[i] * b[i];
-  return s;
-}
-
-/* ---- Convolution ------------------------------------------------------ */
+/* nn_conv_kernels.c: the kernels of convolution with a connection table:
+   the geometry's index tables (lu_nn_conv_prepare), the optimised fprop,
+   bprop and bbprop over an unfolded, phase-split copy of the input, and
+   beside them the reference kernels that spell out the definition loop by
+   loop (tests/c/test_net.c checks that they agree). The module around
+   them is nn_conv.c. */
+#include "nn_simd.h"
 
 /* Scratch layout (floats): xp [nin][stride^2][rh][rw] the padded input
    split into stride x stride phases (phase (py, px) holds the rows py,
@@ -634,18 +383,17 @@ INLINE void conv_tiles4(const LuConvGeom *g, const float *w, const float *col,
     acc[j] = a[0][j] + a[1][j];
 }
 
+void lu_nn_conv_unfold(const LuConvGeom *g, const float *x, float *scratch) {
+  ConvScratch cs = conv_scratch(g, scratch);
+  conv_pad(g, x, cs.xp);
+  conv_im2col(g, cs.xp, cs.col);
+}
+
 void lu_nn_conv_fprop(const LuConvGeom *g, const float *w, const float *b,
                       const float *x, float *s, LuSquash f, float *y,
                       float *scratch) {
   ConvScratch cs = conv_scratch(g, scratch);
-  conv_pad(g, x, cs.xp);
-  conv_im2col(g, cs.xp, cs.col);
-  if (lu_nn_use_reference) {
-    lu_nn_ref_conv_fprop(g, w, b, x, s);
-    if (f != LU_SQ_NONE)
-      lu_nn_squash(f, s, y, (long)g->nout * g->npos);
-    return;
-  }
+  lu_nn_conv_unfold(g, x, scratch);
   int np = g->np;
   for (int o = 0; o < g->nout;) {
     if (g->same4[o]) {
@@ -880,19 +628,15 @@ INLINE void conv_back(bool SQ, const LuConvGeom *g, const float *w,
 void lu_nn_conv_bprop(const LuConvGeom *g, const float *w, const float *x,
                       const float *ds, float *dx, float *dw, float *db,
                       float *scratch) {
-  if (lu_nn_use_reference)
-    lu_nn_ref_conv_bprop(g, w, x, ds, dx, dw, db);
-  else
-    conv_back(false, g, w, ds, dx, dw, db, scratch);
+  (void)x;
+  conv_back(false, g, w, ds, dx, dw, db, scratch);
 }
 
 void lu_nn_conv_bbprop(const LuConvGeom *g, const float *w, const float *x,
                        const float *dds, float *ddx, float *ddw, float *ddb,
                        float *scratch) {
-  if (lu_nn_use_reference)
-    lu_nn_ref_conv_bbprop(g, w, x, dds, ddx, ddw, ddb);
-  else
-    conv_back(true, g, w, dds, ddx, ddw, ddb, scratch);
+  (void)x;
+  conv_back(true, g, w, dds, ddx, ddw, ddb, scratch);
 }
 
 /* ---- Reference convolution: the definition, loop by loop ------------- */
@@ -965,77 +709,4 @@ void lu_nn_ref_conv_bbprop(const LuConvGeom *g, const float *w, const float *x,
                            const float *dds, float *ddx, float *ddw,
                            float *ddb) {
   ref_conv_back(true, g, w, x, dds, ddx, ddw, ddb);
-}
-
-/* ---- Fully connected ------------------------------------------------- */
-
-void lu_nn_linear_fprop(int nin, int nout, const float *w, const float *b,
-                        const float *x, float *s, LuSquash f, float *y) {
-  if (lu_nn_use_reference)
-    lu_nn_ref_linear_fprop(nin, nout, w, b, x, s);
-  else
-    for (int o = 0; o < nout; o++)
-      s[o] = b[o] + lu_nn_dot(w + (long)o * nin, x, nin);
-  if (f != LU_SQ_NONE)
-    lu_nn_squash(f, s, y, nout);
-}
-
-INLINE void linear_back(bool SQ, int nin, int nout, const float *restrict w,
-                        const float *restrict x, const float *restrict ds,
-                        float *restrict dx, float *restrict dw,
-                        float *restrict db) {
-  for (int o = 0; o < nout; o++) {
-    float d = ds[o];
-    float *dwo = dw + (long)o * nin;
-    db[o] += d;
-    for (int i = 0; i < nin; i++)
-      dwo[i] += (SQ ? x[i] * x[i] : x[i]) * d;
-  }
-  if (!dx)
-    return;
-  memset(dx, 0, sizeof(float) * (size_t)nin);
-  for (int o = 0; o < nout; o++) {
-    float d = ds[o];
-    const float *wo = w + (long)o * nin;
-    for (int i = 0; i < nin; i++)
-      dx[i] += (SQ ? wo[i] * wo[i] : wo[i]) * d;
-  }
-}
-
-void lu_nn_linear_bprop(int nin, int nout, const float *w, const float *x,
-                        const float *ds, float *dx, float *dw, float *db) {
-  if (lu_nn_use_reference)
-    lu_nn_ref_linear_bprop(nin, nout, w, x, ds, dx, dw, db);
-  else
-    linear_back(false, nin, nout, w, x, ds, dx, dw, db);
-}
-
-void lu_nn_linear_bbprop(int nin, int nout, const float *w, const float *x,
-                         const float *dds, float *ddx, float *ddw, float *ddb) {
-  linear_back(true, nin, nout, w, x, dds, ddx, ddw, ddb);
-}
-
-void lu_nn_ref_linear_fprop(int nin, int nout, const float *w, const float *b,
-                            const float *x, float *s) {
-  for (int o = 0; o < nout; o++) {
-    float sum = b[o];
-    for (int i = 0; i < nin; i++)
-      sum += w[(long)o * nin + i] * x[i];
-    s[o] = sum;
-  }
-}
-
-void lu_nn_ref_linear_bprop(int nin, int nout, const float *w, const float *x,
-                            const float *ds, float *dx, float *dw, float *db) {
-  for (int i = 0; dx && i < nin; i++) {
-    float sum = 0;
-    for (int o = 0; o < nout; o++)
-      sum += w[(long)o * nin + i] * ds[o];
-    dx[i] = sum;
-  }
-  for (int o = 0; o < nout; o++) {
-    db[o] += ds[o];
-    for (int i = 0; i < nin; i++)
-      dw[(long)o * nin + i] += x[i] * ds[o];
-  }
 }

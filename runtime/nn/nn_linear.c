@@ -1,0 +1,178 @@
+/* nn_linear.c: the fully connected module (nn-linear): y[nout] =
+   w[nout][nin] x[nin] + b[nout] over its flattened input; its kernels,
+   optimised and reference, and the vectorised dot product they use. */
+#include "nn_impl.h"
+#include "nn_simd.h"
+
+/* ---- Kernels ------------------------------------------------------------- */
+
+float lu_nn_dot(const float *a, const float *b, long n) {
+  vf s0 = {}, s1 = {};
+  long i = 0;
+  for (; i + 2 * VL <= n; i += 2 * VL) {
+    s0 += vload(a + i) * vload(b + i);
+    s1 += vload(a + i + VL) * vload(b + i + VL);
+  }
+  for (; i + VL <= n; i += VL)
+    s0 += vload(a + i) * vload(b + i);
+  float s = vsum(s0 + s1);
+  for (; i < n; i++)
+    s += a[i] * b[i];
+  return s;
+}
+
+void lu_nn_linear_fprop(int nin, int nout, const float *w, const float *b,
+                        const float *x, float *s, LuSquash f, float *y) {
+  for (int o = 0; o < nout; o++)
+    s[o] = b[o] + lu_nn_dot(w + (long)o * nin, x, nin);
+  if (f != LU_SQ_NONE)
+    lu_nn_squash(f, s, y, nout);
+}
+
+INLINE void linear_back(bool SQ, int nin, int nout, const float *restrict w,
+                        const float *restrict x, const float *restrict ds,
+                        float *restrict dx, float *restrict dw,
+                        float *restrict db) {
+  for (int o = 0; o < nout; o++) {
+    float d = ds[o];
+    float *dwo = dw + (long)o * nin;
+    db[o] += d;
+    for (int i = 0; i < nin; i++)
+      dwo[i] += (SQ ? x[i] * x[i] : x[i]) * d;
+  }
+  if (!dx)
+    return;
+  memset(dx, 0, sizeof(float) * (size_t)nin);
+  for (int o = 0; o < nout; o++) {
+    float d = ds[o];
+    const float *wo = w + (long)o * nin;
+    for (int i = 0; i < nin; i++)
+      dx[i] += (SQ ? wo[i] * wo[i] : wo[i]) * d;
+  }
+}
+
+void lu_nn_linear_bprop(int nin, int nout, const float *w, const float *x,
+                        const float *ds, float *dx, float *dw, float *db) {
+  linear_back(false, nin, nout, w, x, ds, dx, dw, db);
+}
+
+void lu_nn_linear_bbprop(int nin, int nout, const float *w, const float *x,
+                         const float *dds, float *ddx, float *ddw, float *ddb) {
+  linear_back(true, nin, nout, w, x, dds, ddx, ddw, ddb);
+}
+
+void lu_nn_ref_linear_fprop(int nin, int nout, const float *w, const float *b,
+                            const float *x, float *s) {
+  for (int o = 0; o < nout; o++) {
+    float sum = b[o];
+    for (int i = 0; i < nin; i++)
+      sum += w[(long)o * nin + i] * x[i];
+    s[o] = sum;
+  }
+}
+
+void lu_nn_ref_linear_bprop(int nin, int nout, const float *w, const float *x,
+                            const float *ds, float *dx, float *dw, float *db) {
+  for (int i = 0; dx && i < nin; i++) {
+    float sum = 0;
+    for (int o = 0; o < nout; o++)
+      sum += w[(long)o * nin + i] * ds[o];
+    dx[i] = sum;
+  }
+  for (int o = 0; o < nout; o++) {
+    db[o] += ds[o];
+    for (int i = 0; i < nin; i++)
+      dw[(long)o * nin + i] += x[i] * ds[o];
+  }
+}
+/* ---- The module ---------------------------------------------------------- */
+
+typedef struct {
+  int nin, nout;
+} Linear;
+
+static Linear *lin_of(const NnModule *m) {
+  return m->data;
+}
+
+static void linear_setup(NnModule *m, const NnShape *in, NnShape *out) {
+  if (in->n > 100000000)
+    lu_error("nn-seq: linear: input %s too large", lu_nn_shape_cstr(in));
+  lin_of(m)->nin = (int)in->n;
+  m->nw = (long)lin_of(m)->nin * lin_of(m)->nout;
+  m->np = m->nw + lin_of(m)->nout;
+  m->macs = m->nw;
+  m->conns = m->np;
+  long d = lin_of(m)->nout;
+  *out = lu_nn_shape_make(1, &d);
+}
+
+static void linear_fprop(NnCtx *c, const float *x, float *y) {
+  NnModule *m = c->m;
+  int nin = lin_of(m)->nin, nout = lin_of(m)->nout;
+  if (!c->ref) {
+    lu_nn_linear_fprop(nin, nout, c->w, c->w + m->nw, x, y, m->fuse, c->y2);
+    return;
+  }
+  lu_nn_ref_linear_fprop(nin, nout, c->w, c->w + m->nw, x, y);
+  if (m->fuse != LU_SQ_NONE)
+    lu_nn_ref_squash(m->fuse, y, c->y2, nout);
+}
+
+static void linear_bprop(NnCtx *c, const float *x, const float *y,
+                         const float *dy, float *dx) {
+  (void)y;
+  NnModule *m = c->m;
+  (c->ref ? lu_nn_ref_linear_bprop : lu_nn_linear_bprop)(
+      lin_of(m)->nin, lin_of(m)->nout, c->w, x, dy, dx, c->dw, c->dw + m->nw);
+}
+
+static void linear_bbprop(NnCtx *c, const float *x, const float *y,
+                          const float *ddy, float *ddx) {
+  (void)y;
+  NnModule *m = c->m;
+  lu_nn_linear_bbprop(lin_of(m)->nin, lin_of(m)->nout, c->w, x, ddy, ddx,
+                      c->ddw, c->ddw + m->nw);
+}
+
+static void linear_init(NnModule *m, float *w, double a, double bias) {
+  double r = a / sqrt((double)lin_of(m)->nin);
+  for (long i = 0; i < m->nw; i++)
+    w[i] = (float)((2 * lu_rand_uniform() - 1) * r);
+  for (long i = m->nw; i < m->np; i++)
+    w[i] = (float)bias;
+}
+
+/* Weights [NOUT inputs], biases [NOUT]. */
+static int linear_params(const NnModule *m, NnShape shape[NN_MAXPARAMS]) {
+  long w[2] = {lin_of(m)->nout, lin_of(m)->nin};
+  shape[0] = lu_nn_shape_make(2, w);
+  shape[1] = lu_nn_shape_make(1, w);
+  return 2;
+}
+
+static const NnOps linear_ops = {.kind = "linear",
+                                 .flags = NN_FUSES_SQUASH,
+                                 .setup = linear_setup,
+                                 .fprop = linear_fprop,
+                                 .bprop = linear_bprop,
+                                 .bbprop = linear_bbprop,
+                                 .init = linear_init,
+                                 .params = linear_params};
+
+LU_DEFUN(nn_linear, "(nn-linear NOUT)",
+         "A fully connected module with NOUT outputs. It flattens its input "
+         "(in row-major order); weights are laid out [NOUT][inputs], then "
+         "the NOUT biases.") {
+  (void)argc;
+  NnModule *m = lu_nn_module_new(&linear_ops);
+  m->data = lu_alloc(sizeof(Linear));
+  lin_of(m)->nout = lu_nn_arg_range(argv, 0, 1, 10000000);
+  return m->self;
+}
+
+static LuBuiltin *const linear_builtins[] = {&nn_linear_builtin, NULL};
+
+void lu_nn_linear_open(void) {
+  lu_register(linear_builtins);
+}

@@ -1,0 +1,90 @@
+/* nn_lisp.c: modules written in Lisp: any object with fprop and bprop
+   methods (and optionally bbprop) placed in a net runs through this
+   module, which hands it views of the net's states. */
+#include "nn_impl.h"
+
+#include <stdio.h>
+
+/* A Lisp object with methods (fprop x) -> y and (bprop x y dy) -> dx, and
+   optionally (bbprop x y ddy) -> ddx. Its output shape is learnt when the
+   net is built, by calling fprop once on zeros. Its parameters, if any,
+   are its own business: they are not in the flat vector. */
+static LuValue *lisp_call(NnCtx *c, const char *method, int argc,
+                          LuValue **argv) {
+  LuValue *sym = lu_intern(method);
+  if (!lu_responds(c->m->obj, sym))
+    lu_error("nn: the Lisp module %s has no %s method",
+             lu_repr(c->m->obj, false), method);
+  LuValue *r = lu_send(c->m->obj, sym, argc, argv);
+  if (!LU_IS(r, LU_CDATA) || r->cdata.ctype != &lu_tensor_ctype)
+    lu_error("nn: the %s method of the Lisp module %s returned %s, not a "
+             "tensor",
+             method, lu_repr(c->m->obj, false), lu_repr(r, false));
+  return r;
+}
+
+/* A tensor viewing the work buffer at p. */
+static LuValue *work_view(NnCtx *c, const float *p, const NnShape *s) {
+  LuTensor *w = c->net->work[0];
+  long off = p - (const float *)lu_tensor_data(w);
+  return lu_tensor_value(lu_nn_view(w, off, s));
+}
+
+static void lisp_setup(NnModule *m, const NnShape *in, NnShape *out) {
+  LuTensor *x = lu_tensor_make(LU_FLOAT, in->ndim, in->dim, NULL, NULL, 0);
+  LuValue *xv = lu_tensor_value(x);
+  NnCtx c = {.m = m};
+  LuValue *r = lisp_call(&c, "fprop", 1, &xv);
+  LuTensor *t = r->cdata.ptr;
+  *out = lu_nn_shape_make(t->ndim, t->dim);
+}
+
+static void lisp_out(NnCtx *c, const char *method, LuValue *r, const NnShape *s,
+                     float *dst) {
+  char who[64];
+  snprintf(who, sizeof who, "nn: the %s method of a Lisp module", method);
+  lu_nn_read_checked(who, r->cdata.ptr, s, dst);
+  (void)c;
+}
+
+static void lisp_fprop(NnCtx *c, const float *x, float *y) {
+  LuValue *a = work_view(c, x, &c->m->in);
+  lisp_out(c, "fprop", lisp_call(c, "fprop", 1, &a), &c->m->out, y);
+}
+
+static void lisp_back(NnCtx *c, const char *method, const float *x,
+                      const float *y, const float *d, float *dx) {
+  LuValue *a[3] = {work_view(c, x, &c->m->in), work_view(c, y, &c->m->out),
+                   work_view(c, d, &c->m->out)};
+  LuValue *r = lisp_call(c, method, 3, a);
+  if (dx)
+    lisp_out(c, method, r, &c->m->in, dx);
+}
+
+static void lisp_bprop(NnCtx *c, const float *x, const float *y,
+                       const float *dy, float *dx) {
+  lisp_back(c, "bprop", x, y, dy, dx);
+}
+
+static void lisp_bbprop(NnCtx *c, const float *x, const float *y,
+                        const float *ddy, float *ddx) {
+  lisp_back(c, "bbprop", x, y, ddy, ddx);
+}
+
+static void lisp_describe(NnModule *m, LuBuf *b) {
+  lu_buf_printf(b, "lisp %s", lu_repr(m->obj, false));
+}
+
+static const NnOps lisp_ops = {.kind = "lisp",
+                               .flags = NN_BACK_ALWAYS,
+                               .setup = lisp_setup,
+                               .fprop = lisp_fprop,
+                               .bprop = lisp_bprop,
+                               .bbprop = lisp_bbprop,
+                               .describe = lisp_describe};
+
+NnModule *lu_nn_lisp_module(LuValue *obj) {
+  NnModule *m = lu_nn_module_new(&lisp_ops);
+  m->obj = obj;
+  return m;
+}

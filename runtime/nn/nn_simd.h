@@ -1,0 +1,151 @@
+/* nn_simd.h: the vector helpers of the net kernels: GCC vector extensions
+   of the machine's width (AVX-512 under -march=native, SSE in a PORTABLE
+   build), loads and stores that may be unaligned, horizontal sums, and
+   the vectorised squashing functions (tanh, Lush's stanh, relu) that the
+   squashing modules and the fused conv and linear outputs share. Float
+   reductions are written with explicit vector accumulators because gcc
+   does not reassociate them without -ffast-math. */
+#ifndef LU_NN_SIMD_H
+#define LU_NN_SIMD_H
+
+#include "net.h"
+
+#include <stdint.h>
+#include <string.h>
+#if defined(__AVX512F__) || defined(__FMA__)
+#include <immintrin.h>
+#endif
+
+#if defined(__AVX512F__)
+#define VL 16
+#elif defined(__AVX__)
+#define VL 8
+#else
+#define VL 4
+#endif
+
+typedef float vf __attribute__((vector_size(VL * sizeof(float))));
+typedef int32_t vi __attribute__((vector_size(VL * sizeof(int32_t))));
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* a * b + c in one rounding where the machine has FMA: gcc does not
+   contract a * b + c itself under -std=c11. */
+INLINE vf vfma(vf a, vf b, vf c) {
+#if VL == 16
+  return _mm512_fmadd_ps(a, b, c);
+#elif VL == 8 && defined(__FMA__)
+  return _mm256_fmadd_ps(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
+
+/* x in every lane (x - 0 is x for every float, so this folds to a
+   broadcast, where 0 + x would not). */
+INLINE vf vsplat(float x) {
+  return x - (vf){};
+}
+
+INLINE vf vload(const float *p) {
+  vf v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+INLINE void vstore(float *p, vf v) {
+  memcpy(p, &v, sizeof v);
+}
+
+/* Stores the first n (<= VL) lanes of v. */
+INLINE void vstore_n(float *p, vf v, int n) {
+  if (n >= VL)
+    vstore(p, v);
+  else
+    memcpy(p, &v, (size_t)n * sizeof(float));
+}
+
+/* The sum of v's lanes, by folding halves. */
+INLINE float vsum(vf v) {
+  float t[VL];
+  memcpy(t, &v, sizeof v);
+  float s = 0;
+  for (int i = 0; i < VL; i++)
+    s += t[i];
+  return s;
+}
+
+/* Lane q of the result is the sum of the lanes of a[q]: VL horizontal sums
+   at once, by VL - 1 folds of pairs (a transposing tree), instead of VL
+   separate reductions. Destroys a. */
+INLINE vf vsum_many(vf a[VL]) {
+#if VL == 16
+  const vi iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+#elif VL == 8
+  const vi iota = {0, 1, 2, 3, 4, 5, 6, 7};
+#else
+  const vi iota = {0, 1, 2, 3};
+#endif
+  int n = VL;
+#pragma GCC unroll 8
+  for (int h = VL / 2; h >= 1; h /= 2, n /= 2) {
+    /* lane q takes lanes q + (q & -h) and h further of the pair (a, b)
+       read as one vector of 2 VL: the halves of each group of 2h */
+    vi lo = iota + (iota & -h), hi = lo + h;
+#pragma GCC unroll 8
+    for (int m = 0; m < n / 2; m++)
+      a[m] = __builtin_shuffle(a[2 * m], a[2 * m + 1], lo) +
+             __builtin_shuffle(a[2 * m], a[2 * m + 1], hi);
+  }
+  return a[0];
+}
+
+/* Lane-wise select: m ? a : b, with m from a vector comparison. */
+INLINE vf vsel(vi m, vf a, vf b) {
+  return (vf)(((vi)a & m) | ((vi)b & ~m));
+}
+
+/* tanh for one vector. |x| < 1/16: the odd Taylor polynomial to x^7
+   (truncation < 4e-13). Otherwise 1 - 2/(1 + e^(2|x|)), with e^t as
+   2^n * 2^r, |r| <= 1/2, 2^r by its degree-7 Taylor polynomial (relative
+   error < 1e-8); the absolute error stays below 1.2e-7 everywhere (checked
+   exhaustively over all floats against libm). |x| is clamped at 10, where
+   tanh rounds to 1 in float. NaN propagates. */
+INLINE vf vtanh(vf x) {
+  const vi sign = (vi){} + (int32_t)0x80000000;
+  vf ax = (vf)((vi)x & ~sign);
+  ax = vsel(ax > 10.0f, (vf){} + 10.0f, ax);
+  vf t = ax * (2.0f * 1.44269504088896341f); /* 2|x| log2(e) */
+  vi n = __builtin_convertvector(t + 0.5f, vi);
+  vf r = (t - __builtin_convertvector(n, vf)) * 0.69314718055994531f;
+  vf p = (vf){} + 1.0f / 5040;
+  p = p * r + 1.0f / 720;
+  p = p * r + 1.0f / 120;
+  p = p * r + 1.0f / 24;
+  p = p * r + 1.0f / 6;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  vf e = p * (vf)((n + 127) << 23);
+  vf big = 1.0f - 2.0f / (1.0f + e);
+  vf x2 = ax * ax;
+  vf small =
+      ax + ax * x2 * (-1.0f / 3 + x2 * (2.0f / 15 + x2 * (-17.0f / 315)));
+  vf th = vsel(ax < 0.0625f, small, big);
+  return (vf)((vi)th | ((vi)x & sign));
+}
+
+INLINE vf vsquash(LuSquash f, vf s) {
+  switch (f) {
+  case LU_SQ_TANH:
+    return vtanh(s);
+  case LU_SQ_STANH:
+    return 1.7159f * vtanh(s * (2.0f / 3.0f));
+  case LU_SQ_RELU:
+    return vsel(s > 0.0f, s, (vf){});
+  default:
+    return s;
+  }
+}
+
+#endif
