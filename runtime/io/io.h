@@ -2,10 +2,10 @@
    atomic save that every writer goes through, with write-file; then one
    file per format, each registering its own builtins: matrix.c (IDX and
    classic Lush matrices, load-matrix and save-matrix, and the table of
-   other matrix formats chosen by extension), picture.c (PNG, picture grids,
-   idx-show) and json.c (json-read). Every function here raises a Lisp error
-   naming the file and what is wrong, and no save damages what was at its
-   path. */
+   other matrix formats chosen by extension), npy.c (NumPy .npy), picture.c
+   (PNG, picture grids, idx-show) and json.c (json-read). Every function here
+   raises a Lisp error naming the file and what is wrong, and no save damages
+   what was at its path. */
 #ifndef LU_IO_H
 #define LU_IO_H
 
@@ -128,6 +128,16 @@ void lu_matrix_save(const LuTensor *t, const char *path);
 
 /* Registers load-matrix and save-matrix. */
 void lu_matrix_open(void);
+
+/* ---- NumPy .npy (npy.c) ---------------------------------------------- */
+
+/* Reads a .npy file (versions 1 to 3, C order, dtypes f4, f8, i4, u1, i1
+   and i2 in either byte order; i1 and i2 load as int). */
+LuTensor *lu_npy_load(const char *path);
+/* Writes t as a version 1.0 .npy file: little-endian, C order. Atomic. */
+void lu_npy_save(const LuTensor *t, const char *path);
+/* Adds .npy (and .npy.gz) to the matrix formats. */
+void lu_npy_open(void);
 
 /* ---- Pictures (picture.c) -------------------------------------------- */
 

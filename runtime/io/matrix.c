@@ -423,17 +423,20 @@ LU_DEFUN(load_matrix, "(load-matrix FILE)",
          "Reads a tensor from FILE: IDX (the MNIST format: magic 00 00 TYPE "
          "NDIM, big-endian dims and data; types ubyte, signed byte, short, "
          "int, float, double; signed bytes and shorts load as int), or a "
-         "classic Lush binary matrix file. Gzip-compressed when FILE ends "
-         "in .gz. A malformed file is an error naming what is wrong.") {
+         "classic Lush binary matrix file; a NumPy array when FILE ends in "
+         ".npy (C order; dtypes f4, f8, i4, u1, and i1 and i2 as int). "
+         "Gzip-compressed when FILE ends in .gz. A malformed file is an "
+         "error naming what is wrong.") {
   (void)argc;
   return lu_tensor_value(lu_matrix_load(lu_arg_str(argv, 0)));
 }
 
 LU_DEFUN(save_matrix, "(save-matrix M FILE)",
-         "Writes tensor M to FILE as IDX (float, double, int or ubyte), "
-         "gzip-compressed when FILE ends in .gz. Atomic: the data goes to a "
-         "temporary file in the same folder, renamed over FILE when "
-         "complete; a failed save leaves no file behind. Returns FILE.") {
+         "Writes tensor M to FILE as IDX (float, double, int or ubyte), or "
+         "as a NumPy array when FILE ends in .npy; gzip-compressed when FILE "
+         "ends in .gz. Atomic: the data goes to a temporary file in the same "
+         "folder, renamed over FILE when complete; a failed save leaves no "
+         "file behind. Returns FILE.") {
   (void)argc;
   lu_matrix_save(lu_arg_tensor(argv, 0), lu_arg_str(argv, 1));
   return argv[1];

@@ -1,5 +1,5 @@
-;; io.lsp: load-matrix, save-matrix, save-png, save-png-grid, idx-show and
-;; json-read as a Lisp user sees them. Byte-level formats and every corrupt
+;; io.lsp: load-matrix, save-matrix (IDX and .npy), save-png, save-png-grid,
+;; idx-show and json-read as a Lisp user sees them. Byte-level formats and every corrupt
 ;; file are tested in tests/c/test_io.c. Works in a fresh temporary folder.
 
 (defvar io-dir (sprintf "%s/lush89-io-%d" (or (getenv "TMPDIR") "/tmp")
@@ -45,6 +45,70 @@
 (assert-error (save-matrix '(1 2) (io-file "x.idx")) "expected tensor")
 (assert-error (save-matrix [1 2] (io-file "no/such/dir/x.idx"))
               "cannot create a temporary file")
+
+;; ---- NumPy .npy: round trips, and numpy itself where it is installed
+
+(each ((type '(float double int ubyte)))
+  (let ((m (list->matrix '((1 2 3) (250 5 6)) type)))
+    (each ((name '("m.npy" "m.npy.gz")))
+      (save-matrix m (io-file name))
+      (let ((back (load-matrix (io-file name))))
+        (assert (eq (idx-type back) type))
+        (assert (equal (matrix->list back) '((1 2 3) (250 5 6))))))))
+(save-matrix (idx-transpose [[0.5 -1.25] [3 4]]) (io-file "t.npy"))
+(assert (equal (matrix->list (load-matrix (io-file "t.npy")))
+               '((0.5 3) (-1.25 4))))
+(write-file (io-file "text.npy") "hello, world")
+(assert-error (load-matrix (io-file "text.npy")) "not a .npy file")
+
+(defvar io-python
+  (if (= 0 (sys "python3 -c 'import numpy' 2>/dev/null")) "python3"
+    (if (= 0 (sys "/usr/bin/python3 -c 'import numpy' 2>/dev/null"))
+        "/usr/bin/python3")))
+
+(when io-python
+  (let ((m (float-matrix 2 3 4)))
+    (idx-randn m)
+    (save-matrix m (io-file "r.npy"))
+    (save-matrix (list->matrix '((1 2 255)) 'ubyte) (io-file "u.npy"))
+    (save-matrix (list->matrix '(-7 65536) 'int) (io-file "i.npy"))
+    (save-matrix (list->matrix '(0.1 -2.5e300) 'double) (io-file "d.npy"))
+    ;; numpy reads ours and writes the same bytes for the same arrays; ours
+    ;; read numpy's big-endian, small-integer and scalar arrays
+    (write-file (io-file "check.py") (concat "
+import numpy as np, sys
+d = sys.argv[1] + '/'
+r = np.load(d + 'r.npy')
+assert r.dtype == np.float32 and r.shape == (2, 3, 4)
+want = {'u': np.array([[1, 2, 255]], np.uint8),
+        'i': np.array([-7, 65536], np.int32),
+        'd': np.array([0.1, -2.5e300])}
+for k, a in list(want.items()) + [('r', r)]:
+    b = np.load(d + k + '.npy')
+    assert b.dtype == a.dtype and b.shape == a.shape and (b == a).all(), k
+    np.save(d + k + '-np.npy', a)
+    assert open(d + k + '.npy', 'rb').read() == open(d + k + '-np.npy', 'rb').read(), k
+np.save(d + 'be.npy', np.array([[1.5, -2], [3, 1e300]], '>f8'))
+np.save(d + 'be4.npy', np.array([1, -2, 70000], '>i4'))
+np.save(d + 'i2.npy', np.array([-32768, 7], '<i2'))
+np.save(d + 'i1.npy', np.array([-128, 127], 'i1'))
+np.save(d + 'sc.npy', np.float32(3.25))
+np.save(d + 'f.npy', np.asfortranarray(np.zeros((2, 3), np.float32)))
+np.save(d + 'i8.npy', np.zeros(3, np.int64))
+print('numpy agrees')
+"))
+    (assert (= 0 (sys (concat io-python " " (io-file "check.py") " " io-dir))))
+    (assert (equal (load-matrix (io-file "r-np.npy")) m))
+    (assert (equal (matrix->list (load-matrix (io-file "be.npy")))
+                   '((1.5 -2) (3 1e300))))
+    (assert (eq (idx-type (load-matrix (io-file "be.npy"))) 'double))
+    (assert (equal (matrix->list (load-matrix (io-file "be4.npy")))
+                   '(1 -2 70000)))
+    (assert (equal (matrix->list (load-matrix (io-file "i2.npy"))) '(-32768 7)))
+    (assert (equal (matrix->list (load-matrix (io-file "i1.npy"))) '(-128 127)))
+    (assert (= (idx-ndim (load-matrix (io-file "sc.npy"))) 0))
+    (assert-error (load-matrix (io-file "f.npy")) "Fortran order")
+    (assert-error (load-matrix (io-file "i8.npy")) "dtype '<i8' is not supported")))
 
 ;; ---- pictures
 
