@@ -184,6 +184,10 @@ int main(int argc, char **argv) {
   default_thread_stack();
   GC_INIT();
   GC_expand_hp(4u << 20); /* fewer collections while the heap is small */
+  /* Past the process's limit the kernel would kill it: the GC fails the
+     allocation instead (an "out of memory" error), leaving an eighth for
+     stacks, libraries and malloc. */
+  GC_set_max_heap_size(lu_memory_limit() / 8 * 7);
   lu_catch_sigint();
   sigset_t sigint;
   sigemptyset(&sigint);

@@ -72,6 +72,10 @@ long lu_arg_proper(LuValue **argv, int i, const char *expected);
 /* help.c: the doc string of a variable. */
 void lu_set_doc(LuValue *name, LuValue *doc);
 
+/* memory.c: the bytes this process may use: the smallest of physical
+   memory, its cgroup's memory limit, RLIMIT_AS and RLIMIT_DATA. */
+size_t lu_memory_limit(void);
+
 /* value.c */
 void lu_value_init(void);
 /* Sets aside the memory the "out of memory" error needs (again, after one
