@@ -13,6 +13,8 @@
 ;;   (nn-gradcheck net x target) (nn-bbcheck net x target)
 ;; A Lisp object with methods (fprop x) -> y and (bprop x y dy) -> dx (and
 ;; optionally (bbprop x y ddy) -> ddx) is a module too: see nn-square below.
+;; Its trainable weights are (nn-parameter d...) tensors kept in its slots;
+;; its bprop adds into their (nn-grad p), and they join the net's flat vector.
 
 (de nn-save (net file)
   "Saves NET's flat parameter vector to FILE as an IDX float vector (gzip

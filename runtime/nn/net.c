@@ -99,10 +99,51 @@ static void net_fuse(LuNet *n) {
   }
 }
 
-void lu_nn_init_params(LuNet *n, double a, double bias) {
-  for (int i = 0; i < n->nmod; i++)
-    if (n->mod[i]->ops->init)
-      n->mod[i]->ops->init(n->mod[i], n->pw + n->mod[i]->poff, a, bias);
+/* Initialises the parameters of every module; those made by nn-parameter
+   too when lisp is true (a net being built keeps their values). */
+void lu_nn_init_params(LuNet *n, double a, double bias, bool lisp) {
+  for (int i = 0; i < n->nmod; i++) {
+    NnModule *m = n->mod[i];
+    if (m->ops->init)
+      m->ops->init(m, n->pw + m->poff, a, bias);
+    for (int j = 0; lisp && j < m->nlparam; j++)
+      if (m->lpoff[j] >= 0)
+        lu_nn_param_init(m->lparam[j], a, bias);
+  }
+}
+
+/* Gives each parameter made by nn-parameter to the first module of n that
+   uses it: its range grows by the parameter's size (lpoff), the later
+   users share it (lpoff -1). */
+static void net_own_params(LuNet *n) {
+  for (int i = 0; i < n->nmod; i++) {
+    NnModule *m = n->mod[i];
+    for (int j = 0; j < m->nlparam; j++) {
+      bool seen = false;
+      for (int a = 0; a <= i && !seen; a++)
+        for (int b = 0; b < (a == i ? j : n->mod[a]->nlparam) && !seen; b++)
+          seen = n->mod[a]->lparam[b] == m->lparam[j];
+      if (!seen && m->lparam[j]->net)
+        lu_error("nn-seq: module %d (%s) uses a parameter that belongs to "
+                 "another net",
+                 i + 1, m->ops->kind);
+      m->lpoff[j] = seen ? -1 : m->np;
+      m->np += seen ? 0 : m->lparam[j]->n;
+    }
+  }
+}
+
+/* Points the parameters made by nn-parameter at n's flat vectors. */
+static void net_place_params(LuNet *n) {
+  for (int i = 0; i < n->nmod; i++) {
+    NnModule *m = n->mod[i];
+    for (int j = 0; j < m->nlparam; j++)
+      if (m->lpoff[j] >= 0) {
+        long at = m->poff + m->lpoff[j];
+        lu_nn_param_move(m->lparam[j], n->pw + at, n->pdw + at, n->pddw + at);
+        m->lparam[j]->net = n;
+      }
+  }
 }
 
 /* Every state has at least one element in every dimension: the modules
@@ -154,6 +195,7 @@ LU_DEFUN(nn_seq, "(nn-seq SHAPE MODULE...)",
     check_output(m, i, &n->shape[i + 1]);
     m->out = n->shape[i + 1];
   }
+  net_own_params(n);
   net_layout(n);
   for (int i = 0; i < 4; i++)
     n->pvec[i] = float_vector(n->nparams + 64);
@@ -167,7 +209,8 @@ LU_DEFUN(nn_seq, "(nn-seq SHAPE MODULE...)",
   lu_nn_work(n, 0);
   for (int i = 0; i < n->nmod; i++)
     n->mod[i]->net = n;
-  lu_nn_init_params(n, 1, 0);
+  lu_nn_init_params(n, 1, 0, false);
+  net_place_params(n);
   n->self = lu_cdata(&lu_nn_net_ctype, n);
   return n->self;
 }
@@ -416,7 +459,7 @@ LU_DEFUN(nn_init, "(nn-init NET A [BIAS])",
   LuNet *n = lu_nn_arg_net(argv, 0);
   double a = lu_arg_num(argv, 1);
   double b = lu_arg_given(argv, argc, 2) ? lu_arg_num(argv, 2) : 0;
-  lu_nn_init_params(n, a, b);
+  lu_nn_init_params(n, a, b, true);
   return argv[0];
 }
 
@@ -507,6 +550,7 @@ static void (*const families[])(void) = {
 
 void lu_net_open(void) {
   lu_register(net_builtins);
+  lu_nn_param_open();
   for (size_t i = 0; i < sizeof families / sizeof *families; i++)
     families[i]();
   lu_nn_cost_open();

@@ -105,7 +105,29 @@ struct NnModule {
   bool fused;      /* NN_SQUASHING modules: done by the previous module */
   void *data;      /* the family's own fields */
   LuValue *obj;    /* a Lisp module's object */
+  /* Parameters made by nn-parameter that the module uses (set by setup);
+     those it is the first in its net to use are in its range of the flat
+     vectors, at offsets lpoff from it (-1: owned by an earlier module). */
+  struct NnParam **lparam;
+  long *lpoff;
+  int nlparam;
 };
+
+/* A parameter made by nn-parameter: the storages of its values, gradient
+   and second derivatives (n floats each), pointed into a net's flat
+   vectors once its module joins one. */
+typedef struct NnParam {
+  LuStorage *st[3];
+  long n, dim0;
+  int ndim;
+  LuValue *value; /* the tensor nn-parameter returned */
+  LuNet *net;     /* whose flat vectors hold it, once placed */
+} NnParam;
+
+NnParam *lu_nn_param_of(LuValue *v);
+void lu_nn_param_move(NnParam *p, float *w, float *dw, float *ddw);
+void lu_nn_param_init(NnParam *p, double a, double bias);
+void lu_nn_param_open(void);
 
 struct LuNet {
   int nmod;
@@ -144,7 +166,7 @@ void lu_nn_read_checked(const char *who, LuTensor *t, const NnShape *s,
                         float *dst);
 LuNet *lu_nn_arg_net(LuValue **argv, int i);
 float *lu_nn_work(LuNet *n, int t);
-void lu_nn_init_params(LuNet *n, double a, double bias);
+void lu_nn_init_params(LuNet *n, double a, double bias, bool lisp);
 
 /* The passes, on one work buffer (see lu_nn_work). */
 void lu_nn_fprop(LuNet *n, float *work, bool train, bool replay);

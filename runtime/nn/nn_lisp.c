@@ -7,8 +7,8 @@
 
 /* A Lisp object with methods (fprop x) -> y and (bprop x y dy) -> dx, and
    optionally (bbprop x y ddy) -> ddx. Its output shape is learnt when the
-   net is built, by calling fprop once on zeros. Its parameters, if any,
-   are its own business: they are not in the flat vector. */
+   net is built, by calling fprop once on zeros. Its parameters are the
+   nn-parameter tensors in its slots; bprop adds into their nn-grad. */
 static LuValue *lisp_call(NnCtx *c, const char *method, int argc,
                           LuValue **argv) {
   LuValue *sym = lu_intern(method);
@@ -30,6 +30,36 @@ static LuValue *work_view(NnCtx *c, const float *p, const NnShape *s) {
   return lu_tensor_value(lu_nn_view(w, off, s));
 }
 
+/* Lists the parameters (nn-parameter) in the object's slots into m, in
+   slot order. When there are none but some slots hold float tensors,
+   warns naming them: such weights would silently never be trained. */
+static void lisp_params(NnModule *m) {
+  struct LuObject *o = m->obj->obj;
+  struct LuClass *k = o->klass->klass;
+  m->lparam = lu_alloc(sizeof(NnParam *) * (size_t)(k->nslots + 1));
+  m->lpoff = lu_alloc_atomic(sizeof(long) * (size_t)(k->nslots + 1), "nn");
+  m->nlparam = 0;
+  LuBuf frozen;
+  lu_buf_init(&frozen);
+  for (int i = 0; i < k->nslots; i++) {
+    LuValue *v = o->slots[i];
+    NnParam *p = lu_nn_param_of(v);
+    if (p)
+      m->lparam[m->nlparam++] = p;
+    else if (LU_IS(v, LU_CDATA) && v->cdata.ctype == &lu_tensor_ctype &&
+             ((LuTensor *)v->cdata.ptr)->st->elem == LU_FLOAT)
+      lu_buf_printf(&frozen, " %s", k->slots[i]->sym.name);
+  }
+  if (m->nlparam == 0 && frozen.s && frozen.s[0])
+    fprintf(stderr,
+            "warning: nn-seq: the Lisp module %s keeps float tensors in "
+            "slots%s but declares no parameter (see nn-parameter): they "
+            "will not be trained\n",
+            lu_repr(m->obj, false), frozen.s);
+}
+
+/* The output shape, by calling fprop once on zeros; the parameters, from
+   the slots. */
 static void lisp_setup(NnModule *m, const NnShape *in, NnShape *out) {
   LuTensor *x = lu_tensor_make(LU_FLOAT, in->ndim, in->dim, NULL, NULL, 0);
   LuValue *xv = lu_tensor_value(x);
@@ -37,6 +67,7 @@ static void lisp_setup(NnModule *m, const NnShape *in, NnShape *out) {
   LuValue *r = lisp_call(&c, "fprop", 1, &xv);
   LuTensor *t = r->cdata.ptr;
   *out = lu_nn_shape_make(t->ndim, t->dim);
+  lisp_params(m);
 }
 
 static void lisp_out(NnCtx *c, const char *method, LuValue *r, const NnShape *s,

@@ -494,3 +494,56 @@ input and parameter second derivatives against fd-gn."
 (defmethod empty-out fprop (x) (float-matrix 0 5))
 (defmethod empty-out bprop (x y dy) (copy-matrix x))
 (assert-error (nn-seq '(3) (new empty-out) (nn-random-shift 1)) "module 1 (lisp) outputs [0 5]")
+
+;; ---- Lisp modules with parameters: in the flat vectors, trained, checked
+(defclass affine () (scale ()) (shift ()))
+(defmethod affine affine (n)
+  (setq scale (nn-parameter n))
+  (setq shift (nn-parameter n))
+  (idx-fill scale 1))
+(defmethod affine scale () scale)
+(defmethod affine shift () shift)
+(defmethod affine fprop (x) (idx-add (idx-mul scale x) shift))
+(defmethod affine bprop (x y dy)
+  (idx-add (nn-grad scale) (idx-mul x dy) (nn-grad scale))
+  (idx-add (nn-grad shift) dy (nn-grad shift))
+  (idx-mul scale dy))
+(defmethod affine bbprop (x y ddy)
+  (idx-add (nn-ddgrad scale) (idx-mul (idx-mul x x) ddy) (nn-ddgrad scale))
+  (idx-add (nn-ddgrad shift) ddy (nn-ddgrad shift))
+  (idx-mul (idx-mul scale scale) ddy))
+
+(seed 5)
+(let* ((a (new affine 4))
+       (n (nn-seq '(4) (nn-linear 4) (nn-tanh) a (nn-linear 3))))
+  (assert (= (nn-nparams n) (+ 20 8 15)))
+  (assert (equal (matrix->list (narrow (nn-params n) 0 4 20)) '(1 1 1 1)))
+  ;; P is a view into the flat vector, both ways
+  (idx-fill (narrow (nn-params n) 0 4 20) 0.5)
+  (assert (= 0.5 ((==> a scale) 2)))
+  ((==> a shift) 1 0.25)
+  (assert (= 0.25 ((nn-params n) 25)))
+  (assert (check-ok (nn-gradcheck n (rand-tensor '(4)) (rand-tensor '(3)))))
+  (assert (> (idx-sup (idx-abs (narrow (nn-grads n) 0 8 20))) 0))
+  (assert (equal (matrix->list (nn-grad (==> a scale))) (matrix->list (narrow (nn-grads n) 0 4 20))))
+  ;; every optimizer moves it
+  (each ((opt (list (nn-sgd 0.1) (nn-adamw 0.01) (nn-sgd 0.1 0.9))))
+    (let ((keep (copy-matrix (==> a scale))))
+      (nn-train-pass n opt (rand-tensor '(5 4)) (rand-tensor '(5 3)))
+      (assert (> (max-diff keep (==> a scale)) 0))))
+  ;; nn-init covers it: 1-D parameters are biases
+  (nn-init n 1 0.125)
+  (assert (= 0.125 (idx-inf (==> a scale)) (idx-sup (==> a shift))))
+  (assert-error (nn-seq '(4) a) "belongs to another net"))
+(let ((n (nn-seq '(4) (new affine 4))))
+  (assert (bbcheck-ok (nn-bbcheck n (rand-tensor '(4)) (rand-tensor '(4))))))
+;; used twice: one set of weights, summed gradients
+(let* ((a (new affine 3)) (n (nn-seq '(3) a (nn-tanh) a)))
+  (assert (= 6 (nn-nparams n)))
+  (assert (check-ok (nn-gradcheck n (rand-tensor '(3)) (rand-tensor '(3))))))
+(assert-error (nn-grad [1 2]) "nn-parameter")
+(assert-error (nn-parameter 0 2) "positive sizes")
+;; a float tensor in a slot but no parameter: a warning names the slot
+(assert (= 0 (sys (concat "./lush89 -e \"(defclass frozen () (w [1 2])) "
+                          "(defmethod frozen fprop (x) x) (nn-seq '(2) (new frozen))\" "
+                          "2>&1 | grep -q 'warning: .*slots w but declares no parameter'"))))
