@@ -1,4 +1,4 @@
-/* test_tensor.c: cmocka tests of runtime/tensor.c. Every kernel on every
+/* test_tensor.c: cmocka tests of runtime/idx/. Every kernel on every
    element type, on contiguous operands and on strided ones (stride 2,
    reversed, stride 3), against plain double-precision loops written here
    with their own saturating stores; idx-resize against values PyTorch

@@ -1,4 +1,4 @@
-;; tensor.lsp: tensors from Lisp (runtime/tensor.c): constructors, literals,
+;; tensor.lsp: tensors from Lisp (runtime/idx/): constructors, literals,
 ;; printing and reading back, element access, views sharing storage,
 ;; operations with their types and output arguments, reductions, linear
 ;; algebra, random fills, images (idx-resize against PyTorch's numbers),
