@@ -12,6 +12,7 @@
 ;;   (plot-grid FILE IMAGES [LABELS COLS ZOOM RANGE])  images as one PNG
 ;;   (plot-kernels FILE WEIGHTS [COLS])  e.g. H1's 12 kernels
 ;;   (plot-misclassified FILE INPUTS LABELS OUTPUTS [COLS MAX])
+;;   (plot-confusion FILE COUNTS NAMES [TITLE])  a confusion matrix, as SVG
 ;; Every file is written atomically (write-file, save-png).
 
 ;; ---- CSV
@@ -225,6 +226,21 @@ white over whatever is under it."
                             (svg-text (+ lx 26) ly "start" 11 (car s)))))
                   series plot-colors (range (length series))))))
 
+(de svg-write (file width height title body)
+  "Writes FILE, an SVG document WIDTH x HEIGHT on a white background, TITLE
+(or ()) centred on top, then the elements of BODY, a list of strings.
+Returns FILE."
+  (write-file file
+              (join (append
+                     (list "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                           (sprintf "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\">\n"
+                                    width height width height)
+                           (sprintf "<rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n" width height))
+                     (if title (list (svg-text (/ width 2) 26 "middle" 15 title)) ())
+                     body
+                     (list "</svg>\n"))))
+  file)
+
 (de plot-lines-svg (file panels &optional title xlabel)
   "Writes FILE, an SVG of PANELS side by side, each (YLABEL SCALE SERIES)
 as svg-panel takes: SCALE 'linear or 'log, SERIES a list of (NAME POINTS),
@@ -240,16 +256,7 @@ on top, XLABEL (default \"pass\") under each panel. Returns FILE."
         (error "plot-lines-svg: panel %l has no finite points" (car panel)))
       (setq body (append body (svg-panel (+ left (* k (+ pw gap))) top pw ph panel
                                          (or xlabel "pass")))))
-    (write-file file
-                (join (append
-                       (list "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                             (sprintf "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\">\n"
-                                      width height width height)
-                             (sprintf "<rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n" width height))
-                       (if title (list (svg-text (/ width 2) 26 "middle" 15 title)) ())
-                       body
-                       (list "</svg>\n"))))
-    file))
+    (svg-write file width height title body)))
 
 (de plot-curves (file rows &optional title)
   "Writes FILE, an SVG of the learning curves of the metrics ROWS (see the
@@ -458,3 +465,50 @@ writes no file."
       (plot-grid file (reverse images) (reverse names)
                  (min (or cols 10) (length images)) () '(1 -1)))
     count))
+
+;; ---- Confusion matrices
+
+(de plot-confusion (file counts names &optional title)
+  "Writes FILE, an SVG of the confusion matrix COUNTS ([K K] counts, rows
+the true class, columns the predicted one) with the class NAMES: each cell
+shaded by its share of its row (white 0, dark blue 1) and showing its
+count, each row's error (its share off the diagonal) on the right, TITLE
+on top. Returns FILE."
+  (let* ((k (idx-dim counts 0))
+         (cell (if (> k 20) 16 40))
+         (left (+ 24 (* 7 (apply max (cons 4 (mapcar strlen names))))))
+         (top (+ (if title 48 24) (* 6 (apply max (cons 4 (mapcar strlen names))))))
+         (width (+ left (* k cell) 90))
+         (height (+ top (* k cell) 40))
+         (body ()))
+    (for (i 0 (- k 1))
+      (let ((total (idx-sum (select counts 0 i)))
+            (y (+ top (* i cell))))
+        (setq body (cons (svg-text (- left 8) (+ y (* 0.6 cell)) "end" 12 (nth i names)) body))
+        (for (j 0 (- k 1))
+          (let* ((c (counts i j))
+                 (share (if (> total 0) (/ c total) 0))
+                 (x (+ left (* j cell)))
+                 (shade (round (* 255 (- 1 share)))))
+            (setq body (cons (sprintf "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"rgb(%d,%d,255)\" stroke=\"#cccccc\"/>\n"
+                                      x y cell cell shade shade)
+                             body))
+            (when (and (> c 0) (>= cell 30))
+              (setq body (cons (svg-text (+ x (/ cell 2)) (+ y (* 0.6 cell)) "middle" 11
+                                         (number->string c)
+                                         (if (> share 0.5) " fill=\"#ffffff\"" ""))
+                               body)))))
+        (setq body (cons (svg-text (+ left (* k cell) 8) (+ y (* 0.6 cell)) "start" 12
+                                   (if (> total 0)
+                                       (sprintf "%.1f%%" (* 100 (/ (- total (counts i i)) total)))
+                                     "-"))
+                         body))))
+    (for (j 0 (- k 1))
+      (let ((x (+ left (* j cell) (/ cell 2))) (y (- top 8)))
+        (setq body (cons (svg-text x y "start" 12 (nth j names)
+                                   (sprintf " transform=\"rotate(-60 %.1f %.1f)\"" x y))
+                         body))))
+    (svg-write file width height title
+               (append (list (svg-text (- left 8) (- top 8) "end" 11 "true \\ predicted")
+                             (svg-text (+ left (* k cell) 8) (- top 8) "start" 11 "error"))
+                       (reverse body)))))
