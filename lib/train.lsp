@@ -1,8 +1,9 @@
 ;; train.lsp: the generic training recipe shared by scripts/lecun1989.lsp,
-;; scripts/modern.lsp and the new architectures: command-line options, passes
-;; of per-example training (the C pass of the simulator, or the Lisp loop of
-;; nn.lsp), the eval lines, a progress bar on a terminal, per-pass metrics,
-;; the outputs written to --out and the final table.
+;; scripts/modern.lsp and the new architectures: command-line options, the
+;; data (--data), passes of training (the C pass of the simulator, or the
+;; Lisp loop of nn.lsp), the eval lines, a progress bar on a terminal,
+;; per-pass metrics and checkpoints, resuming a killed run, the confusion
+;; matrix, the outputs written to --out and the final table.
 ;;
 ;; A run is described by a recipe, a hash table with symbol keys:
 ;;   name      a short name, e.g. "lecun1989" (titles, the final table)
@@ -10,10 +11,15 @@
 ;;   opt       its optimizer (nn-sgd, nn-sdlm, nn-adamw)
 ;;   cost      'mse (targets: the +1/-1 rows) or 'ce (targets: the classes)
 ;;   passes    how many passes over the training set
-;;   data      the digits, as mnist-load returns them (see train-data)
+;;   data      a dataset fitted to the net (data-fit, see train-data), or
+;;             any table of train-inputs, train-targets, train-labels and
+;;             the same for test
 ;;   out       the folder that receives the outputs, or () for none
 ;;   quiet     t: no net table, no progress bar, no per-pass timing lines
 ;;   loop      'c (default): nn-train-pass; 'lisp: nn-train-loop, slower
+;;   batch     examples per optimizer step (default 1)
+;;   resume    t: continue from the last checkpoint in out (an error when
+;;             there is none); 'optional: when there is one
 ;;   before-pass  () or a function of the pass number (1-based) called
 ;;             before each pass: learning-rate schedules, SDLM's estimate
 ;;   references  rows (label train-error% test-error%) shown beside this
@@ -26,6 +32,7 @@
 (libload "nn")
 (libload "data")
 (libload "plot")
+(libload "checkpoint")
 
 (defvar train-references
   '(("paper (LeCun et al. 1989)" 0.14 5.00)
@@ -109,7 +116,12 @@ unknown option, a missing or bad value exits 2 after the usage message."
   '(("passes" int () "passes over the training set")
     ("lr" number () "learning rate")
     ("seed" int 1337 "seed of the initial weights and random draws")
-    ("out" string () "folder for the outputs")
+    ("data" string "digits"
+     "digits, mnist ($MNIST_DIR), fashion ($FASHION_MNIST_DIR) or a folder of IDX files")
+    ("out" string () "folder for the outputs and the checkpoint of every pass")
+    ("resume" string () "continue the killed run whose --out was DIR, writing there")
+    ("batch" int 1 "examples per optimizer step")
+    ("threads" int () "threads of the simulator (default: its own count)")
     ("loop" ("c" "lisp") "c" "per-example loop: the C pass, or the Lisp one")
     ("quiet" flag () "only the eval lines and the final table"))
   "The options every training script takes (see train-parse-args); scripts
@@ -129,31 +141,29 @@ VALUE)...). Returns the options' hash table (see train-parse-args)."
 
 ;; ---- Data -----------------------------------------------------------------
 
-(de train-data (&optional quiet)
-  "The prepared digits (see mnist-load in data.lsp: fetched and prepared
-when missing), as the hash table mnist-load returns: train-inputs,
-test-inputs ([N 1 16 16] in [-1,1]), train-targets, test-targets ([N 10],
-+1 at the class, -1 elsewhere), train-labels, test-labels (int [N]). QUIET
-silences the data steps."
+(de train-data (name shape &optional quiet geometry)
+  "The dataset NAME (see data-load: \"digits\", \"mnist\", \"fashion\" or a
+folder) fitted to a net whose input shape is SHAPE (see data-fit; GEOMETRY
+forces 'native, 'pad or 'resize). QUIET silences the data steps. Loading
+the digits seeds the generator: seed it afterwards."
   (let ((verbose data-verbose))
     (when quiet (setq data-verbose ()))
-    (unwind-protect (mnist-load)
+    (unwind-protect (data-fit (data-load name) shape geometry)
       (setq data-verbose verbose))))
 
 (de train-inputs (data split)
-  "The inputs of SPLIT ('train or 'test) of DATA."
-  (hget data (if (eq split 'train) 'train-inputs 'test-inputs)))
+  "The float inputs of SPLIT ('train or 'test) of DATA, all of them (see
+data-inputs: a large split is converted now)."
+  (data-inputs data split))
 
 (de train-targets (data split cost)
   "The targets of SPLIT ('train or 'test) of DATA for COST: the +1/-1 rows
 for 'mse, the classes for 'ce."
-  (hget data (if (eq cost 'mse)
-                 (if (eq split 'train) 'train-targets 'test-targets)
-               (if (eq split 'train) 'train-labels 'test-labels))))
+  (hget data (data-key split (if (eq cost 'mse) 'targets 'labels))))
 
 (de train-labels (data split)
   "The classes of SPLIT ('train or 'test) of DATA."
-  (hget data (if (eq split 'train) 'train-labels 'test-labels)))
+  (data-labels data split))
 
 ;; ---- Progress -------------------------------------------------------------
 
@@ -193,44 +203,98 @@ examples after ELAPSED seconds."
     (for (i 0 (- n 1)) (v i i))
     v))
 
+(de train-batch-supported ()
+  "t when this build's nn-train-pass takes a BATCH (its 7th argument):
+probed by the arity check, which runs before any argument is looked at."
+  (let ((message (try (progn (nn-train-pass () () () () () () 2) "")
+                      (catch e (error-message e)))))
+    (null (search "wrong number of arguments" message))))
+
+(de train-step (r x tg)
+  "One call of the C pass on recipe R's net with inputs X and targets TG:
+(mean-loss errors), see nn-train-pass. R's batch, when not 1, is its 7th
+argument."
+  (let ((batch (hget r 'batch 1)))
+    (if (= batch 1)
+        (nn-train-pass (hget r 'net) (hget r 'opt) x tg (hget r 'cost))
+      (nn-train-pass (hget r 'net) (hget r 'opt) x tg (hget r 'cost) () batch))))
+
 (de train-pass (r pass)
-  "Trains recipe R's net for pass PASS over the training set, one example at
-a time in fixed order. Draws the progress bar on a terminal unless quiet.
-Returns (mean-loss errors seconds) of the training examples as seen during
-the pass."
+  "Trains recipe R's net for pass PASS over the training set in fixed
+order. A split held as bytes is converted a chunk (train-chunk examples) at
+a time, as is every split while the progress bar is drawn (on a terminal,
+unless quiet). Returns (mean-loss errors seconds) of the training examples
+as seen during the pass."
   (let* ((net (hget r 'net)) (opt (hget r 'opt)) (cost (hget r 'cost))
          (data (hget r 'data))
-         (x (train-inputs data 'train)) (tg (train-targets data 'train cost))
-         (n (idx-dim x 0))
+         (tg (train-targets data 'train cost))
+         (n (data-count data 'train))
+         (whole (hget data 'train-inputs))
          (bar (and (not (hget r 'quiet)) (train-tty-p)))
          (start (clock)))
-    (if (eq (hget r 'loop) 'lisp)
-        (append (nn-train-loop net opt x tg cost) (list (- (clock) start)))
-      (if (not bar)
-          (append (nn-train-pass net opt x tg cost) (list (- (clock) start)))
-        (let ((order (train-index n)) (loss 0) (errors 0) (done 0))
-          (while (< done n)
-            (let* ((k (min train-chunk (- n done)))
-                   (res (nn-train-pass net opt x tg cost (narrow order 0 k done))))
-              (setq loss (+ loss (* k (car res)))
-                    errors (+ errors (cadr res))
-                    done (+ done k))
-              (train-bar pass (hget r 'passes) done n (- (clock) start))))
-          (train-bar-clear)
-          (list (/ loss n) errors (- (clock) start)))))))
+    (cond ((eq (hget r 'loop) 'lisp)
+           (append (nn-train-loop net opt (train-inputs data 'train) tg cost)
+                   (list (- (clock) start))))
+          ((and whole (not bar))
+           (append (train-step r whole tg) (list (- (clock) start))))
+          (t
+           (let ((loss 0) (errors 0) (done 0))
+             (while (< done n)
+               (let* ((k (min train-chunk (- n done)))
+                      (res (train-step r (data-inputs data 'train done k) (narrow tg 0 k done))))
+                 (setq loss (+ loss (* k (car res)))
+                       errors (+ errors (cadr res))
+                       done (+ done k))
+                 (when bar (train-bar pass (hget r 'passes) done n (- (clock) start)))))
+             (when bar (train-bar-clear))
+             (list (/ loss n) errors (- (clock) start)))))))
+
+(defvar train-eval-chunk 4096
+  "Examples per call of nn-evaluate and nn-predict on a split held as
+bytes.")
+
+(de train-chunks (data split fn)
+  "Calls (FN INPUTS START COUNT) on SPLIT of DATA: once on all its inputs
+when they are floats, else on chunks of train-eval-chunk examples
+converted one after the other. Returns the list of FN's values."
+  (let ((n (data-count data split)))
+    (if (hget data (data-key split 'inputs))
+        (list (fn (data-inputs data split) 0 n))
+      (all ((start (range 0 n train-eval-chunk)))
+        (let ((k (min train-eval-chunk (- n start))))
+          (fn (data-inputs data split start k) start k))))))
 
 (de train-eval (r split)
   "Evaluates recipe R's net on SPLIT ('train or 'test), prints the eval line
     eval: split train. loss 4.073383e-03. error 0.62%. misses: 45
 and returns (loss error-percent misses)."
   (let* ((data (hget r 'data)) (cost (hget r 'cost))
-         (x (train-inputs data split))
-         (res (nn-evaluate (hget r 'net) x (train-targets data split cost) cost))
-         (misses (cadr res))
-         (err (/ (* 100 misses) (idx-dim x 0))))
+         (tg (train-targets data split cost))
+         (n (data-count data split))
+         (parts (train-chunks data split
+                              (lambda (x start k)
+                                (cons k (nn-evaluate (hget r 'net) x (narrow tg 0 k start) cost)))))
+         (loss (if (cdr parts)
+                   (/ (reduce (lambda (sum p) (+ sum (* (car p) (cadr p)))) parts 0) n)
+                 (cadr (car parts))))
+         (misses (reduce (lambda (sum p) (+ sum (nth 2 p))) parts 0))
+         (err (/ (* 100 misses) n)))
     (printf "eval: split %-5s. loss %e. error %.2f%%. misses: %d\n"
-            (symbol->string split) (car res) err misses)
-    (list (car res) err misses)))
+            (symbol->string split) loss err misses)
+    (list loss err misses)))
+
+(de train-predict (r split)
+  "The outputs of recipe R's net on SPLIT of its data, float [N outputs]
+(see nn-predict)."
+  (let* ((data (hget r 'data))
+         (parts (train-chunks data split (lambda (x start k) (nn-predict (hget r 'net) x))))
+         (n (data-count data split))
+         (out (apply float-matrix (cons n (cdr (idx-shape (car parts))))))
+         (at 0))
+    (each ((p parts))
+      (idx-copy p (narrow out 0 (idx-dim p 0) at))
+      (incr at (idx-dim p 0)))
+    out))
 
 ;; ---- The run ----------------------------------------------------------------
 
@@ -255,36 +319,101 @@ while training.")
 train-pass returned."
   (printf "pass %d/%d: %.2f s, %.0f examples/s, rate %g, running loss %e\n"
           pass (hget r 'passes) (nth 2 tr)
-          (/ (idx-dim (train-inputs (hget r 'data) 'train) 0) (max (nth 2 tr) 1e-9))
+          (/ (data-count (hget r 'data) 'train) (max (nth 2 tr) 1e-9))
           (nn-rate (hget r 'opt)) (car tr)))
 
+(de train-resume (r)
+  "Restores recipe R's net, optimizer and generator from the last
+checkpoint in its out folder (see checkpoint-load) and returns the
+checkpoint's state, or () when R's resume is 'optional and there is none.
+Raises when there is none otherwise, or when it is of another run."
+  (let* ((out (hget r 'out))
+         (state (and out (checkpoint-load out (hget r 'net) (hget r 'opt)))))
+    (cond (state
+           (unless (and (equal (checkpoint-fact state 'name) (hget r 'name))
+                        (equal (checkpoint-fact state 'data) (hget (hget r 'data) 'name)))
+             (error "train-resume: %s holds a checkpoint of %s on %s, not of %s on %s"
+                    out (checkpoint-fact state 'name) (checkpoint-fact state 'data)
+                    (hget r 'name) (hget (hget r 'data) 'name)))
+           state)
+          ((eq (hget r 'resume) 'optional) ())
+          (t (error "train-resume: %s holds no checkpoint to resume from" out)))))
+
 (de train-run (r)
-  "Runs recipe R (see the top of train.lsp): for each pass, calls its
-before-pass function, trains, prints the eval lines of both splits (and,
-unless quiet, a line of timing); then writes the outputs and prints the
-final table. The metrics rows (see train-columns), one per pass, go to R's
-key metrics, and to out/metrics.csv after every pass. Returns R."
-  (let ((rows ()) (start (clock)) (out (hget r 'out)))
+  "Runs recipe R (see the top of train.lsp): continues from its last
+checkpoint when R resumes; for each pass, calls its before-pass function,
+trains, prints the eval lines of both splits (and, unless quiet, a line of
+timing) and, with an out folder, writes metrics.csv and the pass's
+checkpoint; then prints the confusion matrix of the test split, writes the
+outputs and prints the final table. The metrics rows (see train-columns),
+one per pass, go to R's key metrics. Returns R."
+  (let* ((out (hget r 'out)) (start (clock))
+         (state (and (hget r 'resume) (train-resume r)))
+         (before (if state (checkpoint-fact state 'seconds) 0)))
     (when out (mkdir-p out))
-    (hset r 'metrics ())
-    (for (pass 1 (hget r 'passes))
+    (hset r 'metrics (and state (checkpoint-fact state 'metrics)))
+    (for (pass (if state (+ 1 (checkpoint-fact state 'pass)) 1) (hget r 'passes))
       (when (hget r 'before-pass) ((hget r 'before-pass) pass))
-      (let ((tr (train-pass r pass)))
-        (unless (hget r 'quiet) (train-pass-line r pass tr))
-        (let ((etr (train-eval r 'train))
-              (ete (train-eval r 'test)))
-          (setq rows (cons (list pass (car etr) (cadr etr) (car ete) (cadr ete)
-                                 (nth 2 tr) (nth 2 etr) (nth 2 ete)
-                                 (nn-rate (hget r 'opt)) (car tr))
-                           rows))
-          (hset r 'metrics (reverse rows))
-          (when out
-            (csv-write (concat out "/metrics.csv") train-columns (hget r 'metrics)))
-          (flush))))
-    (hset r 'seconds (- (clock) start))
+      (let* ((tr (train-pass r pass))
+             (etr (progn (unless (hget r 'quiet) (train-pass-line r pass tr))
+                         (train-eval r 'train)))
+             (ete (train-eval r 'test)))
+        (hset r 'metrics (append (hget r 'metrics)
+                                 (list (list pass (car etr) (cadr etr) (car ete) (cadr ete)
+                                             (nth 2 tr) (nth 2 etr) (nth 2 ete)
+                                             (nn-rate (hget r 'opt)) (car tr)))))
+        (when out
+          (csv-write (concat out "/metrics.csv") train-columns (hget r 'metrics))
+          (checkpoint-save out pass (hget r 'net) (hget r 'opt)
+                           (list (list 'name (hget r 'name))
+                                 (list 'data (hget (hget r 'data) 'name))
+                                 (list 'metrics (hget r 'metrics))
+                                 (list 'seconds (+ before (- (clock) start))))))
+        (flush)))
+    (hset r 'seconds (+ before (- (clock) start)))
+    (train-confusion r)
     (when out (train-write-outputs r))
     (unless (hget r 'no-table) (train-table r))
     r))
+
+;; ---- The confusion matrix -------------------------------------------------------
+
+(de train-confusion (r)
+  "Computes recipe R's confusion matrix on the test split and prints it as a
+table: rows the true class, columns the predicted one (numbered), counts,
+and each true class's error. Sets R's keys test-outputs (the net's outputs,
+see train-predict) and confusion (int [K K]). Returns the counts."
+  (let* ((data (hget r 'data))
+         (outputs (train-predict r 'test))
+         (labels (train-labels data 'test))
+         (names (data-classes data))
+         (k (max (length names) (idx-dim outputs 1)))
+         (names (append names (all ((i (range (length names) k))) (number->string i))))
+         (counts (int-matrix k k)))
+    (for (i 0 (- (idx-dim outputs 0) 1))
+      (let ((truth (labels i)) (p (idx-indexmax (select outputs 0 i))))
+        (counts truth p (+ 1 (counts truth p)))))
+    (hset r 'test-outputs outputs)
+    (hset r 'confusion counts)
+    (hset r 'class-names names)
+    (printf "\nconfusion matrix (test): rows true class, columns predicted\n%-14s" "")
+    (for (j 0 (- k 1)) (printf " %5d" j))
+    (printf "   error\n")
+    (for (i 0 (- k 1))
+      (let ((total (idx-sum (select counts 0 i))))
+        (printf "%-14s" (if (equal (nth i names) (number->string i))
+                            (nth i names)
+                          (sprintf "%d %s" i (nth i names))))
+        (for (j 0 (- k 1)) (printf " %5d" (counts i j)))
+        (printf (if (> total 0) "  %5.2f%%\n" "  %s\n")
+                (if (> total 0) (* 100 (/ (- total (counts i i)) total)) "-"))))
+    counts))
+
+(de train-confusion-rows (counts names)
+  "The rows of confusion.csv for COUNTS ([K K]) and class NAMES: one per
+true class, its name then its counts per predicted class."
+  (all ((i (range (idx-dim counts 0))))
+    (cons (nth i names) (matrix->list (select counts 0 i)))))
 
 (de train-last (r column)
   "The value of COLUMN (a name of train-columns) in recipe R's last pass."
@@ -319,41 +448,49 @@ then each run's wall time and where its outputs went."
 (de train-first-layer-images (net)
   "Pictures of the weights of NET's first layer with parameters, as a tensor
 whose last two dimensions are images: a convolution's kernels [connections
-K K], or a fully connected layer's weights on a 16x16 input, one [16 16]
+K K], or a fully connected layer's weights on a square input image, one
 image per unit. () for other first layers."
-  (let ((found ()))
+  (let ((found ()) (size (nth 2 (nn-shape net 0))))
     (each ((m (nn-modules net)))
       (let ((w (and (null found) (try (nn-weights m) (catch e ()))))) ; Lisp modules have none
         (when w (setq found w))))
     (cond ((null found) ())
           ((= 3 (idx-ndim found)) found)
-          ((= 256 (idx-dim found 1)) (idx-reshape found (idx-dim found 0) 16 16))
+          ((and size (= (* size size) (idx-dim found 1)))
+           (idx-reshape found (idx-dim found 0) size size))
           (t ()))))
 
 (de train-write-outputs (r)
   "Writes recipe R's outputs into its folder out: params.idx (the trained
 flat parameter vector, see nn-save), metrics.csv, curves.svg (learning
-curves), h1-kernels.png (the first layer's kernels) and misclassified.png
-(the test digits the net gets wrong, true→predicted). Sets R's key outputs
-to the list of the files' names."
+curves), confusion.csv and confusion.svg (the confusion matrix of the test
+split, see train-confusion: a header row, then one row per true class,
+its name and its counts per predicted class), h1-kernels.png (the first
+layer's kernels) and misclassified.png (test images the net gets wrong,
+true→predicted). Sets R's key outputs to the list of the files' names."
   (let* ((out (hget r 'out)) (net (hget r 'net)) (data (hget r 'data))
          (file (lambda (name) (concat out "/" name)))
          (kernels (train-first-layer-images net))
-         (names (list "params.idx" "metrics.csv" "curves.svg")))
+         (classes (hget r 'class-names))
+         (names (list "params.idx" "metrics.csv" "curves.svg" "confusion.csv" "confusion.svg")))
     (nn-save net (file "params.idx"))
     (plot-curves (file "curves.svg") (hget r 'metrics)
                  (sprintf "%s: error and loss per pass" (hget r 'name)))
+    (csv-write (file "confusion.csv") (cons "true" classes)
+               (train-confusion-rows (hget r 'confusion) classes))
+    (plot-confusion (file "confusion.svg") (hget r 'confusion) classes
+                    (sprintf "%s on %s: test confusion matrix" (hget r 'name)
+                             (or (hget data 'name) "the test split")))
     (when kernels
       (plot-kernels (file "h1-kernels.png") kernels (if (> (idx-dim kernels 0) 12) 10 6))
       (setq names (append names (list "h1-kernels.png"))))
     (when (> (plot-misclassified (file "misclassified.png") (train-inputs data 'test)
-                                 (train-labels data 'test)
-                                 (nn-predict net (train-inputs data 'test)) 20 200)
+                                 (train-labels data 'test) (hget r 'test-outputs) 20 200)
              0)
       (setq names (append names (list "misclassified.png"))))
     (hset r 'outputs names)))
 
-;; ---- Scripts of new architectures ----------------------------------------------
+;; ---- Scripts -----------------------------------------------------------------
 
 (de script-main-p (name)
   "t when the program lush89 runs is the script NAME (the first element of
@@ -363,42 +500,71 @@ can load its definitions without running it."
     (and (stringp prog) (>= (strlen prog) (strlen name))
          (string= name (substring prog (- (strlen prog) (strlen name)))))))
 
+(de train-data (opts &optional shape geometry)
+  "The dataset the parsed options OPTS name (--data, see data-load), quiet
+with --quiet; fitted to a net of input SHAPE when given (see data-fit;
+GEOMETRY forces 'native, 'pad or 'resize). Loading the digits seeds the
+generator: seed it afterwards."
+  (let ((verbose data-verbose))
+    (when (hget opts "quiet") (setq data-verbose ()))
+    (unwind-protect
+        (let ((data (data-load (hget opts "data"))))
+          (if shape (data-fit data shape geometry) data))
+      (setq data-verbose verbose))))
+
 (de train-main (args name make-net &optional defaults)
   "The command line of a script training a new architecture as the 1989
 recipe trains its net: the mean squared error against the +1/-1 targets,
 plain SGD, one example at a time in fixed order. ARGS are the script's
 arguments (train-common-options); NAME names the run and the default out
 folder out/NAME; MAKE-NET, a function of no argument, makes the net (after
-(seed --seed)). DEFAULTS, an alist ((OPTION VALUE)...), replaces the
-defaults of passes (23) and lr (0.03). Returns the recipe."
+(seed --seed)); the data are fitted to its input shape. DEFAULTS, an alist
+((OPTION VALUE)...), replaces the defaults of passes (23) and lr (0.03).
+Returns the recipe."
   (let* ((opts (train-options args (sprintf "usage: lush89 scripts/%s.lsp [OPTION]..." name)
                               (append defaults
                                       (list (list "passes" 23) (list "lr" 0.03)
                                             (list "out" (concat "out/" name))))))
-         (data (train-data (hget opts "quiet"))))
+         (dataset (train-data opts)))
     (seed (hget opts "seed"))
-    (let ((r (train-configure (train-recipe 'name name 'net (make-net)
-                                            'opt (nn-sgd (hget opts "lr")) 'cost 'mse
-                                            'data data 'passes (hget opts "passes")
-                                            'references train-references)
-                              opts)))
+    (let* ((net (make-net))
+           (r (train-configure (train-recipe 'name name 'net net
+                                             'opt (nn-sgd (hget opts "lr")) 'cost 'mse
+                                             'data (data-fit dataset (nn-shape net 0))
+                                             'passes (hget opts "passes")
+                                             'references train-references)
+                               opts)))
       (train-header r (sprintf "%s: MSE, SGD rate %g" name (hget opts "lr")))
       (train-run r))))
+
 (de train-configure (r opts)
-  "Sets recipe R's out, quiet and loop from the parsed options OPTS (see
-train-options). Returns R."
-  (hset r 'out (hget opts "out"))
-  (hset r 'quiet (hget opts "quiet"))
-  (hset r 'loop (if (equal (hget opts "loop") "lisp") 'lisp 'c))
-  r)
+  "Sets recipe R's out, quiet, loop, batch and resume from the parsed
+options OPTS (see train-options), and the simulator's threads (nn-threads)
+from --threads. --resume DIR makes DIR the out folder. Drops R's reference
+rows unless it trains on the digits (the published results are theirs).
+Raises for a --batch this build cannot train with. Returns R."
+  (let ((batch (hget opts "batch")) (threads (hget opts "threads")))
+    (when (< batch 1) (error "--batch %d: a batch holds at least 1 example" batch))
+    (unless (or (= batch 1) (train-batch-supported))
+      (error "--batch %d: not yet: this build's nn-train-pass trains one example at a time (--batch 1)"
+             batch))
+    (when threads (nn-threads threads))
+    (hset r 'batch batch)
+    (hset r 'out (or (hget opts "resume") (hget opts "out")))
+    (hset r 'resume (and (hget opts "resume") t))
+    (hset r 'quiet (hget opts "quiet"))
+    (hset r 'loop (if (equal (hget opts "loop") "lisp") 'lisp 'c))
+    (unless (equal (hget (hget r 'data) 'name) "digits") (hset r 'references ()))
+    r))
 
 (de train-header (r what)
-  "Unless R is quiet, prints what is about to run: WHAT, the data set's
-sizes, the passes and the net's table."
+  "Unless R is quiet, prints what is about to run: WHAT, the data set and
+its sizes, the passes and the net's table."
   (unless (hget r 'quiet)
-    (let ((data (hget r 'data)))
-      (printf "%s; %d training and %d test digits, %d passes, one example at a time\n"
-              what (idx-dim (train-inputs data 'train) 0)
-              (idx-dim (train-inputs data 'test) 0) (hget r 'passes))
+    (let ((data (hget r 'data)) (batch (hget r 'batch 1)))
+      (printf "%s; data %s: %d training and %d test images at %dx%d (%s), %d passes, %s\n"
+              what (hget data 'name) (data-count data 'train) (data-count data 'test)
+              (hget data 'size) (hget data 'size) (hget data 'geometry) (hget r 'passes)
+              (if (= batch 1) "one example at a time" (sprintf "batches of %d" batch)))
       (nn-summary (hget r 'net))
       (printf "\n"))))

@@ -9,6 +9,14 @@
 ;;
 ;;   lush89 scripts/lecun1989.lsp [--passes N] [--lr X] [--seed N]
 ;;                                [--optimizer sgd|sdlm] [--out DIR] [--quiet]
+;;                                [--data digits|mnist|fashion|DIR] [--batch N]
+;;                                [--threads N] [--resume DIR]
+;;
+;; --data picks the images (resized to 16x16): the digits of the paper's
+;; split (the default), MNIST ($MNIST_DIR), Fashion-MNIST or a folder of IDX
+;; files. After every pass --out holds a checkpoint; --resume DIR continues
+;; a killed run whose --out was DIR. At the end, the test split's confusion
+;; matrix is printed and written to confusion.csv.
 
 (libload "lecun1989")
 

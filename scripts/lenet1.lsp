@@ -11,6 +11,8 @@
 ;; and final table as scripts/lecun1989.lsp.
 ;;
 ;;   lush89 scripts/lenet1.lsp [--passes N] [--lr X] [--seed N] [--out DIR] [--quiet]
+;;                             [--data digits|mnist|fashion|DIR] [--batch N] [--threads N]
+;;                             [--resume DIR]
 
 (libload "train")
 

@@ -5,6 +5,8 @@
 ;; same recipe, eval lines, outputs and final table as scripts/lecun1989.lsp.
 ;;
 ;;   lush89 scripts/mlp.lsp [--passes N] [--lr X] [--seed N] [--out DIR] [--quiet]
+;;                          [--data digits|mnist|fashion|DIR] [--batch N] [--threads N]
+;;                          [--resume DIR]
 
 (libload "train")
 

@@ -4,7 +4,8 @@
 ;; Same eval lines, outputs and final table as scripts/lecun1989.lsp.
 ;;
 ;;   lush89 scripts/modern.lsp [--change N] [--passes N] [--lr X] [--seed N]
-;;                             [--out DIR] [--quiet]
+;;                             [--out DIR] [--quiet] [--data digits|mnist|fashion|DIR]
+;;                             [--batch N] [--threads N] [--resume DIR]
 
 (libload "modern")
 

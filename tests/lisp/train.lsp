@@ -1,0 +1,196 @@
+;; train.lsp: what lib/train.lsp adds to every run, on a small synthetic
+;; dataset of bytes (no network, no data/): training and evaluation on
+;; splits converted a chunk at a time against the same on floats, the
+;; confusion matrix (table, confusion.csv, confusion.svg), the checkpoint of
+;; every pass and a resumed run that ends exactly as the uninterrupted one
+;; (with random shifts and dropout drawing from the generator), and the
+;; options --data, --batch, --threads and --resume.
+
+(libload "../../lib/train")
+(setq data-verbose ())
+
+(defvar tr-dir (sprintf "%s/lush89-train-%.0f" (or (getenv "TMPDIR") "/tmp")
+                        (* 1e9 (clock))))
+(mkdir-p tr-dir)
+(de tr-file (name) (concat tr-dir "/" name))
+
+;; Ten classes of 20x20 byte images: class k has a bright bar at row k+4
+;; over a dark background, plus noise.
+(de tr-split (n)
+  (let ((images (ubyte-matrix n 20 20)) (labels (int-matrix n))
+        (noise (idx-rand (float-matrix n 20 20) 0 60)))
+    (idx-copy noise images)
+    (for (i 0 (- n 1))
+      (let ((k (mod i 10)))
+        (labels i k)
+        (idx-fill (narrow (select images 0 i) 0 1 (+ k 4)) 250)))
+    (list images labels)))
+
+(seed 3)
+(defvar tr-data (data-table "toy" "made here" '("a" "b" "c" "d" "e" "f" "g" "h" "i" "j")
+                            (tr-split 80) (tr-split 40)))
+
+(de tr-net ()
+  "A small net drawing from the generator while training: a random shift
+and dropout."
+  (let ((net (nn-seq '(1 16 16) (nn-random-shift 1) (nn-linear 24) (nn-tanh)
+                     (nn-dropout 0.25) (nn-linear 10) (nn-tanh))))
+    (nn-init net 2.4 0)
+    net))
+
+(de tr-recipe (passes &rest pairs)
+  "A quiet recipe training a fresh (tr-net) (seed 5) with plain SGD on the
+toy data for PASSES passes; PAIRS add keys."
+  (seed 5)
+  (let ((r (train-recipe 'name "toy" 'net (tr-net) 'opt (nn-sgd 0.05)
+                         'data (data-fit tr-data '(1 16 16)) 'passes passes 'quiet t)))
+    (while pairs
+      (hset r (car pairs) (cadr pairs))
+      (setq pairs (cddr pairs)))
+    r))
+
+(de tr-same (a b)
+  "t when the tensors A and B hold exactly the same numbers."
+  (and (equal (idx-shape a) (idx-shape b)) (= 0 (idx-sup (idx-abs (idx-sub a b))))))
+
+;; ---- splits converted a chunk at a time train and evaluate as floats do
+
+(let* ((whole (train-run (tr-recipe 2)))
+       (budget data-float-budget) (chunk train-chunk) (eval-chunk train-eval-chunk)
+       (lazy (progn (setq data-float-budget 0 train-chunk 7 train-eval-chunk 9)
+                    (prog1 (tr-recipe 2)
+                      (setq data-float-budget budget)))))
+  (assert (hget (hget whole 'data) 'train-inputs))
+  (assert (null (hget (hget lazy 'data) 'train-inputs)))
+  (train-run lazy)
+  (setq train-chunk chunk train-eval-chunk eval-chunk)
+  (assert (tr-same (nn-params (hget whole 'net)) (nn-params (hget lazy 'net))))
+  (each ((column '("train_misses" "test_misses")))
+    (assert (= (train-last whole column) (train-last lazy column))))
+  (assert (< (abs (- (train-last whole "test_loss") (train-last lazy "test_loss"))) 1e-6))
+  (assert (tr-same (hget whole 'test-outputs) (hget lazy 'test-outputs))))
+
+;; ---- the confusion matrix
+
+(let* ((out (tr-file "confusion"))
+       (r (train-run (tr-recipe 3 'out out)))
+       (counts (hget r 'confusion))
+       (misses (train-last r "test_misses")))
+  (assert (equal (idx-shape counts) '(10 10)))
+  ;; every test example once; the diagonal is what the eval line counts right
+  (assert (= 40 (idx-sum counts)))
+  (let ((right 0))
+    (for (i 0 9) (incr right (counts i i)))
+    (assert (= right (- 40 misses))))
+  ;; its rows against the net's outputs, example by example
+  (let ((expected (int-matrix 10 10)) (labels (hget tr-data 'test-labels)))
+    (for (i 0 39)
+      (let ((p (idx-indexmax (select (nn-predict (hget r 'net) (hget (hget r 'data) 'test-inputs)) 0 i))))
+        (expected (labels i) p (+ 1 (expected (labels i) p)))))
+    (assert (tr-same (copy-matrix counts) expected)))
+  ;; confusion.csv: a header row, then per true class its name and counts
+  (let ((rows (csv-read (concat out "/confusion.csv"))))
+    (assert (equal (car rows) '("true" "a" "b" "c" "d" "e" "f" "g" "h" "i" "j")))
+    (assert (= 10 (length (cadr rows))))
+    (assert (equal (car (nth 3 (cadr rows))) "d"))
+    (assert (equal (cdr (nth 3 (cadr rows))) (matrix->list (select counts 0 3)))))
+  (let ((svg (read-file (concat out "/confusion.svg"))))
+    (assert (search "</svg>" svg))
+    (assert (search ">j</text>" svg)))
+  (assert (member "confusion.csv" (hget r 'outputs)))
+  (assert (member "confusion.svg" (hget r 'outputs))))
+
+;; ---- checkpoints and resuming
+
+(defvar tr-straight (train-run (tr-recipe 3 'out (tr-file "straight"))))
+(assert (equal (directory-files (tr-file "straight/checkpoint")) '("pass-3")))
+(assert (file-exists (tr-file "straight/checkpoint/pass-3/params.idx")))
+(assert (file-exists (tr-file "straight/checkpoint/pass-3/state.lsp")))
+(let ((state (read (read-file (tr-file "straight/checkpoint/pass-3/state.lsp")))))
+  (assert (= 3 (checkpoint-fact state 'pass)))
+  (assert (equal "toy" (checkpoint-fact state 'data)))
+  (assert (= 3 (length (checkpoint-fact state 'metrics))))
+  (assert (tr-same (load-matrix (tr-file "straight/checkpoint/pass-3/params.idx"))
+                   (nn-params (hget tr-straight 'net)))))
+
+;; killed after pass 1 (a run of 1 pass), then resumed to 3
+(train-run (tr-recipe 1 'out (tr-file "killed")))
+(defvar tr-resumed (train-run (tr-recipe 3 'out (tr-file "killed") 'resume t)))
+(assert (tr-same (nn-params (hget tr-straight 'net)) (nn-params (hget tr-resumed 'net))))
+(assert (equal (all ((row (hget tr-straight 'metrics))) (append (list (car row)) (nthcdr 6 row)))
+               (all ((row (hget tr-resumed 'metrics))) (append (list (car row)) (nthcdr 6 row)))))
+(each ((column '("train_loss" "test_loss" "test_error")))
+  (assert (= (train-last tr-straight column) (train-last tr-resumed column))))
+(assert (= 3 (length (metrics-read (tr-file "killed/metrics.csv")))))
+(assert (equal (directory-files (tr-file "killed/checkpoint")) '("pass-3")))
+;; the generator continues as in the uninterrupted run
+(let ((after-straight (rand-state)))
+  (train-run (tr-recipe 3 'out (tr-file "killed") 'resume t))
+  (assert (equal after-straight (rand-state))))
+
+;; an older checkpoint is used when the last one is incomplete
+(mkdir-p (tr-file "killed/checkpoint/pass-4"))
+(assert (equal (cadr (car (checkpoint-folders (tr-file "killed"))))
+               (tr-file "killed/checkpoint/pass-3")))
+
+(assert-error (train-run (tr-recipe 3 'out (tr-file "none") 'resume t)) "holds no checkpoint")
+(let ((r (tr-recipe 3 'out (tr-file "none") 'resume 'optional)))
+  (train-run r)
+  (assert (= 3 (length (hget r 'metrics)))))
+(let ((r (tr-recipe 3 'out (tr-file "killed") 'resume t)))
+  (hset r 'name "other")
+  (assert-error (train-run r) "holds a checkpoint of toy on toy, not of other on toy"))
+(let ((r (tr-recipe 3 'out (tr-file "killed") 'resume t)))
+  (hset r 'net (nn-seq '(1 16 16) (nn-linear 10)))
+  (assert-error (train-run r) "parameters"))
+
+;; ---- options
+
+(let ((o (train-options () "usage" ())))
+  (assert (equal "digits" (hget o "data")))
+  (assert (= 1 (hget o "batch")))
+  (assert (null (hget o "threads")))
+  (assert (null (hget o "resume"))))
+
+(let* ((o (train-options (list "--resume" (tr-file "killed") "--threads" "1") "usage"
+                         '(("out" "elsewhere"))))
+       (threads (nn-threads))
+       (r (train-configure (tr-recipe 3) o)))
+  (assert (equal (tr-file "killed") (hget r 'out)))
+  (assert (eq t (hget r 'resume)))
+  (assert (= 1 (nn-threads)))
+  (nn-threads threads)
+  ;; the published results are the digits'
+  (assert (null (hget r 'references))))
+
+(let ((o (train-options '("--batch" "2") "usage" ())))
+  (if (train-batch-supported)
+      (assert (= 2 (hget (train-configure (tr-recipe 1) o) 'batch)))
+    (assert-error (train-configure (tr-recipe 1) o) "--batch 2: not yet")))
+(assert-error (train-configure (tr-recipe 1) (train-options '("--batch" "0") "usage" ()))
+              "at least 1")
+
+;; a script on a folder of IDX files, resumed in a child process: the last
+;; eval lines are those of the uninterrupted run
+(let ((dir (tr-file "idx")))
+  (mkdir-p dir)
+  (save-matrix (hget tr-data 'train-images) (concat dir "/train-images-idx3-ubyte"))
+  (save-matrix (hget tr-data 'train-labels) (concat dir "/train-labels-idx1-ubyte.gz"))
+  (save-matrix (hget tr-data 'test-images) (concat dir "/t10k-images-idx3-ubyte.gz"))
+  (save-matrix (hget tr-data 'test-labels) (concat dir "/t10k-labels-idx1-ubyte"))
+  (de tr-script (args log)
+    (sys (sprintf "./lush89 scripts/lenet1.lsp --quiet --data %s %s >%s 2>&1" dir args log)))
+  (de tr-evals (log)
+    (filter (lambda (l) (equal 0 (search "eval: " l))) (read-lines log)))
+  (assert (= 0 (tr-script (concat "--passes 3 --out " (tr-file "s-all")) (tr-file "all.log"))))
+  (assert (= 0 (tr-script (concat "--passes 2 --out " (tr-file "s-part")) (tr-file "part.log"))))
+  (assert (= 0 (tr-script (concat "--passes 3 --resume " (tr-file "s-part")) (tr-file "rest.log"))))
+  (assert (= 6 (length (tr-evals (tr-file "all.log")))))
+  (assert (equal (tr-evals (tr-file "rest.log")) (nthcdr 4 (tr-evals (tr-file "all.log")))))
+  (assert (tr-same (load-matrix (tr-file "s-all/params.idx")) (load-matrix (tr-file "s-part/params.idx"))))
+  (assert (equal (read-file (tr-file "s-all/confusion.csv")) (read-file (tr-file "s-part/confusion.csv"))))
+  (assert (search "confusion matrix (test)" (read-file (tr-file "all.log"))))
+  (assert (= 1 (tr-script (concat "--resume " (tr-file "nowhere")) (tr-file "bad.log"))))
+  (assert (search "holds no checkpoint" (read-file (tr-file "bad.log")))))
+
+(data-remove tr-dir)
