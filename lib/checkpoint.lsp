@@ -3,9 +3,9 @@
 ;;
 ;; After pass P, OUT/checkpoint/pass-P/ holds
 ;;   params.idx   the net's flat parameter vector (nn-save)
-;;   opt-K.idx    the optimizer's state buffers, K = 0, 1, ... (momentum,
-;;                AdamW's moments), when the simulator exposes them
-;;                (nn-optimizer-state)
+;;   opt-K.idx    the optimizer's state buffers, K = 0, 1, ...
+;;                (nn-optimizer-state: SGD's velocity, AdamW's moments and
+;;                step count)
 ;;   state.lsp    what else the run needs, one readable alist: the pass,
 ;;                the generator's state (rand-state), the run's name and
 ;;                data set, the number of parameters, the metrics rows so
@@ -16,11 +16,6 @@
 
 (libload "nn")
 (libload "data")
-
-(de checkpoint-optimizer-state (opt)
-  "The list of OPT's state buffers (float tensor views), or the symbol
-unsupported when this build cannot give them."
-  (if (boundp 'nn-optimizer-state) (nn-optimizer-state opt) 'unsupported))
 
 (de checkpoint-folders (dir)
   "The checkpoint folders of the run folder DIR that hold a state.lsp, as
@@ -35,23 +30,21 @@ unsupported when this build cannot give them."
 
 (de checkpoint-save (dir pass net opt facts)
   "Writes the checkpoint of pass PASS of a run into DIR/checkpoint/pass-PASS
-(see the top of checkpoint.lsp): NET's parameters, OPT's state, and FACTS,
-an alist ((KEY VALUE)...) of what else to keep, with pass, rand and nparams
-added. Then removes the run's older checkpoints. Returns the folder."
-  (let* ((folder (sprintf "%s/checkpoint/pass-%d" dir pass))
-         (state (checkpoint-optimizer-state opt)))
+(see the top of checkpoint.lsp): NET's parameters, the state of its
+optimizer OPT, and FACTS, an alist ((KEY VALUE)...) of what else to keep,
+with pass, rand, nparams and opt-state (the number of buffers) added. Then
+removes the run's older checkpoints. Returns the folder."
+  (let ((folder (sprintf "%s/checkpoint/pass-%d" dir pass))
+        (state (nn-optimizer-state opt net)))
     (mkdir-p folder)
     (nn-save net (concat folder "/params.idx"))
-    (unless (eq state 'unsupported)
-      (each ((m state) (k (range (length state))))
-        (save-matrix m (sprintf "%s/opt-%d.idx" folder k))))
+    (each ((m state) (k (range (length state))))
+      (save-matrix m (sprintf "%s/opt-%d.idx" folder k)))
     (write-file (concat folder "/state.lsp")
                 (sprintf "%l\n" (append (list (list 'pass pass) (list 'rand (rand-state))
-                                              (list 'nparams (nn-nparams net))
-                                              (list 'opt-state (if (eq state 'unsupported)
-                                                                   'unsupported
-                                                                 (length state))))
-                                        facts)))
+                                               (list 'nparams (nn-nparams net))
+                                               (list 'opt-state (length state)))
+                                         facts)))
     (each ((old (cdr (checkpoint-folders dir))))
       (data-remove (cadr old)))
     folder))
@@ -62,29 +55,24 @@ added. Then removes the run's older checkpoints. Returns the folder."
 
 (de checkpoint-load (dir net opt)
   "Restores the latest checkpoint of the run folder DIR: NET's parameters,
-OPT's state and the generator's. Returns its state alist (see
-checkpoint-save), or () when DIR has none. Raises when the checkpoint is
-not of NET, or holds optimizer state this build cannot restore; warns (on
-standard error) when the checkpoint could not save the optimizer's state."
+the state of its optimizer OPT and the generator's. Returns its state
+alist (see checkpoint-save), or () when DIR has none. Raises when the
+checkpoint is not of NET and OPT (another number of parameters or of
+optimizer buffers)."
   (let ((latest (car (checkpoint-folders dir))))
     (when latest
       (let* ((folder (cadr latest))
              (state (read (read-file (concat folder "/state.lsp"))))
              (saved (checkpoint-fact state 'opt-state))
-             (buffers (checkpoint-optimizer-state opt)))
+             (buffers (nn-optimizer-state opt net)))
         (unless (= (checkpoint-fact state 'nparams) (nn-nparams net))
           (error "checkpoint-load: %s is of a net of %d parameters, this one has %d"
                  folder (checkpoint-fact state 'nparams) (nn-nparams net)))
+        (unless (= saved (length buffers))
+          (error "checkpoint-load: %s holds %d optimizer buffers, this optimizer has %d"
+                 folder saved (length buffers)))
         (nn-load net (concat folder "/params.idx"))
-        (cond ((eq saved 'unsupported)
-               (eprintf "warning: %s holds no optimizer state (this build cannot save it): the run continues exactly only for SGD without momentum and SDLM\n"
-                        folder))
-              ((eq buffers 'unsupported)
-               (error "checkpoint-load: %s holds optimizer state, which this build cannot restore" folder))
-              ((/= saved (length buffers))
-               (error "checkpoint-load: %s holds %d optimizer buffers, this optimizer has %d"
-                      folder saved (length buffers)))
-              (t (each ((m buffers) (k (range saved)))
-                   (idx-copy (load-matrix (sprintf "%s/opt-%d.idx" folder k)) m))))
+        (each ((m buffers) (k (range saved)))
+          (idx-copy (load-matrix (sprintf "%s/opt-%d.idx" folder k)) m))
         (rand-state (checkpoint-fact state 'rand))
         state))))

@@ -123,11 +123,30 @@ toy data for PASSES passes; PAIRS add keys."
   (assert (= (train-last tr-straight column) (train-last tr-resumed column))))
 (assert (= 3 (length (metrics-read (tr-file "killed/metrics.csv")))))
 (assert (equal (directory-files (tr-file "killed/checkpoint")) '("pass-3")))
+
 ;; the generator continues as in the uninterrupted run
 (let ((after-straight (rand-state)))
   (train-run (tr-recipe 3 'out (tr-file "killed") 'resume t))
   (assert (equal after-straight (rand-state))))
 
+;; the optimizers' state is part of the checkpoint: momentum and AdamW
+;; resume to the same parameters too, and differ without their state
+(each ((make (list (lambda () (nn-sgd 0.02 0.9)) (lambda () (nn-adamw 0.003)))))
+  (let* ((name (sprintf "opt-%d" (length (directory-files tr-dir))))
+         (straight (train-run (tr-recipe 3 'opt (make) 'out (tr-file (concat name "-a")))))
+         (part (train-run (tr-recipe 1 'opt (make) 'out (tr-file (concat name "-b")))))
+         (resumed (train-run (tr-recipe 3 'opt (make) 'out (tr-file (concat name "-b")) 'resume t))))
+    (assert (< 0 (length (directory-files (tr-file (concat name "-b/checkpoint/pass-3"))))))
+    (assert (file-exists (tr-file (concat name "-b/checkpoint/pass-3/opt-0.idx"))))
+    (assert (tr-same (nn-params (hget straight 'net)) (nn-params (hget resumed 'net))))
+    ;; without the optimizer's state the run ends elsewhere
+    (each ((f (directory-files (tr-file (concat name "-a/checkpoint/pass-3")))))
+      (when (equal 0 (search "opt-" f))
+        (let ((m (load-matrix (tr-file (concat name "-a/checkpoint/pass-3/" f)))))
+          (save-matrix (idx-clear m) (tr-file (concat name "-a/checkpoint/pass-3/" f))))))
+    (let ((cleared (train-run (tr-recipe 4 'opt (make) 'out (tr-file (concat name "-a")) 'resume t)))
+          (kept (train-run (tr-recipe 4 'opt (make) 'out (tr-file (concat name "-b")) 'resume t))))
+      (assert (not (tr-same (nn-params (hget cleared 'net)) (nn-params (hget kept 'net))))))))
 ;; an older checkpoint is used when the last one is incomplete
 (mkdir-p (tr-file "killed/checkpoint/pass-4"))
 (assert (equal (cadr (car (checkpoint-folders (tr-file "killed"))))
