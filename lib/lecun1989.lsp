@@ -1,6 +1,6 @@
 ;; lecun1989.lsp: the network of LeCun et al. 1989, "Backpropagation
 ;; Applied to Handwritten Zip Code Recognition", built from the native
-;; backprop simulator (see nn.lsp and SPEC section 6).
+;; backprop simulator (see nn.lsp).
 ;;
 ;; Input 1x16x16. H1: 12 maps 8x8, 5x5 kernels stride 2 over the input
 ;; padded by 2 with -1, one bias per unit. H2: 12 maps 4x4, 5x5 stride 2

@@ -18,6 +18,8 @@
 ;;   quiet     t: no net table, no progress bar, no per-pass timing lines
 ;;   loop      'c (default): nn-train-pass; 'lisp: nn-train-loop, slower
 ;;   batch     examples per optimizer step (default 1)
+;;   shuffle   t: a new random order of the training examples every pass
+;;             (data-permutation, from the generator); (): fixed order
 ;;   resume    t: continue from the last checkpoint in out (an error when
 ;;             there is none); 'optional: when there is one
 ;;   before-pass  () or a function of the pass number (1-based) called
@@ -210,38 +212,46 @@ probed by the arity check, which runs before any argument is looked at."
                       (catch e (error-message e)))))
     (null (search "wrong number of arguments" message))))
 
-(de train-step (r x tg)
-  "One call of the C pass on recipe R's net with inputs X and targets TG:
-(mean-loss errors), see nn-train-pass. R's batch, when not 1, is its 7th
-argument."
+(de train-step (r x tg &optional order)
+  "One call of the C pass on recipe R's net with inputs X and targets TG,
+in ORDER (see nn-train-pass; default: X's order): (mean-loss errors). R's
+batch, when not 1, is its 7th argument."
   (let ((batch (hget r 'batch 1)))
     (if (= batch 1)
-        (nn-train-pass (hget r 'net) (hget r 'opt) x tg (hget r 'cost))
-      (nn-train-pass (hget r 'net) (hget r 'opt) x tg (hget r 'cost) () batch))))
+        (nn-train-pass (hget r 'net) (hget r 'opt) x tg (hget r 'cost) order)
+      (nn-train-pass (hget r 'net) (hget r 'opt) x tg (hget r 'cost) order batch))))
 
 (de train-pass (r pass)
-  "Trains recipe R's net for pass PASS over the training set in fixed
-order. A split held as bytes is converted a chunk (train-chunk examples) at
-a time, as is every split while the progress bar is drawn (on a terminal,
-unless quiet). Returns (mean-loss errors seconds) of the training examples
-as seen during the pass."
+  "Trains recipe R's net for pass PASS over the training set, in fixed
+order or, when R shuffles, in a new random order. A split held as bytes is
+converted a chunk (train-chunk examples) at a time, as is every split
+while the progress bar is drawn (on a terminal, unless quiet). Returns
+(mean-loss errors seconds) of the training examples as seen during the
+pass."
   (let* ((net (hget r 'net)) (opt (hget r 'opt)) (cost (hget r 'cost))
          (data (hget r 'data))
          (tg (train-targets data 'train cost))
          (n (data-count data 'train))
+         (order (and (hget r 'shuffle) (data-permutation n)))
          (whole (hget data 'train-inputs))
          (bar (and (not (hget r 'quiet)) (train-tty-p)))
          (start (clock)))
     (cond ((eq (hget r 'loop) 'lisp)
-           (append (nn-train-loop net opt (train-inputs data 'train) tg cost)
+           (append (nn-train-loop net opt (train-inputs data 'train) tg cost order)
                    (list (- (clock) start))))
           ((and whole (not bar))
-           (append (train-step r whole tg) (list (- (clock) start))))
+           (append (train-step r whole tg order) (list (- (clock) start))))
           (t
            (let ((loss 0) (errors 0) (done 0))
              (while (< done n)
                (let* ((k (min train-chunk (- n done)))
-                      (res (train-step r (data-inputs data 'train done k) (narrow tg 0 k done))))
+                      (res (cond ((and whole order)
+                                  (train-step r whole tg (narrow order 0 k done)))
+                                 (order
+                                  (train-step r (data-inputs data 'train done k order)
+                                              (data-gather tg order done k)))
+                                 (t (train-step r (data-inputs data 'train done k)
+                                                (narrow tg 0 k done))))))
                  (setq loss (+ loss (* k (car res)))
                        errors (+ errors (cadr res))
                        done (+ done k))

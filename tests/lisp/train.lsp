@@ -70,6 +70,22 @@ toy data for PASSES passes; PAIRS add keys."
   (assert (< (abs (- (train-last whole "test_loss") (train-last lazy "test_loss"))) 1e-6))
   (assert (tr-same (hget whole 'test-outputs) (hget lazy 'test-outputs))))
 
+;; shuffled every pass: the same order for floats and for bytes by chunks,
+;; another than the fixed one
+(let* ((whole (train-run (tr-recipe 2 'shuffle t)))
+       (budget data-float-budget) (chunk train-chunk)
+       (lazy (progn (setq data-float-budget 0 train-chunk 7)
+                    (prog1 (tr-recipe 2 'shuffle t)
+                      (setq data-float-budget budget)))))
+  (train-run lazy)
+  (setq train-chunk 11 train-tty t)
+  (let ((chunked (train-run (tr-recipe 2 'shuffle t 'quiet ()))))
+    (setq train-tty 'unknown train-chunk chunk)
+    (assert (tr-same (nn-params (hget whole 'net)) (nn-params (hget chunked 'net)))))
+  (assert (tr-same (nn-params (hget whole 'net)) (nn-params (hget lazy 'net))))
+  (assert (not (tr-same (nn-params (hget whole 'net))
+                        (nn-params (hget (train-run (tr-recipe 2)) 'net))))))
+
 ;; ---- the confusion matrix
 
 (let* ((out (tr-file "confusion"))
@@ -113,7 +129,13 @@ toy data for PASSES passes; PAIRS add keys."
   (assert (tr-same (load-matrix (tr-file "straight/checkpoint/pass-3/params.idx"))
                    (nn-params (hget tr-straight 'net)))))
 
-;; killed after pass 1 (a run of 1 pass), then resumed to 3
+;; killed after pass 1 (a run of 1 pass), then resumed to 3; shuffled too
+(let ((straight (train-run (tr-recipe 3 'shuffle t 'out (tr-file "shuffled-a"))))
+      (part (train-run (tr-recipe 1 'shuffle t 'out (tr-file "shuffled-b")))))
+  (assert (tr-same (nn-params (hget straight 'net))
+                   (nn-params (hget (train-run (tr-recipe 3 'shuffle t 'out (tr-file "shuffled-b")
+                                                          'resume t))
+                                    'net)))))
 (train-run (tr-recipe 1 'out (tr-file "killed")))
 (defvar tr-resumed (train-run (tr-recipe 3 'out (tr-file "killed") 'resume t)))
 (assert (tr-same (nn-params (hget tr-straight 'net)) (nn-params (hget tr-resumed 'net))))
