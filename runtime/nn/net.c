@@ -109,8 +109,14 @@ void lu_nn_init_params(LuNet *n, double a, double bias, bool lisp) {
     for (int j = 0; lisp && j < m->nlparam; j++)
       if (m->lpoff[j] >= 0)
         lu_nn_param_init(m->lparam[j], a, bias);
+    LuNet **inner;
+    int k = m->ops->nets ? m->ops->nets(m, &inner) : 0;
+    for (int b = 0; b < k; b++)
+      lu_nn_init_params(inner[b], a, bias, lisp);
   }
 }
+
+static void net_move(LuNet *n, LuNet *outer, long p, long s);
 
 /* Gives each parameter made by nn-parameter to the first module of n that
    uses it: its range grows by the parameter's size (lpoff), the later
@@ -133,8 +139,10 @@ static void net_own_params(LuNet *n) {
   }
 }
 
-/* Points the parameters made by nn-parameter at n's flat vectors. */
-static void net_place_params(LuNet *n) {
+/* Points the parameters made by nn-parameter at n's flat vectors, and the
+   flat vectors and work buffer of the nets inside n's containers at their
+   ranges of n's. */
+static void net_place_inner(LuNet *n) {
   for (int i = 0; i < n->nmod; i++) {
     NnModule *m = n->mod[i];
     for (int j = 0; j < m->nlparam; j++)
@@ -143,7 +151,36 @@ static void net_place_params(LuNet *n) {
         lu_nn_param_move(m->lparam[j], n->pw + at, n->pdw + at, n->pddw + at);
         m->lparam[j]->net = n;
       }
+    LuNet **inner;
+    int k = m->ops->nets ? m->ops->nets(m, &inner) : 0;
+    long p = m->poff, s = m->soff;
+    for (int b = 0; b < k; b++) {
+      net_move(inner[b], n, p, s);
+      p += inner[b]->nparams;
+      s += inner[b]->worksize;
+    }
   }
+}
+
+/* Moves the flat vectors of n (a net inside a container of outer) to
+   outer's, from parameter p on, keeping their contents, and its work
+   buffer of thread 0 to outer's, from float s on: the storages are
+   pointed there, so views made before stay valid. Then the same for
+   everything inside n. */
+static void net_move(LuNet *n, LuNet *outer, long p, long s) {
+  float *to[4] = {outer->pw + p, outer->pdw + p, outer->pddw + p,
+                  outer->prate + p};
+  for (int k = 0; k < 4; k++) {
+    LuStorage *st = n->pvec[k]->st;
+    memmove(to[k], st->data, sizeof(float) * (size_t)n->nparams);
+    st->data = to[k];
+  }
+  n->pw = to[0], n->pdw = to[1], n->pddw = to[2], n->prate = to[3];
+  LuStorage *ws = n->work[0]->st;
+  ws->data = lu_nn_work(outer, 0) + s;
+  for (int t = 1; t < NN_MAXTHREADS; t++)
+    n->work[t] = NULL; /* never used: containers pass their scratch */
+  net_place_inner(n);
 }
 
 /* Every state has at least one element in every dimension: the modules
@@ -158,30 +195,31 @@ static void check_output(NnModule *m, int i, const NnShape *out) {
              i + 1, m->ops->kind, lu_nn_shape_cstr(out));
 }
 
-LU_DEFUN(nn_seq, "(nn-seq SHAPE MODULE...)",
-         "Builds a net: the MODULEs in sequence, for inputs of SHAPE (a list "
-         "such as (1 16 16)). Each module is an nn-module or a Lisp object "
-         "with fprop and bprop methods (see nn.lsp). The net owns the "
-         "intermediate states and one flat parameter vector (see nn-params), "
-         "initialised as by (nn-init net 1 0). A module belongs to one net.") {
-  NnShape in = lu_nn_shape_arg(argv, 0);
-  if (argc < 2)
+/* Module value v (argument i of the caller) as a module: an nn-module, a
+   net (run by a container module) or a Lisp object. */
+static NnModule *module_arg(LuValue *v, int i) {
+  if (LU_IS(v, LU_OBJECT))
+    return lu_nn_lisp_module(v);
+  if (LU_IS(v, LU_CDATA) && v->cdata.ctype == &lu_nn_net_ctype)
+    return lu_nn_net_module(v->cdata.ptr);
+  if (LU_IS(v, LU_CDATA) && v->cdata.ctype == &lu_nn_module_ctype)
+    return v->cdata.ptr;
+  lu_error("nn-seq: module %d: expected an nn-module, a net or a Lisp object, "
+           "got %s",
+           i + 1, lu_repr(v, false));
+}
+
+LuNet *lu_nn_build(const NnShape *in, int nmod, LuValue **mods) {
+  if (nmod < 1)
     lu_error("nn-seq: a net needs at least one module");
   LuNet *n = lu_alloc(sizeof *n);
-  n->nmod = argc - 1;
+  n->nmod = nmod;
   n->mod = lu_alloc(sizeof(NnModule *) * (size_t)n->nmod);
   n->shape = lu_alloc_atomic(sizeof(NnShape) * (size_t)(n->nmod + 1), "nn-seq");
-  n->shape[0] = in;
+  n->shape[0] = *in;
   n->train = true;
   for (int i = 0; i < n->nmod; i++) {
-    LuValue *v = argv[i + 1];
-    NnModule *m;
-    if (LU_IS(v, LU_OBJECT)) {
-      m = lu_nn_lisp_module(v);
-      n->has_lisp = true;
-    } else {
-      m = lu_arg_cdata(argv, i + 1, &lu_nn_module_ctype);
-    }
+    NnModule *m = module_arg(mods[i], i);
     if (m->net)
       lu_error("nn-seq: module %d (%s) already belongs to a net", i + 1,
                m->ops->kind);
@@ -194,6 +232,7 @@ LU_DEFUN(nn_seq, "(nn-seq SHAPE MODULE...)",
     m->ops->setup(m, &n->shape[i], &n->shape[i + 1]);
     check_output(m, i, &n->shape[i + 1]);
     m->out = n->shape[i + 1];
+    n->has_lisp |= m->lisp;
   }
   net_own_params(n);
   net_layout(n);
@@ -209,10 +248,22 @@ LU_DEFUN(nn_seq, "(nn-seq SHAPE MODULE...)",
   lu_nn_work(n, 0);
   for (int i = 0; i < n->nmod; i++)
     n->mod[i]->net = n;
+  net_place_inner(n);
   lu_nn_init_params(n, 1, 0, false);
-  net_place_params(n);
   n->self = lu_cdata(&lu_nn_net_ctype, n);
-  return n->self;
+  return n->self->cdata.ptr;
+}
+
+LU_DEFUN(nn_seq, "(nn-seq SHAPE MODULE...)",
+         "Builds a net: the MODULEs in sequence, for inputs of SHAPE (a list "
+         "such as (1 16 16)). Each module is an nn-module, a net (nets nest: "
+         "its input shape must fit the state before it), or a Lisp object "
+         "with fprop and bprop methods (see nn.lsp). The net owns the "
+         "intermediate states and one flat parameter vector (see nn-params), "
+         "initialised as by (nn-init net 1 0), except that parameters made "
+         "by nn-parameter keep their values. A module belongs to one net.") {
+  NnShape in = lu_nn_shape_arg(argv, 0);
+  return lu_nn_build(&in, argc - 1, argv + 1)->self;
 }
 
 LuNet *lu_nn_arg_net(LuValue **argv, int i) {
@@ -544,8 +595,9 @@ static LuBuiltin *const net_builtins[] = {&nn_seq_builtin,
 
 /* The module families, then the costs, optimizers, passes and checks. */
 static void (*const families[])(void) = {
-    lu_nn_squash_open,  lu_nn_conv_open,  lu_nn_linear_open,
-    lu_nn_dropout_open, lu_nn_shift_open, lu_nn_softmax_open,
+    lu_nn_squash_open,    lu_nn_conv_open,  lu_nn_linear_open,
+    lu_nn_dropout_open,   lu_nn_shift_open, lu_nn_softmax_open,
+    lu_nn_container_open,
 };
 
 void lu_net_open(void) {

@@ -88,6 +88,9 @@ typedef struct {
   void (*init)(NnModule *m, float *w, double a, double bias);
   void (*describe)(NnModule *m, LuBuf *b);
   int (*params)(const NnModule *m, NnShape shape[NN_MAXPARAMS]);
+  /* Containers: the nets inside (their parameters and work buffers are
+     ranges of the module's, in this order). */
+  int (*nets)(const NnModule *m, LuNet ***nets);
 } NnOps;
 
 struct NnModule {
@@ -111,6 +114,7 @@ struct NnModule {
   struct NnParam **lparam;
   long *lpoff;
   int nlparam;
+  bool lisp; /* runs Lisp code: the net's passes stay on one thread */
 };
 
 /* A parameter made by nn-parameter: the storages of its values, gradient
@@ -144,6 +148,7 @@ struct LuNet {
   bool has_lisp; /* Lisp modules: single-threaded passes only */
   bool fresh;    /* an nn-fprop was done */
   LuValue *self;
+  NnModule *outer; /* the container running it inside another net */
 };
 
 extern const LuCType lu_nn_net_ctype, lu_nn_module_ctype;
@@ -151,6 +156,12 @@ NnModule *lu_nn_module_new(const NnOps *ops);
 /* The module that runs the Lisp object obj (nn_lisp.c). */
 NnModule *lu_nn_lisp_module(LuValue *obj);
 NnShape lu_nn_shape_arg(LuValue **argv, int i);
+/* Builds a net of the nmod module values mods (nn-modules, nets, Lisp
+   objects) for inputs of shape in; raises "nn-seq: ..." naming a module
+   and the shapes that do not fit. */
+LuNet *lu_nn_build(const NnShape *in, int nmod, LuValue **mods);
+/* The container module that runs net n inside another (nn_container.c). */
+NnModule *lu_nn_net_module(LuNet *n);
 
 const char *lu_nn_shape_cstr(const NnShape *s);
 NnShape lu_nn_shape_make(int ndim, const long *dim);
@@ -253,6 +264,7 @@ void lu_nn_linear_open(void);
 void lu_nn_dropout_open(void);
 void lu_nn_shift_open(void);
 void lu_nn_softmax_open(void);
+void lu_nn_container_open(void);
 void lu_nn_cost_open(void);
 void lu_nn_optim_open(void);
 void lu_nn_train_open(void);

@@ -117,5 +117,6 @@ static const NnOps lisp_ops = {.kind = "lisp",
 NnModule *lu_nn_lisp_module(LuValue *obj) {
   NnModule *m = lu_nn_module_new(&lisp_ops);
   m->obj = obj;
+  m->lisp = true;
   return m;
 }
