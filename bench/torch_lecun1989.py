@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """torch_lecun1989.py: checks lush89's 1989 net against an independent
-PyTorch implementation written from the description in SPEC section 6.
+PyTorch implementation written from the layout described in lib/lecun1989.lsp.
 
 Draws random parameters, inputs and targets, writes them as IDX files, has
 lush89 (lecun1989-net, nn-load, nn-fprop, nn-mse, nn-bprop) compute the

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """torch_recipe.py: the 1989 recipe in PyTorch, for `make bench` to time
 beside lush89 (bench/recipe.sh). Written from the paper's description
-(LeCun et al. 1989) and SPEC section 6, on the digits lush89 prepared
+(LeCun et al. 1989) and the parameter layout of lib/lecun1989.lsp, on the digits lush89 prepared
 (data/*.idx): the same 9,760-parameter net, tanh everywhere, mean squared
 error against +1/-1 targets, plain SGD rate 0.03, one example at a time in
 fixed order, evaluation of both splits after every pass.
