@@ -50,8 +50,8 @@
 (each ((l e2e-lines)) (assert (null (search "\r" l))))
 
 (each ((f '("params.idx" "metrics.csv" "curves.svg" "h1-kernels.png" "misclassified.png"
-            "confusion.csv" "confusion.svg" "checkpoint/pass-2/params.idx"
-            "checkpoint/pass-2/state.lsp")))
+            "confusion.csv" "confusion.svg" "checkpoint/tensors-2.idx"
+            "checkpoint/state.lsp")))
   (assert (file-exists (concat e2e-out "/" f))))
 (assert (= 9760 (idx-nelem (load-matrix (concat e2e-out "/params.idx")))))
 (assert (= 3 (length (read-lines (concat e2e-out "/metrics.csv")))))
