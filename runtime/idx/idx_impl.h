@@ -33,8 +33,6 @@ LuTensor *idx_like(const LuTensor *t, LuElem elem);
 /* A view on t's storage (see lu_tensor_make). */
 LuTensor *idx_view(const LuTensor *t, int ndim, const long *dim,
                    const long *mod, long offset);
-/* Row-major strides of a contiguous tensor of shape dim. */
-void idx_contiguous_mods(int ndim, const long *dim, long *mod);
 /* "[2x3]", a GC string. */
 const char *idx_shape_of(int ndim, const long *dim);
 bool idx_dims_equal(const LuTensor *t, int ndim, const long *dim);

@@ -7,6 +7,7 @@
    and asking), ops.c (one table of element-wise operations, reductions
    and fills), views.c (views and loops), linalg.c and image.c. The element
    types and kernels are in kernels.c. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,12 +38,35 @@ bool lu_tensor_contiguous(const LuTensor *t) {
   return true;
 }
 
-void idx_contiguous_mods(int ndim, const long *dim, long *mod) {
+/* Row-major strides for a new tensor of shape dim, a size 0 counting as
+   1; false when they overflow (only an empty tensor can get there). */
+static bool contiguous_mods(int ndim, const long *dim, long *mod) {
   long m = 1;
   for (int d = ndim - 1; d >= 0; d--) {
     mod[d] = m;
-    m *= dim[d] ? dim[d] : 1;
+    if (__builtin_mul_overflow(m, dim[d] ? dim[d] : 1, &m))
+      return false;
   }
+  return true;
+}
+
+/* Whether (|offset| + the sum over d of dim[d] * |mod[d]|) * size fits in
+   a long. Every tensor passes (the constructor sees to it, empty ones
+   included), so any offset + the sum over d of i[d] * mod[d] with
+   0 <= i[d] <= dim[d], in elements or in bytes, fits too: views, loops,
+   walks and kernels compute offsets with plain arithmetic. */
+static bool reach_fits(int ndim, const long *dim, const long *mod, long offset,
+                       long size) {
+  if (offset == LONG_MIN)
+    return false;
+  long r = offset < 0 ? -offset : offset;
+  for (int d = 0; d < ndim; d++) {
+    long x;
+    if (__builtin_mul_overflow(dim[d], mod[d], &x) || x == LONG_MIN ||
+        __builtin_add_overflow(r, x < 0 ? -x : x, &r))
+      return false;
+  }
+  return !__builtin_mul_overflow(r, size, &r);
 }
 
 /* Lowest and highest element offset a view reaches (its nelem > 0), or
@@ -72,6 +96,11 @@ static void fill_view_check(int ndim, const long *dim, const LuTensor *view,
              lu_caller(), view->st->n);
 }
 
+noreturn static void too_large(int ndim, const long *dim) {
+  lu_error("%s: shape %s is too large to index", lu_caller(),
+           idx_shape_of(ndim, dim));
+}
+
 LuTensor *lu_tensor_make(LuElem elem, int ndim, const long *dim,
                          const LuTensor *view, const long *mod, long offset) {
   if ((unsigned)elem > LU_UBYTE)
@@ -88,16 +117,20 @@ LuTensor *lu_tensor_make(LuElem elem, int ndim, const long *dim,
   }
   LuTensor *t = lu_alloc(sizeof *t);
   t->ndim = ndim;
-  memcpy(t->dim, dim, sizeof(long) * ndim);
+  for (int d = 0; d < ndim; d++) /* dim may be NULL when ndim is 0 */
+    t->dim[d] = dim[d];
   if (view) {
     if (idx_elem(view) != elem)
       lu_error("%s: a %s view of %s storage", lu_caller(), lu_elem_name(elem),
                lu_elem_name(idx_elem(view)));
-    if (mod)
-      memcpy(t->mod, mod, sizeof(long) * ndim);
-    else
-      idx_contiguous_mods(ndim, dim, t->mod);
+    if (!mod && !contiguous_mods(ndim, dim, t->mod))
+      too_large(ndim, dim);
+    for (int d = 0; mod && d < ndim; d++)
+      t->mod[d] = mod[d];
     fill_view_check(ndim, dim, view, t->mod, offset, overflow ? 1 : n);
+    if (overflow ||
+        !reach_fits(ndim, dim, t->mod, offset, (long)lu_elem_size(elem)))
+      too_large(ndim, dim);
     t->st = view->st;
     t->offset = offset;
     return t;
@@ -106,6 +139,8 @@ LuTensor *lu_tensor_make(LuElem elem, int ndim, const long *dim,
   if (overflow || __builtin_mul_overflow((size_t)n, lu_elem_size(elem), &bytes))
     lu_error("%s: %s requested, more than this machine has", lu_caller(),
              idx_shape_of(ndim, dim));
+  if (!contiguous_mods(ndim, dim, t->mod))
+    too_large(ndim, dim);
   LuStorage *st = lu_alloc(sizeof *st);
   st->data = lu_alloc_atomic(bytes, lu_caller());
   memset(st->data, 0, bytes);
@@ -113,7 +148,6 @@ LuTensor *lu_tensor_make(LuElem elem, int ndim, const long *dim,
   st->n = (size_t)n;
   t->st = st;
   t->offset = 0;
-  idx_contiguous_mods(ndim, dim, t->mod);
   return t;
 }
 
@@ -170,7 +204,12 @@ const char *lu_tensor_shape_string(const LuTensor *t) {
 }
 
 bool idx_dims_equal(const LuTensor *t, int ndim, const long *dim) {
-  return t->ndim == ndim && !memcmp(t->dim, dim, sizeof(long) * ndim);
+  if (t->ndim != ndim)
+    return false;
+  for (int d = 0; d < ndim; d++) /* dim may be NULL when ndim is 0 */
+    if (t->dim[d] != dim[d])
+      return false;
+  return true;
 }
 
 bool lu_tensor_same_shape(const LuTensor *a, const LuTensor *b) {
@@ -211,9 +250,9 @@ static bool walk_init(Walk *w, int k, LuTensor *const *t) {
     w->p[i] = lu_tensor_data(t[i]);
     w->size[i] = (long)lu_elem_size(idx_elem(t[i]));
   }
+  if (lu_tensor_nelem(t0) == 0)
+    return false;
   for (int d = 0; d < t0->ndim; d++) {
-    if (t0->dim[d] == 0)
-      return false;
     if (t0->dim[d] == 1)
       continue;
     bool merge = w->nd > 0;

@@ -70,7 +70,8 @@ LU_DEFUN(unfold, "(unfold M D SIZE STEP)",
   memcpy(dim, t->dim, sizeof dim);
   memcpy(mod, t->mod, sizeof mod);
   dim[d] = (t->dim[d] - size) / step + 1;
-  mod[d] = t->mod[d] * step;
+  if (__builtin_mul_overflow(t->mod[d], step, &mod[d]))
+    lu_error("%s: step %ld is too large", lu_caller(), step);
   dim[t->ndim] = size;
   mod[t->ndim] = t->mod[d];
   return lu_tensor_value(idx_view(t, t->ndim + 1, dim, mod, t->offset));
@@ -115,13 +116,9 @@ LU_DEFUN(idx_transpose, "(idx-transpose M [P] [D2])",
 /* Strides that let t's elements, in row-major order, be seen with shape
    (nd, dim); false when t's layout does not allow it. Old dimensions are
    cut into chunks contiguous among themselves; every new dimension must
-   fall inside one chunk. */
+   fall inside one chunk. t has elements and dimensions. */
 static bool reshape_mods(const LuTensor *t, int nd, const long *dim,
                          long *mod) {
-  if (lu_tensor_nelem(t) == 0 || t->ndim == 0) {
-    idx_contiguous_mods(nd, dim, mod);
-    return true;
-  }
   int v = nd - 1;
   long chunk = 1, vsize = 1, base = t->mod[t->ndim - 1];
   for (int d = t->ndim - 1; d >= 0; d--) {
@@ -169,11 +166,13 @@ LU_DEFUN(idx_reshape, "(idx-reshape M D...)",
   if (n != total)
     lu_error("%s: %ld elements cannot take shape %s", lu_caller(), total,
              idx_shape_of(nd, dim));
-  if (!reshape_mods(t, nd, dim, mod))
+  /* without elements, or with one, any layout takes contiguous strides */
+  bool anew = total == 0 || t->ndim == 0;
+  if (!anew && !reshape_mods(t, nd, dim, mod))
     lu_error("%s: the layout of this %s view does not allow shape %s; "
              "copy-matrix first",
              lu_caller(), lu_tensor_shape_string(t), idx_shape_of(nd, dim));
-  return lu_tensor_value(idx_view(t, nd, dim, mod, t->offset));
+  return lu_tensor_value(idx_view(t, nd, dim, anew ? NULL : mod, t->offset));
 }
 
 /* ---- Loops ------------------------------------------------------------ */

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <gc.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -610,6 +611,54 @@ static void test_make_errors(void **state) {
   expect_error(run_make(&type), "storage");
 }
 
+/* Every size, stride and offset a tensor holds, and every element offset
+   in bytes reached from them, fits in a long: the constructor raises on
+   shapes and views beyond that, empty ones included, instead of letting
+   later arithmetic overflow. */
+static void test_make_too_large(void **state) {
+  (void)state;
+  /* 0-d shapes may come without a dims array */
+  LuTensor *z = lu_tensor_make(LU_FLOAT, 0, NULL, NULL, NULL, 0);
+  assert_int_equal(lu_tensor_nelem(z), 1);
+  assert_int_equal(
+      lu_tensor_nelem(lu_tensor_make(LU_FLOAT, 0, NULL, z, NULL, 0)), 1);
+  Make strides = {.e = LU_FLOAT, .ndim = 3, .dim = {0, 1L << 32, 1L << 32}};
+  expect_error(run_make(&strides), "shape [0x4294967296x4294967296] is too");
+  Make base = {.e = LU_DOUBLE, .ndim = 1, .dim = {10}};
+  assert_null(run_make(&base));
+  Make empty = {.e = LU_DOUBLE,
+                .ndim = 2,
+                .dim = {0, 4},
+                .mod = {1, LONG_MAX / 2},
+                .view = base.out};
+  expect_error(run_make(&empty), "too large to index");
+  empty.mod[1] = 1;
+  assert_null(run_make(&empty));
+  /* fits in elements, not in bytes */
+  Make bytes = {.e = LU_DOUBLE,
+                .ndim = 2,
+                .dim = {3, 0},
+                .mod = {1L << 61, 1},
+                .view = base.out};
+  expect_error(run_make(&bytes), "too large to index");
+  Make count = {.e = LU_DOUBLE,
+                .ndim = 2,
+                .dim = {1L << 40, 1L << 40},
+                .mod = {0, 0},
+                .view = base.out};
+  expect_error(run_make(&count), "too large to index");
+  /* the same shape from an IDX file: magic 00 00 08 (ubyte) 04 (dims) */
+  char *dir = lt_tempdir();
+  const char idx[] = "\0\0\x08\x04\0\0\0\0\xff\xff\xff\xff\xff\xff\xff\xff"
+                     "\xff\xff\xff\xff";
+  lt_write(dir, "huge.idx", idx, sizeof idx - 1);
+  char src[4200];
+  snprintf(src, sizeof src, "(load-matrix \"%s/huge.idx\")", dir);
+  lt_assert_contains(lt_message(src), "too large to index");
+  lt_rmtree(dir);
+  free(dir);
+}
+
 typedef struct {
   LuTensor *dst, *src;
 } Copy;
@@ -667,6 +716,7 @@ int main(void) {
       cmocka_unit_test(test_resize_ubyte),
       cmocka_unit_test(test_make),
       cmocka_unit_test(test_make_errors),
+      cmocka_unit_test(test_make_too_large),
       cmocka_unit_test(test_copy),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
