@@ -457,16 +457,20 @@ static bool prints_values(const LuTensor *t) {
 }
 
 /* Small tensors print as literals that evaluate back to an equal tensor:
-   [[1 2] [3 4]], with the type first unless float: ['int 1 2]. Larger
-   ones print a summary: [float 7291x16x16]; 0-d ones [float scalar 3]. */
+   [[1 2] [3 4]], with the type first unless float: ['int 1 2]; a 0-d one
+   as the call that makes it, (list->matrix 3) or (list->matrix 3 'int),
+   there being no literal for it. Larger ones print a summary:
+   [float 7291x16x16]. */
 static void tensor_print(LuBuf *b, LuValue *v, bool readably) {
   (void)readably;
   const LuTensor *t = v->cdata.ptr;
   LuElem e = idx_elem(t);
   if (t->ndim == 0) {
-    lu_buf_printf(b, "[%s scalar ", lu_elem_name(e));
+    lu_buf_puts(b, "(list->matrix ");
     print_elem(b, e, t->st->data, t->offset);
-    lu_buf_puts(b, "]");
+    if (e != LU_FLOAT)
+      lu_buf_printf(b, " '%s", lu_elem_name(e));
+    lu_buf_puts(b, ")");
   } else if (prints_values(t)) {
     lu_buf_puts(b, "[");
     if (e != LU_FLOAT)
