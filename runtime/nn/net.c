@@ -68,10 +68,11 @@ static void net_layout(LuNet *n) {
   }
   long p = 0;
   for (int i = 0; i < n->nmod; i++) {
-    n->mod[i]->soff = at;
-    at += round16(n->mod[i]->ns) + 16;
-    n->mod[i]->poff = p;
-    p += n->mod[i]->np;
+    NnModule *m = n->mod[i];
+    m->soff = at;
+    at += round16(m->ns) + 16;
+    m->poff = m->tie ? m->tie->poff : p;
+    p += m->tie ? 0 : m->np;
   }
   n->worksize = at + 64;
   n->nparams = p;
@@ -104,7 +105,7 @@ static void net_fuse(LuNet *n) {
 void lu_nn_init_params(LuNet *n, double a, double bias, bool lisp) {
   for (int i = 0; i < n->nmod; i++) {
     NnModule *m = n->mod[i];
-    if (m->ops->init)
+    if (m->ops->init && !m->tie)
       m->ops->init(m, n->pw + m->poff, a, bias);
     for (int j = 0; lisp && j < m->nlparam; j++)
       if (m->lpoff[j] >= 0)
@@ -209,6 +210,29 @@ static NnModule *module_arg(LuValue *v, int i) {
            i + 1, lu_repr(v, false));
 }
 
+/* Module first used again as module i, for inputs in: a copy of it that
+   runs on its own states and scratch but with first's parameters (shared
+   weights, gradients summed). Sets out. Raises when in is not first's
+   input shape, or first is a container. */
+static NnModule *tie(NnModule *first, int i, const NnShape *in, NnShape *out) {
+  if (first->ops->nets)
+    lu_error("nn-seq: module %d (%s) appears twice: a container cannot", i + 1,
+             first->ops->kind);
+  if (in->ndim != first->in.ndim ||
+      memcmp(in->dim, first->in.dim, sizeof(long) * (size_t)in->ndim))
+    lu_error("nn-seq: module %d (%s) is module %d again, made for inputs %s, "
+             "but gets %s",
+             i + 1, first->ops->kind, first->index + 1,
+             lu_nn_shape_cstr(&first->in), lu_nn_shape_cstr(in));
+  NnModule *m = lu_alloc(sizeof *m);
+  *m = *first;
+  m->tie = first;
+  m->fuse = LU_SQ_NONE;
+  m->fused = false;
+  *out = first->out;
+  return m;
+}
+
 LuNet *lu_nn_build(const NnShape *in, int nmod, LuValue **mods) {
   if (nmod < 1)
     lu_error("nn-seq: a net needs at least one module");
@@ -223,13 +247,17 @@ LuNet *lu_nn_build(const NnShape *in, int nmod, LuValue **mods) {
     if (m->net)
       lu_error("nn-seq: module %d (%s) already belongs to a net", i + 1,
                m->ops->kind);
-    for (int j = 0; j < i; j++)
-      if (n->mod[j] == m)
-        lu_error("nn-seq: module %d (%s) appears twice", i + 1, m->ops->kind);
+    NnModule *first = NULL;
+    for (int j = 0; j < i && !first; j++)
+      if (n->mod[j] == m || n->mod[j]->tie == m)
+        first = m;
+    if (first)
+      m = tie(first, i, &n->shape[i], &n->shape[i + 1]);
     n->mod[i] = m;
     m->index = i;
     m->in = n->shape[i];
-    m->ops->setup(m, &n->shape[i], &n->shape[i + 1]);
+    if (!first)
+      m->ops->setup(m, &n->shape[i], &n->shape[i + 1]);
     check_output(m, i, &n->shape[i + 1]);
     m->out = n->shape[i + 1];
     n->has_lisp |= m->lisp;
@@ -551,9 +579,12 @@ LU_DEFUN(nn_summary, "(nn-summary NET)",
     LuBuf b;
     lu_buf_init(&b);
     module_describe(m, &b);
+    if (m->tie)
+      lu_buf_printf(&b, " = %d", m->tie->index + 1);
+    long np = m->tie ? 0 : m->np; /* shared weights count once */
     printf("%-5d %-42s %-12s %8ld %12ld %12ld\n", i + 1, b.s,
-           lu_nn_shape_cstr(&n->shape[i + 1]), m->np, m->conns, m->macs);
-    tp += m->np, tc += m->conns, tm += m->macs;
+           lu_nn_shape_cstr(&n->shape[i + 1]), np, m->conns, m->macs);
+    tp += np, tc += m->conns, tm += m->macs;
   }
   printf("%-5s %-42s %-12s %8ld %12ld %12ld\n", "", "total", "", tp, tc, tm);
   fflush(stdout);

@@ -114,7 +114,8 @@ struct NnModule {
   struct NnParam **lparam;
   long *lpoff;
   int nlparam;
-  bool lisp; /* runs Lisp code: the net's passes stay on one thread */
+  bool lisp;     /* runs Lisp code: the net's passes stay on one thread */
+  NnModule *tie; /* a module used again: the first use, whose weights */
 };
 
 /* A parameter made by nn-parameter: the storages of its values, gradient

@@ -613,3 +613,21 @@ input and parameter second derivatives against fd-gn."
       (nn-threads 2)
       (assert (= 0 (max-diff one (nn-predict n xs)))))
     (nn-threads threads)))
+
+;; ---- A C module used twice: one set of weights, gradients summed
+(let* ((l (nn-linear 4)) (sq (nn-tanh))
+       (n (nn-seq '(4) l sq l sq)))
+  (assert (= 20 (nn-nparams n)))
+  (assert (equal (nn-summary n) '(20 40 32)))
+  (assert (check-ok (nn-gradcheck n (rand-tensor '(4)) (rand-tensor '(4)))))
+  ;; the output is f(f(x)) with f one module alone
+  (let* ((x (rand-tensor '(4))) (f (nn-seq '(4) (nn-linear 4) (nn-tanh))))
+    (idx-copy (nn-params n) (nn-params f))
+    (assert (< (max-diff (nn-fprop n x) (nn-fprop f (nn-fprop f x))) 1e-6))))
+(let ((c (nn-conv 2 3 1 () 1)))
+  (assert (check-ok (nn-gradcheck (nn-seq '(2 5 5) c (nn-relu) c) (rand-tensor '(2 5 5))
+                                  (rand-tensor '(2 5 5))))))
+(let ((c (nn-conv 2 3 1)))
+  (assert-error (nn-seq '(2 7 7) c c) "is module 1 again, made for inputs [2 7 7], but gets [2 5 5]"))
+(let ((r (nn-residual (nn-linear 2))))
+  (assert-error (nn-seq '(2) r r) "a container cannot"))
