@@ -113,3 +113,39 @@ net."
 (defmethod nn-square bbprop (x y ddy)
   (let ((d (idx-add x x)))
     (idx-mul (idx-mul d d) ddy)))
+
+;; An example of a Lisp module with parameters: a per-channel affine map,
+;; y[c] = scale[c] x[c] + shift[c] over the first dimension of its input
+;; (planes of images, elements of vectors). Its parameters are made by
+;; nn-parameter; bprop adds into their nn-grad, bbprop into their nn-ddgrad.
+(defclass nn-affine () (scale ()) (shift ()))
+
+(defmethod nn-affine nn-affine (channels)
+  (setq scale (nn-parameter channels))
+  (setq shift (nn-parameter channels))
+  (idx-fill scale 1))
+
+(defmethod nn-affine fprop (x)
+  (let ((y (copy-matrix x)))
+    (for (c 0 (- (idx-dim x 0) 1))
+      (let ((yc (select y 0 c)))
+        (idx-addm0 (idx-dotm0 (select x 0 c) (scale c)) (shift c) yc)))
+    y))
+
+(defmethod nn-affine bprop (x y dy)
+  (let ((dx (copy-matrix dy)) (gs (nn-grad scale)) (gb (nn-grad shift)))
+    (for (c 0 (- (idx-dim x 0) 1))
+      (let ((dyc (select dy 0 c)))
+        (gs c (+ (gs c) (idx-dot (select x 0 c) dyc)))
+        (gb c (+ (gb c) (idx-sum dyc)))
+        (idx-dotm0 dyc (scale c) (select dx 0 c))))
+    dx))
+
+(defmethod nn-affine bbprop (x y ddy)
+  (let ((ddx (copy-matrix ddy)) (hs (nn-ddgrad scale)) (hb (nn-ddgrad shift)))
+    (for (c 0 (- (idx-dim x 0) 1))
+      (let ((xc (select x 0 c)) (ddc (select ddy 0 c)))
+        (hs c (+ (hs c) (idx-dot (idx-mul xc xc) ddc)))
+        (hb c (+ (hb c) (idx-sum ddc)))
+        (idx-dotm0 ddc (* (scale c) (scale c)) (select ddx 0 c))))
+    ddx))

@@ -631,3 +631,18 @@ input and parameter second derivatives against fd-gn."
   (assert-error (nn-seq '(2 7 7) c c) "is module 1 again, made for inputs [2 7 7], but gets [2 5 5]"))
 (let ((r (nn-residual (nn-linear 2))))
   (assert-error (nn-seq '(2) r r) "a container cannot"))
+
+;; ---- nn-affine, the library's Lisp layer with parameters
+(seed 3)
+(let* ((a (new nn-affine 2))
+       (n (nn-seq '(1 6 6) (nn-conv 2 3 1) a (nn-tanh) (nn-linear 3))))
+  (assert (= (nn-nparams n) (+ 20 4 99)))
+  (idx-copy (idx-rand (float-matrix 4) 0.5 1.5) (narrow (nn-params n) 0 4 20))
+  (assert (check-ok (nn-gradcheck n (rand-tensor '(1 6 6)) (rand-tensor '(3)))))
+  (let ((xs (rand-tensor '(30 1 6 6))) (ts (rand-tensor '(30 3))))
+    (let ((before (car (nn-evaluate n xs ts))) (keep (copy-matrix (nn-params n))))
+      (repeat 10 (nn-train-pass n (nn-sgd 0.05) xs ts))
+      (assert (< (car (nn-evaluate n xs ts)) before))
+      (assert (> (max-diff (narrow keep 0 4 20) (narrow (nn-params n) 0 4 20)) 0)))))
+(let ((n (nn-seq '(3 2 2) (new nn-affine 3))))
+  (assert (bbcheck-ok (nn-bbcheck n (rand-tensor '(3 2 2)) (rand-tensor '(3 2 2))))))
