@@ -333,10 +333,12 @@ train-pass returned."
           (nn-rate (hget r 'opt)) (car tr)))
 
 (de train-resume (r)
-  "Restores recipe R's net, optimizer and generator from the last
-checkpoint in its out folder (see checkpoint-load) and returns the
-checkpoint's state, or () when R's resume is 'optional and there is none.
-Raises when there is none otherwise, or when it is of another run."
+  "Restores recipe R's net, optimizer and generator from the checkpoint in
+its out folder (see checkpoint-load) and returns the checkpoint's state;
+() when the folder holds none (a run killed during its first pass: it
+starts again, with a note on standard error). Raises when the folder is
+missing (unless R's resume is 'optional), or when its checkpoint is of
+another run."
   (let* ((out (hget r 'out))
          (state (and out (checkpoint-load out (hget r 'net) (hget r 'opt)))))
     (cond (state
@@ -347,7 +349,10 @@ Raises when there is none otherwise, or when it is of another run."
                     (hget r 'name) (hget (hget r 'data) 'name)))
            state)
           ((eq (hget r 'resume) 'optional) ())
-          (t (error "train-resume: %s holds no checkpoint to resume from" out)))))
+          ((data-folder-p out)
+           (eprintf "%s holds no checkpoint: %s starts at pass 1\n" out (hget r 'name))
+           ())
+          (t (error "train-resume: --resume %s: no such folder" out)))))
 
 (de train-run (r)
   "Runs recipe R (see the top of train.lsp): continues from its last

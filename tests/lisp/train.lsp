@@ -183,7 +183,11 @@ toy data for PASSES passes; PAIRS add keys."
   (assert (equal (sort (directory-files (tr-file "killed/checkpoint")) string<)
                  '("state.lsp" "tensors-4.idx"))))
 
-(assert-error (train-run (tr-recipe 3 'out (tr-file "none") 'resume t)) "holds no checkpoint")
+(assert-error (train-run (tr-recipe 3 'out (tr-file "none") 'resume t)) "none: no such folder")
+;; a run killed before its first checkpoint starts again
+(mkdir-p (tr-file "empty"))
+(let ((r (train-run (tr-recipe 3 'out (tr-file "empty") 'resume t))))
+  (assert (tr-same (nn-params (hget tr-straight 'net)) (nn-params (hget r 'net)))))
 (let ((r (tr-recipe 3 'out (tr-file "none") 'resume 'optional)))
   (train-run r)
   (assert (= 3 (length (hget r 'metrics)))))
@@ -241,6 +245,6 @@ toy data for PASSES passes; PAIRS add keys."
   (assert (equal (read-file (tr-file "s-all/confusion.csv")) (read-file (tr-file "s-part/confusion.csv"))))
   (assert (search "confusion matrix (test)" (read-file (tr-file "all.log"))))
   (assert (= 1 (tr-script (concat "--resume " (tr-file "nowhere")) (tr-file "bad.log"))))
-  (assert (search "holds no checkpoint" (read-file (tr-file "bad.log")))))
+  (assert (search "nowhere: no such folder" (read-file (tr-file "bad.log")))))
 
 (data-remove tr-dir)
