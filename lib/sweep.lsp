@@ -36,7 +36,8 @@ comma list (e.g. --lr 0.01,0.03), through GNU parallel; each run gets its own
 the final train and test errors of each setting over the seeds (mean ± sd,
 min, max) and writes sweep.csv and sweep.svg into the sweep's folder.
   --seeds LIST         seeds: A-B, N or a comma list of them (default 1-8)
-  --jobs N             runs at a time (default: one per core)
+  --jobs N             runs at a time (default: one per core; with --slurm,
+                       the job array's limit of tasks at a time)
   --sshloginfile FILE  run on the machines of FILE (GNU parallel's format;
                        they must see the same files at the same paths)
   --slurm              write sweep.sbatch, a Slurm job array, instead of running
@@ -439,28 +440,20 @@ colour. Returns FILE."
          (py (lambda (y) (- (+ y0 h) (* h (plot-scale-fraction ys y)))))
          (points (lambda (band k) (join (all ((r band)) (sprintf "%.1f,%.1f" (px (car r)) (py (nth k r)))) " ")))
          (width (+ x0 w 24)) (height (+ y0 h 52)))
-    (write-file
-     file
-     (join (append
-            (list "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                  (sprintf "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\">\n"
-                           width height width height)
-                  (sprintf "<rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n" width height))
-            (if title (list (svg-text (/ width 2) 26 "middle" 15 title)) ())
-            (sweep-axes x0 y0 w h xs ys px py)
-            (all ((band bands) (color plot-colors))
-              (sprintf "<polygon fill=\"%s\" fill-opacity=\"0.18\" stroke=\"none\" points=\"%s %s\"/>\n"
-                       color (points band 3) (points (reverse band) 2)))
-            (all ((band bands) (color plot-colors))
-              (sprintf "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\" points=\"%s\"/>\n"
-                       color (points band 1)))
-            (svg-legend (+ x0 w) y0
-                        (all ((s shown))
-                          (let ((st (hget s 'test)))
-                            (list (sprintf "%s (%.2f ± %.2f%%)" (hget s 'label) (car st) (cadr st)) ()))))
-            (list "</svg>\n"))
-           ""))
-    file))
+    (svg-write file width height title
+               (append
+                (sweep-axes x0 y0 w h xs ys px py)
+                (all ((band bands) (color plot-colors))
+                  (sprintf "<polygon fill=\"%s\" fill-opacity=\"0.18\" stroke=\"none\" points=\"%s %s\"/>\n"
+                           color (points band 3) (points (reverse band) 2)))
+                (all ((band bands) (color plot-colors))
+                  (sprintf "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\" points=\"%s\"/>\n"
+                           color (points band 1)))
+                (svg-legend (+ x0 w) y0
+                            (all ((s shown))
+                              (let ((st (hget s 'test)))
+                                (list (sprintf "%s (%.2f ± %.2f%%)" (hget s 'label) (car st) (cadr st))
+                                      ()))))))))
 
 (de sweep-axes (x0 y0 w h xs ys px py)
   "The SVG elements of the frame, grid, ticks and labels of a panel of
