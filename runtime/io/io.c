@@ -156,12 +156,15 @@ typedef struct {
   size_t len;
 } Bytes;
 
-/* LuReadBody: the whole content. The buffer starts at the expected size;
-   once it is full, a small probe tells the end from more data, so an
-   exact estimate costs no second allocation. */
+/* LuReadBody: the whole content. The buffer starts at the expected size
+   (for gzip, the trailer's claim, believed up to 16 MB: the memory used
+   follows the data really inflated, not what a forged trailer says); once
+   it is full, a small probe tells the end from more data, so an exact
+   estimate costs no second allocation. */
 static void slurp(LuSource *s, void *ud) {
   Bytes *b = ud;
-  size_t cap = s->size + 1 > 65536 ? s->size + 1 : 65536;
+  size_t guess = s->exact || s->size < (16u << 20) ? s->size : (16u << 20);
+  size_t cap = guess + 1 > 65536 ? guess + 1 : 65536;
   b->buf = lu_alloc_atomic(cap, s->who);
   b->len = lu_io_read(s, b->buf, cap - 1);
   for (;;) {
