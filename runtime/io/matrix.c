@@ -185,16 +185,20 @@ static void parse_header(const char *path, const unsigned char *buf, size_t len,
 }
 
 /* The number of elements h's dims describe; *bytes gets their size in the
-   file. Raises when either overflows. */
+   file. Raises when either overflows, and when the strides would: those
+   skip 0 dims, so 0x2^32x2^32 holds no element yet is refused. */
 static size_t data_size(const LuSource *s, const LuMatrixHeader *h,
                         size_t *bytes) {
-  size_t n = 1;
+  size_t n = 1, span = 1;
   for (int i = 0; i < h->ndim; i++)
-    if (__builtin_mul_overflow(n, (size_t)h->dim[i], &n) || n > LONG_MAX)
-      lu_error("%s: %s: dims %s overflow", s->who, s->path,
+    if (__builtin_mul_overflow(n, (size_t)h->dim[i], &n) ||
+        __builtin_mul_overflow(span, (size_t)(h->dim[i] ? h->dim[i] : 1),
+                               &span) ||
+        span > LONG_MAX)
+      lu_error("%s: %s: dims %s overflow (too large to index)", s->who, s->path,
                lu_io_dims_text(h->ndim, h->dim));
   if (__builtin_mul_overflow(n, code_size(h->code), bytes))
-    lu_error("%s: %s: dims %s overflow", s->who, s->path,
+    lu_error("%s: %s: dims %s overflow (too large to index)", s->who, s->path,
              lu_io_dims_text(h->ndim, h->dim));
   return n;
 }

@@ -374,6 +374,12 @@ static void test_bad_files(void **state) {
                                       0, 0x80, 0,    0, 0,    1};
   expect_error(load_error("big.idx", big, sizeof big, false), "big.idx",
                "overflow");
+  /* no element, but strides past a long */
+  static const unsigned char zero[] = {0,    0,    0x08, 3,    0,    0,
+                                       0,    0,    0xFF, 0xFF, 0xFF, 0xFF,
+                                       0xFF, 0xFF, 0xFF, 0xFF};
+  expect_error(load_error("zero.idx", zero, sizeof zero, false), "zero.idx",
+               "dims 0x4294967295x4294967295 overflow");
   /* ...and a plausible size that the data does not back is no allocation */
   static const unsigned char lie[] = {0, 0, 0x0D, 1, 0x40, 0, 0, 0, 1};
   expect_error(load_error("lie.idx", lie, sizeof lie, false), "lie.idx",
