@@ -1,0 +1,122 @@
+/* io_fuzz.h: what the file-format fuzzers (fuzz_idx, fuzz_npy, fuzz_json,
+   fuzz_png) share: starting the interpreter once, a private folder for the
+   files they write (on tmpfs when there is one: saves sync), and running a
+   call under lu_pcall. A Lisp error is a fine outcome for any input; a
+   crash, a hang, a sanitizer report or a failed fz_check is a finding.
+   Every helper is static inline: each harness uses a subset. */
+#ifndef IO_FUZZ_H
+#define IO_FUZZ_H
+
+#include <gc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "init.h"
+#include "interp.h"
+#include "io.h"
+
+static char fz_dir[64];
+
+/* Starts the interpreter (lib/ from the top of the tree) and makes the
+   folder. Call once, from LLVMFuzzerInitialize. */
+static inline void fz_start(void) {
+  char base;
+  GC_INIT();
+  lu_error_init(&base);
+  lu_libdir = "lib";
+  LuValue *err = NULL;
+  if (!lu_pcall(lu_init, NULL, &err)) {
+    lu_report(err);
+    exit(1);
+  }
+  const char *tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+  snprintf(fz_dir, sizeof fz_dir, "%s/lush89-fuzz-XXXXXX", tmp);
+  if (!mkdtemp(fz_dir))
+    abort();
+}
+
+/* dir/name, in a static buffer (one of four, used in turn). */
+static inline const char *fz_path(const char *name) {
+  static char paths[4][128];
+  static int next;
+  char *p = paths[next++ % 4];
+  snprintf(p, sizeof paths[0], "%s/%s", fz_dir, name);
+  return p;
+}
+
+/* Writes n bytes to path: as they are, or compressed by zlib when gz. */
+static inline void fz_write(const char *path, const void *data, size_t n,
+                            bool gz) {
+  if (gz) {
+    gzFile g = gzopen(path, "wb");
+    if (!g || (n > 0 && gzwrite(g, data, (unsigned)n) != (int)n) ||
+        gzclose(g) != Z_OK)
+      abort();
+    return;
+  }
+  FILE *f = fopen(path, "wb");
+  if (!f || fwrite(data, 1, n, f) != n || fclose(f) != 0)
+    abort();
+}
+
+/* Runs fn(ud) under lu_pcall; true when it returned without an error. */
+static inline bool fz_call(void (*fn)(void *), void *ud) {
+  LuValue *err = NULL;
+  return lu_pcall(fn, ud, &err);
+}
+
+/* A broken promise of the code under test: reported as a crash. */
+#define fz_check(cond)                                                         \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      fprintf(stderr, "fz_check failed: %s (%s:%d)\n", #cond, __FILE__,        \
+              __LINE__);                                                       \
+      abort();                                                                 \
+    }                                                                          \
+  } while (0)
+
+/* True when a and b have the same type, shape and elements (bit for bit:
+   NaNs too). Both contiguous. */
+static inline bool fz_same(const LuTensor *a, const LuTensor *b) {
+  if (a->st->elem != b->st->elem || a->ndim != b->ndim)
+    return false;
+  for (int i = 0; i < a->ndim; i++)
+    if (a->dim[i] != b->dim[i])
+      return false;
+  size_t n = (size_t)lu_tensor_nelem(a) * lu_elem_size(a->st->elem);
+  return n == 0 || memcmp(lu_tensor_data(a), lu_tensor_data(b), n) == 0;
+}
+
+typedef struct {
+  const char *path;
+  const LuTensor *t;
+  LuTensor *out;
+} FzMatrix;
+
+static inline void fz_load(void *ud) {
+  FzMatrix *m = ud;
+  m->out = lu_matrix_load(m->path);
+}
+
+static inline void fz_save(void *ud) {
+  FzMatrix *m = ud;
+  lu_matrix_save(m->t, m->path);
+}
+
+/* Loads path with load-matrix; what loads must save to again (a name of
+   the same format) and load back the same. */
+static inline void fz_matrix_round_trip(const char *path, const char *again) {
+  FzMatrix in = {path, NULL, NULL};
+  if (!fz_call(fz_load, &in))
+    return;
+  FzMatrix out = {fz_path(again), in.out, NULL};
+  fz_check(fz_call(fz_save, &out));
+  FzMatrix back = {out.path, NULL, NULL};
+  fz_check(fz_call(fz_load, &back));
+  fz_check(fz_same(in.out, back.out));
+}
+
+#endif
