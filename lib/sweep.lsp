@@ -248,9 +248,14 @@ on more than sweep-max-runs runs and on two settings sharing a folder."
   "The columns of runs.csv, one row per job (see sweep-jobs).")
 
 (de sweep-write-jobs (dir jobs)
-  "Writes the job list JOBS to DIR/runs.csv (creating DIR). Returns JOBS."
+  "Writes the job list JOBS to DIR/runs.csv (creating DIR) and removes the
+sweep-status.txt that an earlier sweep in DIR left in their folders, so
+that gathering never takes an old run for a new one. Returns JOBS."
   (mkdir-p dir)
   (csv-write (concat dir "/runs.csv") sweep-job-columns jobs)
+  (each ((job jobs))
+    (let ((old (sweep-run-file dir job "sweep-status.txt")))
+      (when (file-exists old) (delete-file old))))
   jobs)
 
 (de sweep-read-jobs (dir)

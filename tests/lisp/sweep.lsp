@@ -202,7 +202,12 @@ or () for a run that did not end) and its test errors per pass ERRORS."
     (assert (search "<svg" svg))
     (assert (search "</svg>" svg))
     (assert (= 2 (- (length (split svg "<polygon")) 1)))
-    (assert (search "s --lr 1 (3.50 ± 0.71%)" svg))))
+    (assert (search "s --lr 1 (3.50 ± 0.71%)" svg)))
+  ;; a new sweep in the same folder forgets the old runs' outcomes
+  (sweep-write-jobs dir jobs)
+  (assert (not (file-exists (sweep-run-file dir (car jobs) "sweep-status.txt"))))
+  (assert (= 0 (hget (car (sweep-summaries (mapcar (lambda (j) (sweep-read-run dir j)) jobs)))
+                     'runs))))
 
 ;; a sweep with no run that ended well: table and CSV, no picture
 (let* ((dir (sw-file "none"))
