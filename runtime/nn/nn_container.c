@@ -160,8 +160,7 @@ NnModule *lu_nn_net_module(LuNet *n) {
   if (n->outer)
     lu_error("nn-seq: the net %s is already inside another",
              lu_repr(n->self, false));
-  NnModule *m = lu_nn_module_new(&net_ops);
-  m->data = lu_alloc(sizeof(Container));
+  NnModule *m = lu_nn_module_new(&net_ops, sizeof(Container));
   box(m)->given = n;
   box(m)->net = lu_alloc(sizeof(LuNet *));
   box(m)->net[0] = n;
@@ -243,8 +242,7 @@ static const NnOps concat_ops = {.kind = "concat",
 static LuValue *list_new(const NnOps *ops, int argc, LuValue **argv) {
   if (argc < 1)
     lu_error("%s: needs at least one module", lu_caller());
-  NnModule *m = lu_nn_module_new(ops);
-  m->data = lu_alloc(sizeof(Container));
+  NnModule *m = lu_nn_module_new(ops, sizeof(Container));
   box(m)->mods = lu_alloc(sizeof(LuValue *) * (size_t)argc);
   memcpy(box(m)->mods, argv, sizeof(LuValue *) * (size_t)argc);
   box(m)->nmods = argc;

@@ -229,8 +229,7 @@ LU_DEFUN(nn_conv, "(nn-conv NOUT K STRIDE [TABLE] [PAD] [PADVAL] [BIAS])",
          "'unit (one bias per output unit, as in the 1989 net). Weights are "
          "laid out [connection][K][K], connections sorted by output plane "
          "then input plane; biases follow.") {
-  NnModule *m = lu_nn_module_new(&conv_ops);
-  m->data = lu_alloc(sizeof(Conv));
+  NnModule *m = lu_nn_module_new(&conv_ops, sizeof(Conv));
   LuConvGeom *g = &conv_of(m)->g;
   g->nout = lu_nn_arg_range(argv, 0, 1, 100000);
   g->kh = g->kw = lu_nn_arg_range(argv, 1, 1, 1000);

@@ -79,8 +79,7 @@ LU_DEFUN(nn_dropout, "(nn-dropout P)",
   double p = lu_arg_num(argv, 0);
   if (!(p >= 0 && p < 1))
     lu_arg_error(0, "a probability in [0, 1)", argv[0]);
-  NnModule *m = lu_nn_module_new(&dropout_ops);
-  m->data = lu_alloc(sizeof(Dropout));
+  NnModule *m = lu_nn_module_new(&dropout_ops, sizeof(Dropout));
   drop_of(m)->rate = p;
   return m->self;
 }

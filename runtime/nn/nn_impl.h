@@ -10,9 +10,9 @@
    (training and evaluation passes), nn_check.c (derivative checks).
 
    How to write a module family (one new file, e.g. nn_pool.c):
-   - Its private fields live in a struct of its own, hung on m->data by its
-     constructor builtin, which makes the module with lu_nn_module_new(&ops)
-     and checks its arguments.
+   - Its private fields live in a struct of its own at m->data: its
+     constructor builtin makes the module with lu_nn_module_new(&ops,
+     sizeof(struct)) and checks its arguments.
    - Its NnOps row: kind (a short name), flags (NN_SQUASHING for an
      element-wise function that a conv or linear module before it may apply
      in its own kernel, m->squash saying which; NN_FUSES_SQUASH for a
@@ -153,7 +153,9 @@ struct LuNet {
 };
 
 extern const LuCType lu_nn_net_ctype, lu_nn_module_ctype;
-NnModule *lu_nn_module_new(const NnOps *ops);
+/* A new module of kind ops, with data zero-filled bytes of the family's
+   own fields at m->data (none when 0). */
+NnModule *lu_nn_module_new(const NnOps *ops, size_t data);
 /* The module that runs the Lisp object obj (nn_lisp.c). */
 NnModule *lu_nn_lisp_module(LuValue *obj);
 NnShape lu_nn_shape_arg(LuValue **argv, int i);

@@ -165,8 +165,7 @@ LU_DEFUN(nn_linear, "(nn-linear NOUT)",
          "(in row-major order); weights are laid out [NOUT][inputs], then "
          "the NOUT biases.") {
   (void)argc;
-  NnModule *m = lu_nn_module_new(&linear_ops);
-  m->data = lu_alloc(sizeof(Linear));
+  NnModule *m = lu_nn_module_new(&linear_ops, sizeof(Linear));
   lin_of(m)->nout = lu_nn_arg_range(argv, 0, 1, 10000000);
   return m->self;
 }

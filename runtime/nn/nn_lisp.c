@@ -115,7 +115,7 @@ static const NnOps lisp_ops = {.kind = "lisp",
                                .describe = lisp_describe};
 
 NnModule *lu_nn_lisp_module(LuValue *obj) {
-  NnModule *m = lu_nn_module_new(&lisp_ops);
+  NnModule *m = lu_nn_module_new(&lisp_ops, 0);
   m->obj = obj;
   m->lisp = true;
   return m;

@@ -19,9 +19,10 @@ static void module_print(LuBuf *b, LuValue *v, bool readably) {
 
 const LuCType lu_nn_module_ctype = {"nn-module", module_print, NULL, NULL};
 
-NnModule *lu_nn_module_new(const NnOps *ops) {
+NnModule *lu_nn_module_new(const NnOps *ops, size_t data) {
   NnModule *m = lu_alloc(sizeof *m);
   m->ops = ops;
+  m->data = data ? lu_alloc(data) : NULL;
   m->self = lu_cdata(&lu_nn_module_ctype, m);
   return m;
 }

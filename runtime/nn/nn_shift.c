@@ -103,8 +103,7 @@ LU_DEFUN(nn_random_shift, "(nn-random-shift K [FILL])",
          "Pixels shifted in take the value FILL (default -1, the background "
          "of the 1989 digits), or wrap around when FILL is 'wrap. In "
          "evaluation mode it passes its input through.") {
-  NnModule *m = lu_nn_module_new(&shift_ops);
-  m->data = lu_alloc(sizeof(Shift));
+  NnModule *m = lu_nn_module_new(&shift_ops, sizeof(Shift));
   shift_of(m)->shift = lu_nn_arg_range(argv, 0, 0, 1000);
   shift_of(m)->fill = -1;
   if (lu_arg_given(argv, argc, 1)) {

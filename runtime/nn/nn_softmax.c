@@ -85,7 +85,7 @@ static const Softmax log_form = {true}, plain_form = {false};
 LU_DEFUN(nn_logsoftmax, "(nn-logsoftmax)",
          "A module computing log(softmax(x)) over its whole input.") {
   (void)argv, (void)argc;
-  NnModule *m = lu_nn_module_new(&logsoftmax_ops);
+  NnModule *m = lu_nn_module_new(&logsoftmax_ops, 0);
   m->data = (void *)&log_form;
   return m->self;
 }
@@ -94,7 +94,7 @@ LU_DEFUN(nn_softmax, "(nn-softmax)",
          "A module computing softmax(x) = exp(x_i) / sum exp(x_j) over its "
          "whole input.") {
   (void)argv, (void)argc;
-  NnModule *m = lu_nn_module_new(&softmax_ops);
+  NnModule *m = lu_nn_module_new(&softmax_ops, 0);
   m->data = (void *)&plain_form;
   return m->self;
 }

@@ -126,7 +126,7 @@ static const NnOps stanh_ops = SQUASH_OPS("stanh");
 static const NnOps relu_ops = SQUASH_OPS("relu");
 
 static LuValue *squash_new(const NnOps *ops, LuSquash f) {
-  NnModule *m = lu_nn_module_new(ops);
+  NnModule *m = lu_nn_module_new(ops, 0);
   m->squash = f;
   return m->self;
 }
