@@ -119,24 +119,60 @@ void lu_nn_init_params(LuNet *n, double a, double bias, bool lisp) {
 
 static void net_move(LuNet *n, LuNet *outer, long p, long s);
 
+/* Whether net x is inside one of n's containers, at any depth. */
+static bool net_contains(LuNet *n, const LuNet *x) {
+  for (int i = 0; i < n->nmod; i++) {
+    LuNet **inner;
+    int k = n->mod[i]->ops->nets ? n->mod[i]->ops->nets(n->mod[i], &inner) : 0;
+    for (int b = 0; b < k; b++)
+      if (inner[b] == x || net_contains(inner[b], x))
+        return true;
+  }
+  return false;
+}
+
 /* Gives each parameter made by nn-parameter to the first module of n that
    uses it: its range grows by the parameter's size (lpoff), the later
-   users share it (lpoff -1). */
-static void net_own_params(LuNet *n) {
+   users share it (lpoff -1), as do the users of a parameter already in a
+   net inside n. A branch of a container may also share a parameter of
+   another branch: check_shared checks, once the whole net is
+   built, that it is inside. */
+static void net_own_params(LuNet *n, bool branch) {
   for (int i = 0; i < n->nmod; i++) {
     NnModule *m = n->mod[i];
     for (int j = 0; j < m->nlparam; j++) {
-      bool seen = false;
+      NnParam *p = m->lparam[j];
+      bool seen = p->net && (branch || net_contains(n, p->net));
       for (int a = 0; a <= i && !seen; a++)
         for (int b = 0; b < (a == i ? j : n->mod[a]->nlparam) && !seen; b++)
-          seen = n->mod[a]->lparam[b] == m->lparam[j];
-      if (!seen && m->lparam[j]->net)
+          seen = n->mod[a]->lparam[b] == p;
+      if (!seen && p->net)
         lu_error("nn-seq: module %d (%s) uses a parameter that belongs to "
                  "another net",
                  i + 1, m->ops->kind);
       m->lpoff[j] = seen ? -1 : m->np;
-      m->np += seen ? 0 : m->lparam[j]->n;
+      m->np += seen ? 0 : p->n;
     }
+  }
+}
+
+/* Raises unless every parameter the modules of top (at any depth) share
+   is in top's flat vectors: one kept in another net would never be
+   trained with this one. */
+static void check_shared(LuNet *top, LuNet *n) {
+  for (int i = 0; i < n->nmod; i++) {
+    NnModule *m = n->mod[i];
+    for (int j = 0; j < m->nlparam; j++) {
+      LuNet *at = m->lparam[j]->net;
+      if (at != top && !net_contains(top, at))
+        lu_error("nn-seq: module %d (%s) uses a parameter that belongs to "
+                 "another net",
+                 i + 1, m->ops->kind);
+    }
+    LuNet **inner;
+    int k = m->ops->nets ? m->ops->nets(m, &inner) : 0;
+    for (int b = 0; b < k; b++)
+      check_shared(top, inner[b]);
   }
 }
 
@@ -233,7 +269,7 @@ static NnModule *tie(NnModule *first, int i, const NnShape *in, NnShape *out) {
   return m;
 }
 
-LuNet *lu_nn_build(const NnShape *in, int nmod, LuValue **mods) {
+LuNet *lu_nn_build(const NnShape *in, int nmod, LuValue **mods, bool branch) {
   if (nmod < 1)
     lu_error("nn-seq: a net needs at least one module");
   LuNet *n = lu_alloc(sizeof *n);
@@ -262,7 +298,7 @@ LuNet *lu_nn_build(const NnShape *in, int nmod, LuValue **mods) {
     m->out = n->shape[i + 1];
     n->has_lisp |= m->lisp;
   }
-  net_own_params(n);
+  net_own_params(n, branch);
   net_layout(n);
   for (int i = 0; i < 4; i++)
     n->pvec[i] = float_vector(n->nparams + 64);
@@ -291,7 +327,9 @@ LU_DEFUN(nn_seq, "(nn-seq SHAPE MODULE...)",
          "initialised as by (nn-init net 1 0), except that parameters made "
          "by nn-parameter keep their values. A module belongs to one net.") {
   NnShape in = lu_nn_shape_arg(argv, 0);
-  return lu_nn_build(&in, argc - 1, argv + 1)->self;
+  LuNet *n = lu_nn_build(&in, argc - 1, argv + 1, false);
+  check_shared(n, n);
+  return n->self;
 }
 
 LuNet *lu_nn_arg_net(LuValue **argv, int i) {

@@ -179,7 +179,8 @@ static void build_branches(NnModule *m, const NnShape *in, bool one) {
   b->nnet = one ? 1 : b->nmods;
   b->net = lu_alloc(sizeof(LuNet *) * (size_t)b->nnet);
   for (int i = 0; i < b->nnet; i++)
-    b->net[i] = lu_nn_build(in, one ? b->nmods : 1, b->mods + (one ? 0 : i));
+    b->net[i] =
+        lu_nn_build(in, one ? b->nmods : 1, b->mods + (one ? 0 : i), true);
 }
 
 static void residual_setup(NnModule *m, const NnShape *in, NnShape *out) {

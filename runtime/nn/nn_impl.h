@@ -161,8 +161,9 @@ NnModule *lu_nn_lisp_module(LuValue *obj);
 NnShape lu_nn_shape_arg(LuValue **argv, int i);
 /* Builds a net of the nmod module values mods (nn-modules, nets, Lisp
    objects) for inputs of shape in; raises "nn-seq: ..." naming a module
-   and the shapes that do not fit. */
-LuNet *lu_nn_build(const NnShape *in, int nmod, LuValue **mods);
+   and the shapes that do not fit. branch: a container's branch, which may
+   share parameters with the nets around it. */
+LuNet *lu_nn_build(const NnShape *in, int nmod, LuValue **mods, bool branch);
 /* The container module that runs net n inside another (nn_container.c). */
 NnModule *lu_nn_net_module(LuNet *n);
 

@@ -646,3 +646,17 @@ input and parameter second derivatives against fd-gn."
       (assert (> (max-diff (narrow keep 0 4 20) (narrow (nn-params n) 0 4 20)) 0)))))
 (let ((n (nn-seq '(3 2 2) (new nn-affine 3))))
   (assert (bbcheck-ok (nn-bbcheck n (rand-tensor '(3 2 2)) (rand-tensor '(3 2 2))))))
+
+;; ---- A Lisp module shared across containers is one set of weights
+(let* ((a (new affine 3))
+       (n (nn-seq '(3) a (nn-concat a (nn-residual (nn-tanh) a)) (nn-linear 2))))
+  (assert (= (nn-nparams n) (+ 6 14)))
+  (assert (check-ok (nn-gradcheck n (rand-tensor '(3)) (rand-tensor '(2)))))
+  (idx-fill (narrow (nn-params n) 0 3 0) 2)
+  (assert (= 2 ((==> a scale) 1))))
+(let* ((a (new affine 3)) (n (nn-seq '(3) (nn-seq '(3) a) a)))
+  (assert (= 6 (nn-nparams n)))
+  (assert (check-ok (nn-gradcheck n (rand-tensor '(3)) (rand-tensor '(3))))))
+(let ((a (new affine 3)))
+  (nn-seq '(3) a)
+  (assert-error (nn-seq '(3) (nn-concat a)) "belongs to another net"))
