@@ -104,7 +104,7 @@ train-run), without an out folder."
                     (lambda (pass)
                       (let ((count (min lecun1989-sdlm-count (data-count data 'train))))
                         (nn-sdlm-estimate net opt (data-inputs data 'train 0 count)
-                                          (train-targets data 'train 'mse) count 'mse)))))))
+                                          (narrow (train-targets data 'train 'mse) 0 count) count 'mse)))))))
 
 (de lecun1989-main (args)
   "The command line of scripts/lecun1989.lsp: parses ARGS (see the script),
