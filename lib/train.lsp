@@ -65,6 +65,7 @@ option of SPECS (see train-parse-args)."
   (cond ((consp kind) (join kind "|"))
         ((eq kind 'int) "N")
         ((eq kind 'number) "X")
+        ((eq kind 'name) "NAME")
         (t "DIR")))
 
 (de train-usage-exit (usage specs why)
@@ -85,8 +86,8 @@ allowed strings), or the symbol bad."
 (de train-parse-args (args specs usage)
   "Parses the command-line strings ARGS against SPECS, a list of
 (NAME KIND DEFAULT DOC): NAME without its leading --; KIND 'int (a count
->= 0), 'number (> 0), 'string, 'flag (no value; t when given) or a list of
-the allowed strings. Returns a hash table from each NAME to its value.
+>= 0), 'number (> 0), 'string (a folder), 'name (a string), 'flag (no value;
+t when given) or a list of the allowed strings. Returns a hash table from each NAME to its value.
 --help prints the usage message (USAGE then the options) and exits 0; an
 unknown option, a missing or bad value exits 2 after the usage message."
   (let ((opts (htable)))
@@ -118,7 +119,7 @@ unknown option, a missing or bad value exits 2 after the usage message."
   '(("passes" int () "passes over the training set")
     ("lr" number () "learning rate")
     ("seed" int 1337 "seed of the initial weights and random draws")
-    ("data" string "digits"
+    ("data" name "digits"
      "digits, mnist ($MNIST_DIR), fashion ($FASHION_MNIST_DIR) or a folder of IDX files")
     ("out" string () "folder for the outputs and the checkpoint of every pass")
     ("resume" string () "continue the killed run whose --out was DIR, writing there")
@@ -132,14 +133,22 @@ add theirs and set the defaults of passes, lr and out.")
 (de train-options (args usage defaults &optional extra)
   "Parses ARGS against train-common-options plus the EXTRA specs, the
 defaults of the common options replaced by DEFAULTS, an alist ((NAME
-VALUE)...). Returns the options' hash table (see train-parse-args)."
-  (train-parse-args
-   args
-   (append (all ((s train-common-options))
-             (let ((d (assoc (car s) defaults)))
-               (if d (list (car s) (cadr s) (cadr d) (nth 3 s)) s)))
-           extra)
-   usage))
+VALUE)...). Returns the options' hash table (see train-parse-args).
+Raises for a --batch below 1 or one this build cannot train with."
+  (let* ((opts (train-parse-args
+                args
+                (append (all ((s train-common-options))
+                          (let ((d (assoc (car s) defaults)))
+                            (if d (list (car s) (cadr s) (cadr d) (nth 3 s)) s)))
+                        extra)
+                usage))
+         (batch (hget opts "batch")))
+    (when (and batch (< batch 1))
+      (error "--batch %d: a batch holds at least 1 example" batch))
+    (unless (or (null batch) (= batch 1) (train-batch-supported))
+      (error "--batch %d: not yet: this build's nn-train-pass trains one example at a time (--batch 1)"
+             batch))
+    opts))
 
 ;; ---- Data -----------------------------------------------------------------
 
@@ -557,14 +566,10 @@ Returns the recipe."
 options OPTS (see train-options), and the simulator's threads (nn-threads)
 from --threads. --resume DIR makes DIR the out folder. Drops R's reference
 rows unless it trains on the digits (the published results are theirs).
-Raises for a --batch this build cannot train with. Returns R."
-  (let ((batch (hget opts "batch")) (threads (hget opts "threads")))
-    (when (< batch 1) (error "--batch %d: a batch holds at least 1 example" batch))
-    (unless (or (= batch 1) (train-batch-supported))
-      (error "--batch %d: not yet: this build's nn-train-pass trains one example at a time (--batch 1)"
-             batch))
+Returns R."
+  (let ((threads (hget opts "threads")))
     (when threads (nn-threads threads))
-    (hset r 'batch batch)
+    (hset r 'batch (hget opts "batch"))
     (hset r 'out (or (hget opts "resume") (hget opts "out")))
     (hset r 'resume (and (hget opts "resume") t))
     (hset r 'quiet (hget opts "quiet"))

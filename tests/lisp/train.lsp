@@ -217,12 +217,12 @@ toy data for PASSES passes; PAIRS add keys."
   ;; the published results are the digits'
   (assert (null (hget r 'references))))
 
-(let ((o (train-options '("--batch" "2") "usage" ())))
-  (if (train-batch-supported)
-      (assert (= 2 (hget (train-configure (tr-recipe 1) o) 'batch)))
-    (assert-error (train-configure (tr-recipe 1) o) "--batch 2: not yet")))
-(assert-error (train-configure (tr-recipe 1) (train-options '("--batch" "0") "usage" ()))
-              "at least 1")
+(if (train-batch-supported)
+    (assert (= 2 (hget (train-configure (tr-recipe 1) (train-options '("--batch" "2") "usage" ()))
+                       'batch)))
+  (assert-error (train-options '("--batch" "2") "usage" ()) "--batch 2: not yet"))
+(assert-error (train-options '("--batch" "0") "usage" ()) "at least 1")
+(assert (search "--data NAME" (train-usage-text "u" train-common-options)))
 
 ;; a script on a folder of IDX files, resumed in a child process: the last
 ;; eval lines are those of the uninterrupted run
