@@ -229,7 +229,8 @@ LuTensor *lu_matrix_read_data(LuSource *s, const LuMatrixHeader *h,
   size_t des = lu_elem_size(code_elem(h->code));
   unsigned char *stage = lu_alloc_atomic(STAGE, s->who);
   size_t have = npending < STAGE ? npending : STAGE;
-  memcpy(stage, pending, have);
+  if (have) /* pending may be NULL then */
+    memcpy(stage, pending, have);
   for (size_t done = 0; done < n;) {
     size_t k = n - done < STAGE / es ? n - done : STAGE / es;
     if (have < k * es)
