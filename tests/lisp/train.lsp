@@ -233,7 +233,7 @@ toy data for PASSES passes; PAIRS add keys."
   (save-matrix (hget tr-data 'test-images) (concat dir "/t10k-images-idx3-ubyte.gz"))
   (save-matrix (hget tr-data 'test-labels) (concat dir "/t10k-labels-idx1-ubyte"))
   (de tr-script (args log)
-    (sys (sprintf "./lush89 scripts/lenet1.lsp --quiet --data %s %s >%s 2>&1" dir args log)))
+    (sys (sprintf "./lush89 scripts/mlp.lsp --quiet --data %s %s >%s 2>&1" dir args log)))
   (de tr-evals (log)
     (filter (lambda (l) (equal 0 (search "eval: " l))) (read-lines log)))
   (assert (= 0 (tr-script (concat "--passes 3 --out " (tr-file "s-all")) (tr-file "all.log"))))
