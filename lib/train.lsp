@@ -268,7 +268,7 @@ pass."
              (when bar (train-bar-clear))
              (list (/ loss n) errors (- (clock) start)))))))
 
-(defvar train-eval-chunk 4096
+(defvar train-eval-chunk 1024
   "Examples per call of nn-evaluate and nn-predict on a split held as
 bytes.")
 
