@@ -294,33 +294,27 @@ static void store_be32(unsigned char *p, uint32_t x) {
   memcpy(p, &x, 4);
 }
 
-/* Encodes n elements (step bytes apart) into out, swapping the bytes of
-   each when swap. */
-static void encode_row(LuElem e, bool swap, const unsigned char *p, long n,
+/* Copies n elements of es bytes (step bytes apart) into out, reversing
+   the bytes of each when swap. Inlined with a constant es below, so that
+   the compiler turns the reversal into one byte-swap instruction. */
+static inline void copy_swapped(size_t es, bool swap, const unsigned char *p,
+                                long n, long step, unsigned char *out) {
+  for (long i = 0; i < n; i++, out += es, p += step)
+    if (swap)
+      for (size_t k = 0; k < es; k++)
+        out[k] = p[es - 1 - k];
+    else
+      memcpy(out, p, es);
+}
+
+static void encode_row(size_t es, bool swap, const unsigned char *p, long n,
                        long step, unsigned char *out) {
-  switch (e) {
-  case LU_UBYTE:
-    for (long i = 0; i < n; i++)
-      out[i] = p[i * step];
-    break;
-  case LU_FLOAT:
-  case LU_INT:
-    for (long i = 0; i < n; i++) {
-      uint32_t x;
-      memcpy(&x, p + i * step, 4);
-      x = swap ? __builtin_bswap32(x) : x;
-      memcpy(out + 4 * i, &x, 4);
-    }
-    break;
-  case LU_DOUBLE:
-    for (long i = 0; i < n; i++) {
-      uint64_t x;
-      memcpy(&x, p + i * step, 8);
-      x = swap ? __builtin_bswap64(x) : x;
-      memcpy(out + 8 * i, &x, 8);
-    }
-    break;
-  }
+  if (es == 4)
+    copy_swapped(4, swap, p, n, step, out);
+  else if (es == 8)
+    copy_swapped(8, swap, p, n, step, out);
+  else
+    copy_swapped(1, false, p, n, step, out);
 }
 
 typedef struct {
@@ -346,7 +340,7 @@ static void write_run(void *ud, long n, char *const *run, const long *s) {
       continue;
     }
     long k = n < room ? n : room;
-    encode_row(w->e, w->swap, p, k, step, w->buf + w->used);
+    encode_row(es, w->swap, p, k, step, w->buf + w->used);
     w->used += (size_t)k * es;
     p += k * step;
     n -= k;
