@@ -14,21 +14,9 @@
 #include "io.h"
 #include "lutest.h"
 
-static char *dir;
+static char *dir; /* made by main, removed at the end */
 
-static int setup(void **state) {
-  (void)state;
-  dir = lt_tempdir();
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  lt_rmtree(dir);
-  free(dir);
-  return 0;
-}
-
+/* dir/name, in a static buffer. */
 static const char *in_dir(const char *name) {
   static char path[4096];
   snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -56,20 +44,16 @@ static size_t npy_bytes(int major, const char *dict, const void *data, size_t n,
   return pre + hlen + n;
 }
 
-typedef struct {
-  const char *path;
-  const LuTensor *t;
-  LuTensor *out;
-} Call;
-
-static void do_load(void *ud) {
-  Call *c = ud;
-  c->out = lu_matrix_load(c->path);
-}
-
-static void do_save(void *ud) {
-  Call *c = ud;
-  lu_matrix_save(c->t, c->path);
+/* (load-matrix dir/name): NULL and the tensor in *t, or the error
+   message. */
+static const char *load_file(const char *name, LuTensor **t) {
+  char src[4200];
+  snprintf(src, sizeof src, "(load-matrix \"%s\")", in_dir(name));
+  LuValue *err, *v = lt_try(src, &err);
+  if (!v)
+    return err->err->message->str.s;
+  *t = v->cdata.ptr;
+  return NULL;
 }
 
 /* Writes a .npy file made by npy_bytes and loads it: NULL and the tensor
@@ -79,12 +63,7 @@ static const char *load(int major, const char *dict, const void *data, size_t n,
   static unsigned char buf[1 << 16];
   size_t len = npy_bytes(major, dict, data, n, buf);
   lt_write(dir, "x.npy", (const char *)buf, len);
-  Call c = {in_dir("x.npy"), NULL, NULL};
-  LuValue *err;
-  if (!lu_pcall(do_load, &c, &err))
-    return err->err->message->str.s;
-  *t = c.out;
-  return NULL;
+  return load_file("x.npy", t);
 }
 
 static LuTensor *load_ok(int major, const char *dict, const void *data,
@@ -114,9 +93,10 @@ static void test_save_bytes(void **state) {
   float *p = lu_tensor_data(t);
   for (int i = 0; i < 6; i++)
     p[i] = (float)i - 2.5f;
-  Call c = {in_dir("s.npy"), t, NULL};
-  LuValue *err;
-  assert_true(lu_pcall(do_save, &c, &err));
+  lu_set_global("npy-t", lu_tensor_value(t));
+  char src[4200];
+  snprintf(src, sizeof src, "(save-matrix npy-t \"%s\")", in_dir("s.npy"));
+  lt_eval(src);
   unsigned char want[256], data[24];
   for (int i = 0; i < 6; i++) { /* little-endian on any machine */
     uint32_t x;
@@ -226,29 +206,33 @@ static void test_bad_files(void **state) {
                "expected ':'");
 
   /* the magic, the version and the header length */
-  lt_write(dir, "x.npy", "\x93NUMPX\x01\x00\x00\x00", 10);
-  Call c = {in_dir("x.npy"), NULL, NULL};
-  LuValue *err;
-  assert_false(lu_pcall(do_load, &c, &err));
-  lt_assert_contains(err->err->message->str.s, "not a .npy file");
-  lt_write(dir, "x.npy", "\x93NUMPY\x04\x00\x00\x00", 10);
-  assert_false(lu_pcall(do_load, &c, &err));
-  lt_assert_contains(err->err->message->str.s, "version 4.0");
-  lt_write(dir, "x.npy", "\x93NUMPY\x02\x00\xFF\xFF\xFF\x7F{", 13);
-  assert_false(lu_pcall(do_load, &c, &err));
-  lt_assert_contains(err->err->message->str.s, "header of 2147483647 bytes");
-  lt_write(dir, "x.npy", "\x93NUMPY\x01\x00\x40\x00{'descr'", 17);
-  assert_false(lu_pcall(do_load, &c, &err));
-  lt_assert_contains(err->err->message->str.s, "truncated header");
+  const struct {
+    const char *bytes;
+    size_t n;
+    const char *what;
+  } files[] = {
+      {"\x93NUMPX\x01\x00\x00\x00", 10, "not a .npy file"},
+      {"\x93NUMPY\x04\x00\x00\x00", 10, "version 4.0"},
+      {"\x93NUMPY\x02\x00\xFF\xFF\xFF\x7F{", 13, "header of 2147483647 bytes"},
+      {"\x93NUMPY\x01\x00\x40\x00{'descr'", 17, "truncated header"},
+  };
+  for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+    lt_write(dir, "x.npy", files[i].bytes, files[i].n);
+    LuTensor *t;
+    lt_assert_contains(load_file("x.npy", &t), files[i].what);
+  }
 }
 
 int main(void) {
   char base;
   lt_start(&base);
+  dir = lt_tempdir();
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_save_bytes, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_load_dtypes, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_bad_files, setup, teardown),
+      cmocka_unit_test(test_save_bytes),
+      cmocka_unit_test(test_load_dtypes),
+      cmocka_unit_test(test_bad_files),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  int failed = cmocka_run_group_tests(tests, NULL, NULL);
+  lt_rmtree(dir);
+  return failed;
 }
