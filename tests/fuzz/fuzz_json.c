@@ -14,13 +14,6 @@ static void parse(void *ud) {
   lu_json_parse(j->text, j->len, "fuzz.json");
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-  (void)argc;
-  (void)argv;
-  fz_start();
-  return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *text = malloc(size + 1); /* the parser wants a 0 after the text */
   if (!text)

@@ -7,7 +7,6 @@
    save-png writes must read back with libpng at the tensor's size. */
 #include "io_fuzz.h"
 
-#include <fcntl.h>
 #include <png.h>
 #include <stdint.h>
 
@@ -72,16 +71,6 @@ static void check_png(const char *path, long h, long w) {
   fz_check(png_image_begin_read_from_file(&im, path));
   fz_check(im.height == (png_uint_32)h && im.width == (png_uint_32)w);
   png_image_free(&im);
-}
-
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-  (void)argc;
-  (void)argv;
-  fz_start();
-  int null = open("/dev/null", O_WRONLY); /* idx-show's pictures */
-  dup2(null, 1);
-  close(null);
-  return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -1,12 +1,13 @@
 /* io_fuzz.h: what the file-format fuzzers (fuzz_idx, fuzz_npy, fuzz_json,
-   fuzz_png) share: starting the interpreter once, a private folder for the
-   files they write (on tmpfs when there is one: saves sync), and running a
-   call under lu_pcall. A Lisp error is a fine outcome for any input; a
-   crash, a hang, a sanitizer report or a failed fz_check is a finding.
-   Every helper is static inline: each harness uses a subset. */
+   fuzz_png) share, included once by each: starting the interpreter once, a
+   private folder for the files they write (on tmpfs when there is one: saves
+   sync), and running a call under lu_pcall. A Lisp error is a fine outcome for
+   any input; a crash, a hang, a sanitizer report or a failed fz_check is a
+   finding. Every helper is static inline: each harness uses a subset. */
 #ifndef IO_FUZZ_H
 #define IO_FUZZ_H
 
+#include <fcntl.h>
 #include <gc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +21,14 @@
 
 static char fz_dir[64];
 
-/* Starts the interpreter (lib/ from the top of the tree) and makes the
-   folder. Call once, from LLVMFuzzerInitialize. */
-static inline void fz_start(void) {
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+/* libFuzzer's start-up hook: starts the interpreter (lib/ from the top of
+   the tree), makes the folder, and sends standard output (idx-show's
+   pictures) to /dev/null. */
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+  (void)argc;
+  (void)argv;
   char base;
   GC_INIT();
   lu_error_init(&base);
@@ -36,6 +42,10 @@ static inline void fz_start(void) {
   snprintf(fz_dir, sizeof fz_dir, "%s/lush89-fuzz-XXXXXX", tmp);
   if (!mkdtemp(fz_dir))
     abort();
+  int null = open("/dev/null", O_WRONLY);
+  dup2(null, 1);
+  close(null);
+  return 0;
 }
 
 /* dir/name, in a static buffer (one of four, used in turn). */
