@@ -8,6 +8,7 @@
 
 ;; By path: (libload "data") would find this file, beside the loading one.
 (libload "../../lib/data")
+(libload "../../lib/plot")
 (setq data-verbose ())
 
 (defvar dt-dir (sprintf "%s/lush89-data-%.0f" (or (getenv "TMPDIR") "/tmp")
@@ -393,6 +394,21 @@ returns (STATUS OUTPUT)."
     ;; the pad is background: -1, as the image's own border
     (assert (= -1 (idx-sup (narrow (hget s 'train-inputs) 3 2 0))))
     (assert (dt-near 1 (idx-sup (hget s 'train-inputs))))
-    (assert (= -1 (idx-inf (hget s 'train-inputs))))))
+    (assert (= -1 (idx-inf (hget s 'train-inputs))))
+    ;; the slice as a FASHION_MNIST_DIR: a script's confusion matrix names
+    ;; Fashion's classes
+    (let ((dir (dt-file "fashion-slice")) (small (data-slice d 200 100)))
+      (mkdir-p dir)
+      (each ((split '(train t10k)) (key '(train test)))
+        (save-matrix (hget small (data-key key 'images))
+                     (sprintf "%s/%s-images-idx3-ubyte.gz" dir split))
+        (save-matrix (hget small (data-key key 'labels))
+                     (sprintf "%s/%s-labels-idx1-ubyte" dir split)))
+      (let ((res (dt-run (concat "FASHION_MNIST_DIR=" dir)
+                         (concat "--data fashion --passes 1 --out " (dt-file "fashion-out")))))
+        (assert (= 0 (car res)))
+        (assert (search "6 Shirt" (cadr res)))
+        (assert (equal (car (csv-read (dt-file "fashion-out/confusion.csv")))
+                       (cons "true" fashion-classes)))))))
 
 (data-remove dt-dir)
