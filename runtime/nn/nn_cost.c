@@ -6,6 +6,7 @@
    the C passes call it once per example. Also the builtins nn-mse and
    nn-cross-entropy, which call the kernels on tensors. */
 #include "nn_impl.h"
+#include "nn_layers.h"
 
 #include <string.h>
 
@@ -47,6 +48,26 @@ double lu_nn_cross_entropy(const float *y, long n, long cls, float *dy,
   return lse - y[cls];
 }
 
+double lu_nn_rbf_cost(const float *y, long n, long cls, double j, float *dy,
+                      float *ddy) {
+  /* log(exp(-j) + sum exp(-y)) from the largest exponent, as logsumexp */
+  double m = -j, z = 0;
+  for (long i = 0; i < n; i++)
+    m = -y[i] > m ? -y[i] : m;
+  z = exp(-j - m);
+  for (long i = 0; i < n; i++)
+    z += exp(-y[i] - m);
+  double lse = m + log(z);
+  for (long i = 0; i < n; i++) {
+    double q = exp(-y[i] - lse);
+    if (dy)
+      dy[i] = (float)((i == cls) - q);
+    if (ddy)
+      ddy[i] = (float)(q * (1 - q));
+  }
+  return y[cls] + lse;
+}
+
 /* ---- The table ----------------------------------------------------------- */
 
 static double mse_eval(const NnCost *c, const float *y, long n, const float *t,
@@ -59,6 +80,16 @@ static double ce_eval(const NnCost *c, const float *y, long n, const float *t,
                       float *dy, float *ddy) {
   (void)c;
   return lu_nn_cross_entropy(y, n, (long)t[0], dy, ddy);
+}
+
+/* LeNet-5's constant j: the penalty of a rubbish class that keeps the
+   penalties of the wrong classes from being pushed up without end. */
+#define RBF_J 1.0
+
+static double rbf_eval(const NnCost *c, const float *y, long n, const float *t,
+                       float *dy, float *ddy) {
+  (void)c;
+  return lu_nn_rbf_cost(y, n, (long)t[0], RBF_J, dy, ddy);
 }
 
 /* A float tensor of shape s holding a copy of the n floats at p, or, when
@@ -93,12 +124,13 @@ static double lisp_eval(const NnCost *c, const float *y, long n, const float *t,
 }
 
 static const NnCostKind cost_kinds[] = {
-    {"mse", NULL, false, mse_eval},
-    {"ce", "cross-entropy", true, ce_eval},
-    {"lisp", NULL, false, lisp_eval},
+    {"mse", NULL, false, mse_eval, false},
+    {"ce", "cross-entropy", true, ce_eval, false},
+    {"rbf", "lenet5", true, rbf_eval, true},
+    {"lisp", NULL, false, lisp_eval, false},
 };
 
-enum { COST_LISP = 2 };
+enum { COST_LISP = 3 };
 
 const NnCostKind *lu_nn_mse_cost = &cost_kinds[0];
 
@@ -121,14 +153,17 @@ NnCost lu_nn_cost_arg(LuValue **argv, int argc, int i) {
       return c;
     }
   }
-  lu_arg_error(i, "'mse or 'ce, or a function (y target dy ddy) -> loss",
+  lu_arg_error(i,
+               "'mse or 'ce, or 'rbf, or a function (y target dy ddy) -> loss",
                argv[i]);
 }
 
-static long argmax(const float *y, long n) {
+/* The index of the largest of the n values y, or of the smallest when
+   lowest. */
+static long argmax(const float *y, long n, bool lowest) {
   long best = 0;
   for (long i = 1; i < n; i++)
-    if (y[i] > y[best])
+    if (lowest ? y[i] < y[best] : y[i] > y[best])
       best = i;
   return best;
 }
@@ -140,7 +175,8 @@ static long argmax(const float *y, long n) {
 double lu_nn_cost_eval(const NnCost *c, const float *y, long n, const float *t,
                        float *dy, float *ddy, bool *wrong) {
   bool one = c->kind->classes || (c->tshape.n == 1 && n > 1);
-  *wrong = argmax(y, n) != (one ? (long)t[0] : argmax(t, c->tshape.n));
+  *wrong = argmax(y, n, c->kind->lowest) !=
+           (one ? (long)t[0] : argmax(t, c->tshape.n, false));
   return c->kind->eval(c, y, n, t, dy, ddy);
 }
 

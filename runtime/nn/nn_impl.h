@@ -210,6 +210,7 @@ typedef struct {
   bool classes; /* targets are class numbers, one per example */
   double (*eval)(const NnCost *c, const float *y, long n, const float *t,
                  float *dy, float *ddy);
+  bool lowest; /* outputs are penalties: the smallest is the prediction */
 } NnCostKind;
 
 /* A cost as used by a pass: its row, the Lisp function of a Lisp cost, and
@@ -269,6 +270,10 @@ void lu_nn_dropout_open(void);
 void lu_nn_shift_open(void);
 void lu_nn_softmax_open(void);
 void lu_nn_container_open(void);
+void lu_nn_pool_open(void);
+void lu_nn_batchnorm_open(void);
+void lu_nn_activation_open(void);
+void lu_nn_rbf_open(void);
 void lu_nn_cost_open(void);
 void lu_nn_optim_open(void);
 void lu_nn_train_open(void);

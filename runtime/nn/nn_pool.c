@@ -1,0 +1,332 @@
+/* nn_pool.c: the modules that slide a window over the last two dimensions
+   of their input, plane by plane: max pooling (nn-maxpool), average
+   pooling (nn-avgpool) and LeNet-5's subsampling (nn-subsample: the mean
+   of each window times a trainable coefficient plus a trainable bias, one
+   pair per plane), with their kernels. */
+#include "nn_impl.h"
+#include "nn_layers.h"
+
+#include <string.h>
+
+/* ---- Kernels ------------------------------------------------------------- */
+
+/* The top-left element of output (i, j)'s window in plane xp. */
+static const float *window(const LuPoolGeom *g, const float *xp, long i,
+                           long j) {
+  return xp + i * g->stride * g->iw + j * g->stride;
+}
+
+static float window_sum(const LuPoolGeom *g, const float *w) {
+  float s = 0;
+  for (int a = 0; a < g->k; a++)
+    for (int b = 0; b < g->k; b++)
+      s += w[a * g->iw + b];
+  return s;
+}
+
+/* The offset from w of the window's first largest element; a NaN, when
+   there is one, counts as the largest (it propagates, as in PyTorch). */
+static long window_argmax(const LuPoolGeom *g, const float *w) {
+  long best = 0;
+  for (int a = 0; a < g->k; a++)
+    for (int b = 0; b < g->k; b++) {
+      float v = w[a * g->iw + b];
+      if (v > w[best] || (v != v && w[best] == w[best]))
+        best = a * g->iw + b;
+    }
+  return best;
+}
+
+static long plane_in(const LuPoolGeom *g) {
+  return g->ih * g->iw;
+}
+
+static long plane_out(const LuPoolGeom *g) {
+  return g->oh * g->ow;
+}
+
+void lu_nn_maxpool_fprop(const LuPoolGeom *g, long B, const float *x,
+                         float *y) {
+  for (long p = 0; p < B * g->planes; p++, x += plane_in(g))
+    for (long i = 0; i < g->oh; i++)
+      for (long j = 0; j < g->ow; j++) {
+        const float *w = window(g, x, i, j);
+        *y++ = w[window_argmax(g, w)];
+      }
+}
+
+void lu_nn_maxpool_back(const LuPoolGeom *g, long B, const float *x,
+                        const float *d, float *dx) {
+  memset(dx, 0, sizeof(float) * (size_t)(B * g->planes * plane_in(g)));
+  for (long p = 0; p < B * g->planes; p++, x += plane_in(g), dx += plane_in(g))
+    for (long i = 0; i < g->oh; i++)
+      for (long j = 0; j < g->ow; j++) {
+        const float *w = window(g, x, i, j);
+        dx[w - x + window_argmax(g, w)] += *d++;
+      }
+}
+
+void lu_nn_avgpool_fprop(const LuPoolGeom *g, long B, const float *x,
+                         float *y) {
+  float scale = 1.0f / ((float)g->k * (float)g->k);
+  for (long p = 0; p < B * g->planes; p++, x += plane_in(g))
+    for (long i = 0; i < g->oh; i++)
+      for (long j = 0; j < g->ow; j++)
+        *y++ = window_sum(g, window(g, x, i, j)) * scale;
+}
+
+/* Adds v to every element of the window at w. */
+static void window_add(const LuPoolGeom *g, float *w, float v) {
+  for (int a = 0; a < g->k; a++)
+    for (int b = 0; b < g->k; b++)
+      w[a * g->iw + b] += v;
+}
+
+void lu_nn_avgpool_back(const LuPoolGeom *g, long B, float scale,
+                        const float *d, float *dx) {
+  memset(dx, 0, sizeof(float) * (size_t)(B * g->planes * plane_in(g)));
+  for (long p = 0; p < B * g->planes; p++, dx += plane_in(g))
+    for (long i = 0; i < g->oh; i++)
+      for (long j = 0; j < g->ow; j++)
+        window_add(g, dx + (window(g, dx, i, j) - dx), scale * *d++);
+}
+
+void lu_nn_subsample_fprop(const LuPoolGeom *g, long B, const float *w,
+                           const float *b, const float *x, float *y) {
+  lu_nn_avgpool_fprop(g, B, x, y);
+  for (long p = 0; p < B * g->planes; p++)
+    for (long o = 0; o < plane_out(g); o++, y++)
+      *y = w[p % g->planes] * *y + b[p % g->planes];
+}
+
+/* The subsampling's backward passes: d is dy (SQ false) or ddy (SQ true);
+   each window's mean m and the plane's coefficient c give dw += m d, db +=
+   d, dx = c d / k^2 over the window, squared factors when SQ. Windows do
+   not overlap, so dx is written once. */
+static inline void subsample_back(bool SQ, const LuPoolGeom *g, long B,
+                                  const float *w, const float *x,
+                                  const float *d, float *dx, float *dw,
+                                  float *db) {
+  float kk = 1.0f / ((float)g->k * (float)g->k);
+  for (long p = 0; p < B * g->planes; p++, x += plane_in(g)) {
+    long q = p % g->planes;
+    float c = w[q] * kk, sw = 0, sb = 0;
+    for (long i = 0; i < g->oh; i++)
+      for (long j = 0; j < g->ow; j++, d++) {
+        const float *win = window(g, x, i, j);
+        float m = window_sum(g, win) * kk;
+        sw += (SQ ? m * m : m) * *d;
+        sb += *d;
+        if (!dx)
+          continue;
+        float v = (SQ ? c * c : c) * *d;
+        float *dwin = dx + p * plane_in(g) + (win - x);
+        for (int a = 0; a < g->k; a++)
+          for (int e = 0; e < g->k; e++)
+            dwin[a * g->iw + e] = v;
+      }
+    dw[q] += sw;
+    db[q] += sb;
+  }
+}
+
+void lu_nn_subsample_bprop(const LuPoolGeom *g, long B, const float *w,
+                           const float *x, const float *dy, float *dx,
+                           float *dw, float *db) {
+  subsample_back(false, g, B, w, x, dy, dx, dw, db);
+}
+
+void lu_nn_subsample_bbprop(const LuPoolGeom *g, long B, const float *w,
+                            const float *x, const float *ddy, float *ddx,
+                            float *ddw, float *ddb) {
+  subsample_back(true, g, B, w, x, ddy, ddx, ddw, ddb);
+}
+
+/* ---- Modules ------------------------------------------------------------- */
+
+typedef struct {
+  LuPoolGeom g;
+} Pool;
+
+static LuPoolGeom *geom_of(const NnModule *m) {
+  return &((Pool *)m->data)->g;
+}
+
+static bool is_subsample(const NnModule *m);
+
+/* Input [... H W]: planes of H x W, every window inside them; for
+   subsampling, H and W multiples of K. Output [... OH OW]. */
+static void pool_setup(NnModule *m, const NnShape *in, NnShape *out) {
+  LuPoolGeom *g = geom_of(m);
+  const char *kind = m->ops->kind;
+  if (in->ndim < 2)
+    lu_error("nn-seq: %s %d needs an input of 2 or more dimensions (planes "
+             "of rows and columns), got %s",
+             kind, g->k, lu_nn_shape_cstr(in));
+  g->ih = in->dim[in->ndim - 2];
+  g->iw = in->dim[in->ndim - 1];
+  g->planes = in->n / (g->ih * g->iw);
+  if (g->k > g->ih || g->k > g->iw)
+    lu_error("nn-seq: %s: a %dx%d window does not fit in the input %s", kind,
+             g->k, g->k, lu_nn_shape_cstr(in));
+  if (is_subsample(m) && (g->ih % g->k || g->iw % g->k))
+    lu_error("nn-seq: subsample %d: the input %s: its last two sizes are not "
+             "multiples of %d",
+             g->k, lu_nn_shape_cstr(in), g->k);
+  g->oh = (g->ih - g->k) / g->stride + 1;
+  g->ow = (g->iw - g->k) / g->stride + 1;
+  *out = *in;
+  out->dim[in->ndim - 2] = g->oh;
+  out->dim[in->ndim - 1] = g->ow;
+  *out = lu_nn_shape_make(out->ndim, out->dim);
+  m->macs = out->n * g->k * g->k;
+  if (is_subsample(m)) {
+    m->nw = g->planes;
+    m->np = 2 * g->planes;
+    m->conns = out->n * (g->k * g->k + 1);
+  }
+}
+
+static void maxpool_fprop(NnCtx *c, const float *x, float *y) {
+  lu_nn_maxpool_fprop(geom_of(c->m), 1, x, y);
+}
+
+static void maxpool_back(NnCtx *c, const float *x, const float *y,
+                         const float *d, float *dx) {
+  (void)y;
+  lu_nn_maxpool_back(geom_of(c->m), 1, x, d, dx);
+}
+
+static void avgpool_fprop(NnCtx *c, const float *x, float *y) {
+  lu_nn_avgpool_fprop(geom_of(c->m), 1, x, y);
+}
+
+static float inv_area(const NnModule *m) {
+  return 1.0f / ((float)geom_of(m)->k * (float)geom_of(m)->k);
+}
+
+static void avgpool_bprop(NnCtx *c, const float *x, const float *y,
+                          const float *dy, float *dx) {
+  (void)x, (void)y;
+  lu_nn_avgpool_back(geom_of(c->m), 1, inv_area(c->m), dy, dx);
+}
+
+static void avgpool_bbprop(NnCtx *c, const float *x, const float *y,
+                           const float *ddy, float *ddx) {
+  (void)x, (void)y;
+  float s = inv_area(c->m);
+  lu_nn_avgpool_back(geom_of(c->m), 1, s * s, ddy, ddx);
+}
+
+static void subsample_fprop(NnCtx *c, const float *x, float *y) {
+  lu_nn_subsample_fprop(geom_of(c->m), 1, c->w, c->w + c->m->nw, x, y);
+}
+
+static void subsample_bprop(NnCtx *c, const float *x, const float *y,
+                            const float *dy, float *dx) {
+  (void)y;
+  lu_nn_subsample_bprop(geom_of(c->m), 1, c->w, x, dy, dx, c->dw,
+                        c->dw + c->m->nw);
+}
+
+static void subsample_bbprop(NnCtx *c, const float *x, const float *y,
+                             const float *ddy, float *ddx) {
+  (void)y;
+  lu_nn_subsample_bbprop(geom_of(c->m), 1, c->w, x, ddy, ddx, c->ddw,
+                         c->ddw + c->m->nw);
+}
+
+/* As every weight: uniform in +-A/sqrt(fan-in), the fan-in of a unit being
+   the K^2 inputs of its window; biases BIAS. */
+static void subsample_init(NnModule *m, float *w, double a, double bias) {
+  double r = a / geom_of(m)->k;
+  for (long i = 0; i < m->nw; i++)
+    w[i] = (float)((2 * lu_rand_uniform() - 1) * r);
+  for (long i = m->nw; i < m->np; i++)
+    w[i] = (float)bias;
+}
+
+/* Coefficients [planes], biases [planes]. */
+static int subsample_params(const NnModule *m, NnShape shape[NN_MAXPARAMS]) {
+  shape[0] = shape[1] = lu_nn_shape_make(1, &geom_of(m)->planes);
+  return 2;
+}
+
+static void pool_describe(NnModule *m, LuBuf *b) {
+  const LuPoolGeom *g = geom_of(m);
+  lu_buf_printf(b, "%s %dx%d", m->ops->kind, g->k, g->k);
+  if (g->stride != g->k)
+    lu_buf_printf(b, " stride %d", g->stride);
+}
+
+static const NnOps maxpool_ops = {.kind = "maxpool",
+                                  .setup = pool_setup,
+                                  .fprop = maxpool_fprop,
+                                  .bprop = maxpool_back,
+                                  .bbprop = maxpool_back,
+                                  .describe = pool_describe};
+
+static const NnOps avgpool_ops = {.kind = "avgpool",
+                                  .setup = pool_setup,
+                                  .fprop = avgpool_fprop,
+                                  .bprop = avgpool_bprop,
+                                  .bbprop = avgpool_bbprop,
+                                  .describe = pool_describe};
+
+static const NnOps subsample_ops = {.kind = "subsample",
+                                    .setup = pool_setup,
+                                    .fprop = subsample_fprop,
+                                    .bprop = subsample_bprop,
+                                    .bbprop = subsample_bbprop,
+                                    .init = subsample_init,
+                                    .describe = pool_describe,
+                                    .params = subsample_params};
+
+static bool is_subsample(const NnModule *m) {
+  return m->ops == &subsample_ops;
+}
+
+/* A module of ops with window K (argument 0) and stride argument 1
+   (default K) when has_stride. */
+static LuValue *pool_new(const NnOps *ops, LuValue **argv, int argc,
+                         bool has_stride) {
+  NnModule *m = lu_nn_module_new(ops, sizeof(Pool));
+  LuPoolGeom *g = geom_of(m);
+  g->k = g->stride = lu_nn_arg_range(argv, 0, 1, 10000);
+  if (has_stride && lu_arg_given(argv, argc, 1))
+    g->stride = lu_nn_arg_range(argv, 1, 1, 10000);
+  return m->self;
+}
+
+LU_DEFUN(nn_maxpool, "(nn-maxpool K [STRIDE])",
+         "A max-pooling module: each output is the largest element of a KxK "
+         "window of its input's last two dimensions ([C H W] or [H W], "
+         "plane by plane), windows STRIDE apart (default K); output [C OH "
+         "OW] with OH = (H - K) / STRIDE + 1 rounded down, the same for OW. "
+         "The gradient goes to the first largest element of each window.") {
+  return pool_new(&maxpool_ops, argv, argc, true);
+}
+
+LU_DEFUN(nn_avgpool, "(nn-avgpool K [STRIDE])",
+         "An average-pooling module: each output is the mean of a KxK "
+         "window of its input's last two dimensions, windows STRIDE apart "
+         "(default K); shapes as nn-maxpool.") {
+  return pool_new(&avgpool_ops, argv, argc, true);
+}
+
+LU_DEFUN(nn_subsample, "(nn-subsample K)",
+         "LeNet-5's subsampling module: the mean of each KxK window of its "
+         "input's last two dimensions (windows K apart, the sizes multiples "
+         "of K), times a trainable coefficient plus a trainable bias, one "
+         "pair per plane. Parameters: the coefficients [planes], then the "
+         "biases [planes]; nn-init draws the coefficients as any weight with "
+         "a fan-in of K^2.") {
+  return pool_new(&subsample_ops, argv, argc, false);
+}
+
+static LuBuiltin *const pool_builtins[] = {
+    &nn_maxpool_builtin, &nn_avgpool_builtin, &nn_subsample_builtin, NULL};
+
+void lu_nn_pool_open(void) {
+  lu_register(pool_builtins);
+}
