@@ -577,6 +577,7 @@ LU_DEFUN(nn_init, "(nn-init NET A [BIAS])",
   double a = lu_arg_num(argv, 1);
   double b = lu_arg_given(argv, argc, 2) ? lu_arg_num(argv, 2) : 0;
   lu_nn_init_params(n, a, b, true);
+  lu_nn_mask_apply(n);
   return argv[0];
 }
 
@@ -625,6 +626,7 @@ LU_DEFUN(nn_summary, "(nn-summary NET)",
     tp += np, tc += m->conns, tm += m->macs;
   }
   printf("%-5s %-42s %-12s %8ld %12ld %12ld\n", "", "total", "", tp, tc, tm);
+  lu_nn_mask_summary(n);
   fflush(stdout);
   return lu_list(3, lu_number((double)tp), lu_number((double)tc),
                  lu_number((double)tm));
@@ -677,6 +679,7 @@ void lu_net_open(void) {
     families[i]();
   lu_nn_cost_open();
   lu_nn_optim_open();
+  lu_nn_mask_open();
   lu_nn_train_open();
   lu_nn_check_open();
 }

@@ -150,6 +150,7 @@ struct LuNet {
   bool fresh;    /* an nn-fprop was done */
   LuValue *self;
   NnModule *outer; /* the container running it inside another net */
+  float *mask;     /* 0/1 per parameter, or NULL (nn_mask.c) */
 };
 
 extern const LuCType lu_nn_net_ctype, lu_nn_module_ctype;
@@ -263,6 +264,14 @@ bool lu_nn_opt_is(const NnOpt *o, const char *name);
 void lu_nn_opt_bind(NnOpt *o, LuNet *n);
 void lu_nn_opt_step(NnOpt *o, LuNet *n, bool clear);
 
+/* ---- Masks (nn_mask.c) ----------------------------------------------------
+ */
+
+/* Zeroes the parameters masked in n and in the nets inside it. */
+void lu_nn_mask_apply(LuNet *n);
+/* Prints nn-summary's line of live parameters when n has a mask. */
+void lu_nn_mask_summary(const LuNet *n);
+
 void lu_nn_squash_open(void);
 void lu_nn_conv_open(void);
 void lu_nn_linear_open(void);
@@ -276,6 +285,7 @@ void lu_nn_activation_open(void);
 void lu_nn_rbf_open(void);
 void lu_nn_cost_open(void);
 void lu_nn_optim_open(void);
+void lu_nn_mask_open(void);
 void lu_nn_train_open(void);
 void lu_nn_check_open(void);
 

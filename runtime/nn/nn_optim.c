@@ -210,6 +210,7 @@ void lu_nn_opt_bind(NnOpt *o, LuNet *n) {
 
 void lu_nn_opt_step(NnOpt *o, LuNet *n, bool clear) {
   o->kind->step(o, n, clear);
+  lu_nn_mask_apply(n);
 }
 
 LU_DEFUN(nn_optimizer_state, "(nn-optimizer-state OPT [NET])",
