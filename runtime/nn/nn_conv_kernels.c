@@ -393,7 +393,8 @@ void lu_nn_conv_fprop(const LuConvGeom *g, const float *w, const float *b,
                       const float *x, float *s, LuSquash f, float *y,
                       float *scratch) {
   ConvScratch cs = conv_scratch(g, scratch);
-  lu_nn_conv_unfold(g, x, scratch);
+  conv_pad(g, x, cs.xp);
+  conv_im2col(g, cs.xp, cs.col);
   int np = g->np;
   for (int o = 0; o < g->nout;) {
     if (g->same4[o]) {
