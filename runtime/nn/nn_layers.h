@@ -33,6 +33,15 @@ void lu_nn_avgpool_fprop(const LuPoolGeom *g, long B, const float *x, float *y);
    1/k^2 for the gradient, 1/k^4 for the second derivatives. */
 void lu_nn_avgpool_back(const LuPoolGeom *g, long B, float scale,
                         const float *d, float *dx);
+/* The reference twins of the four above: the plain loops. */
+void lu_nn_ref_maxpool_fprop(const LuPoolGeom *g, long B, const float *x,
+                             float *y);
+void lu_nn_ref_maxpool_back(const LuPoolGeom *g, long B, const float *x,
+                            const float *d, float *dx);
+void lu_nn_ref_avgpool_fprop(const LuPoolGeom *g, long B, const float *x,
+                             float *y);
+void lu_nn_ref_avgpool_back(const LuPoolGeom *g, long B, float scale,
+                            const float *d, float *dx);
 /* LeNet-5's subsampling (windows k apart, k dividing the sizes): y = w[p]
    mean + b[p] in plane p. */
 void lu_nn_subsample_fprop(const LuPoolGeom *g, long B, const float *w,

@@ -5,10 +5,16 @@
    pair per plane), with their kernels. */
 #include "nn_impl.h"
 #include "nn_layers.h"
+#include "nn_simd.h"
 
 #include <string.h>
 
 /* ---- Kernels ------------------------------------------------------------- */
+
+/* The reference kernels are the plain loops of the definitions; the
+   optimised ones handle the usual windows that tile the planes (stride K,
+   K = 2 or 3) with K a constant, so that the loops over a window unroll
+   and those along a row vectorise, in the same order of operations. */
 
 /* The top-left element of output (i, j)'s window in plane xp. */
 static const float *window(const LuPoolGeom *g, const float *xp, long i,
@@ -16,25 +22,37 @@ static const float *window(const LuPoolGeom *g, const float *xp, long i,
   return xp + i * g->stride * g->iw + j * g->stride;
 }
 
-static float window_sum(const LuPoolGeom *g, const float *w) {
+/* The sum of the k x k window at w, in rows of iw. */
+INLINE float window_sum(int k, long iw, const float *w) {
   float s = 0;
-  for (int a = 0; a < g->k; a++)
-    for (int b = 0; b < g->k; b++)
-      s += w[a * g->iw + b];
+  for (int a = 0; a < k; a++)
+    for (int b = 0; b < k; b++)
+      s += w[a * iw + b];
   return s;
 }
 
 /* The offset from w of the window's first largest element; a NaN, when
    there is one, counts as the largest (it propagates, as in PyTorch). */
-static long window_argmax(const LuPoolGeom *g, const float *w) {
+INLINE long window_argmax(int k, long iw, const float *w) {
   long best = 0;
-  for (int a = 0; a < g->k; a++)
-    for (int b = 0; b < g->k; b++) {
-      float v = w[a * g->iw + b];
+  for (int a = 0; a < k; a++)
+    for (int b = 0; b < k; b++) {
+      float v = w[a * iw + b];
       if (v > w[best] || (v != v && w[best] == w[best]))
-        best = a * g->iw + b;
+        best = a * iw + b;
     }
   return best;
+}
+
+/* The largest element by the same rule, as selects that vectorise. */
+INLINE float window_max(int k, long iw, const float *w) {
+  float m = w[0];
+  for (int a = 0; a < k; a++)
+    for (int b = 0; b < k; b++) {
+      float v = w[a * iw + b];
+      m = v > m || (v != v && m == m) ? v : m;
+    }
+  return m;
 }
 
 static long plane_in(const LuPoolGeom *g) {
@@ -45,50 +63,128 @@ static long plane_out(const LuPoolGeom *g) {
   return g->oh * g->ow;
 }
 
-void lu_nn_maxpool_fprop(const LuPoolGeom *g, long B, const float *x,
-                         float *y) {
+static float inv_area(int k) {
+  return 1.0f / ((float)k * (float)k);
+}
+
+void lu_nn_ref_maxpool_fprop(const LuPoolGeom *g, long B, const float *x,
+                             float *y) {
   for (long p = 0; p < B * g->planes; p++, x += plane_in(g))
     for (long i = 0; i < g->oh; i++)
       for (long j = 0; j < g->ow; j++) {
         const float *w = window(g, x, i, j);
-        *y++ = w[window_argmax(g, w)];
+        *y++ = w[window_argmax(g->k, g->iw, w)];
       }
 }
 
-void lu_nn_maxpool_back(const LuPoolGeom *g, long B, const float *x,
-                        const float *d, float *dx) {
+void lu_nn_ref_maxpool_back(const LuPoolGeom *g, long B, const float *x,
+                            const float *d, float *dx) {
   memset(dx, 0, sizeof(float) * (size_t)(B * g->planes * plane_in(g)));
   for (long p = 0; p < B * g->planes; p++, x += plane_in(g), dx += plane_in(g))
     for (long i = 0; i < g->oh; i++)
       for (long j = 0; j < g->ow; j++) {
         const float *w = window(g, x, i, j);
-        dx[w - x + window_argmax(g, w)] += *d++;
+        dx[w - x + window_argmax(g->k, g->iw, w)] += *d++;
       }
+}
+
+void lu_nn_ref_avgpool_fprop(const LuPoolGeom *g, long B, const float *x,
+                             float *y) {
+  for (long p = 0; p < B * g->planes; p++, x += plane_in(g))
+    for (long i = 0; i < g->oh; i++)
+      for (long j = 0; j < g->ow; j++)
+        *y++ = window_sum(g->k, g->iw, window(g, x, i, j)) * inv_area(g->k);
+}
+
+void lu_nn_ref_avgpool_back(const LuPoolGeom *g, long B, float scale,
+                            const float *d, float *dx) {
+  memset(dx, 0, sizeof(float) * (size_t)(B * g->planes * plane_in(g)));
+  for (long p = 0; p < B * g->planes; p++, dx += plane_in(g))
+    for (long i = 0; i < g->oh; i++)
+      for (long j = 0; j < g->ow; j++) {
+        float *w = dx + (window(g, dx, i, j) - dx), v = scale * *d++;
+        for (int a = 0; a < g->k; a++)
+          for (int b = 0; b < g->k; b++)
+            w[a * g->iw + b] += v;
+      }
+}
+
+/* The optimised kernels for windows of K x K, K apart: each output row i
+   reads input rows K i to K i + K - 1 (row r, of iw floats). MAX: the
+   largest element, else the mean. */
+INLINE void tiled_fprop(const int K, bool MAX, const LuPoolGeom *g, long B,
+                        const float *x, float *y) {
+  float scale = inv_area(K);
+  for (long p = 0; p < B * g->planes; p++, x += plane_in(g))
+    for (long i = 0; i < g->oh; i++, y += g->ow) {
+      const float *r = x + i * K * g->iw;
+      for (long j = 0; j < g->ow; j++)
+        y[j] = MAX ? window_max(K, g->iw, r + j * K)
+                   : window_sum(K, g->iw, r + j * K) * scale;
+    }
+}
+
+/* dx of the tiled windows: each window's d[i][j] times scale on every
+   element (MAX: on its first largest, 0 elsewhere); the rows and columns
+   no window covers, 0. */
+INLINE void tiled_back(const int K, bool MAX, const LuPoolGeom *g, long B,
+                       float scale, const float *x, const float *d, float *dx) {
+  bool spare = g->oh * K < g->ih || g->ow * K < g->iw;
+  for (long p = 0; p < B * g->planes; p++, dx += plane_in(g)) {
+    const float *xp = MAX ? x + p * plane_in(g) : NULL;
+    if (spare)
+      memset(dx, 0, sizeof(float) * (size_t)plane_in(g));
+    for (long i = 0; i < g->oh; i++, d += g->ow) {
+      float *r = dx + i * K * g->iw;
+      for (long j = 0; j < g->ow; j++)
+        for (int a = 0; a < K; a++)
+          for (int b = 0; b < K; b++)
+            r[a * g->iw + j * K + b] = MAX ? 0 : scale * d[j];
+      for (long j = 0; MAX && j < g->ow; j++) {
+        long o = i * K * g->iw + j * K;
+        dx[o + window_argmax(K, g->iw, xp + o)] = d[j];
+      }
+    }
+  }
+}
+
+/* Calls the optimised kernel for windows that tile, else the reference. */
+#define TILED(g, fast, ref)                                                    \
+  do {                                                                         \
+    if ((g)->k == (g)->stride && (g)->k == 2)                                  \
+      fast(2);                                                                 \
+    else if ((g)->k == (g)->stride && (g)->k == 3)                             \
+      fast(3);                                                                 \
+    else                                                                       \
+      ref;                                                                     \
+  } while (0)
+
+void lu_nn_maxpool_fprop(const LuPoolGeom *g, long B, const float *x,
+                         float *y) {
+#define F(K) tiled_fprop(K, true, g, B, x, y)
+  TILED(g, F, lu_nn_ref_maxpool_fprop(g, B, x, y));
+#undef F
+}
+
+void lu_nn_maxpool_back(const LuPoolGeom *g, long B, const float *x,
+                        const float *d, float *dx) {
+#define F(K) tiled_back(K, true, g, B, 1, x, d, dx)
+  TILED(g, F, lu_nn_ref_maxpool_back(g, B, x, d, dx));
+#undef F
 }
 
 void lu_nn_avgpool_fprop(const LuPoolGeom *g, long B, const float *x,
                          float *y) {
-  float scale = 1.0f / ((float)g->k * (float)g->k);
-  for (long p = 0; p < B * g->planes; p++, x += plane_in(g))
-    for (long i = 0; i < g->oh; i++)
-      for (long j = 0; j < g->ow; j++)
-        *y++ = window_sum(g, window(g, x, i, j)) * scale;
-}
-
-/* Adds v to every element of the window at w. */
-static void window_add(const LuPoolGeom *g, float *w, float v) {
-  for (int a = 0; a < g->k; a++)
-    for (int b = 0; b < g->k; b++)
-      w[a * g->iw + b] += v;
+#define F(K) tiled_fprop(K, false, g, B, x, y)
+  TILED(g, F, lu_nn_ref_avgpool_fprop(g, B, x, y));
+#undef F
 }
 
 void lu_nn_avgpool_back(const LuPoolGeom *g, long B, float scale,
                         const float *d, float *dx) {
-  memset(dx, 0, sizeof(float) * (size_t)(B * g->planes * plane_in(g)));
-  for (long p = 0; p < B * g->planes; p++, dx += plane_in(g))
-    for (long i = 0; i < g->oh; i++)
-      for (long j = 0; j < g->ow; j++)
-        window_add(g, dx + (window(g, dx, i, j) - dx), scale * *d++);
+#define F(K) tiled_back(K, false, g, B, scale, NULL, d, dx)
+  TILED(g, F, lu_nn_ref_avgpool_back(g, B, scale, d, dx));
+#undef F
 }
 
 void lu_nn_subsample_fprop(const LuPoolGeom *g, long B, const float *w,
@@ -114,7 +210,7 @@ static inline void subsample_back(bool SQ, const LuPoolGeom *g, long B,
     for (long i = 0; i < g->oh; i++)
       for (long j = 0; j < g->ow; j++, d++) {
         const float *win = window(g, x, i, j);
-        float m = window_sum(g, win) * kk;
+        float m = window_sum(g->k, g->iw, win) * kk;
         sw += (SQ ? m * m : m) * *d;
         sb += *d;
         if (!dx)
@@ -188,34 +284,35 @@ static void pool_setup(NnModule *m, const NnShape *in, NnShape *out) {
 }
 
 static void maxpool_fprop(NnCtx *c, const float *x, float *y) {
-  lu_nn_maxpool_fprop(geom_of(c->m), 1, x, y);
+  (c->ref ? lu_nn_ref_maxpool_fprop : lu_nn_maxpool_fprop)(geom_of(c->m), 1, x,
+                                                           y);
 }
 
 static void maxpool_back(NnCtx *c, const float *x, const float *y,
                          const float *d, float *dx) {
   (void)y;
-  lu_nn_maxpool_back(geom_of(c->m), 1, x, d, dx);
+  (c->ref ? lu_nn_ref_maxpool_back : lu_nn_maxpool_back)(geom_of(c->m), 1, x, d,
+                                                         dx);
 }
 
 static void avgpool_fprop(NnCtx *c, const float *x, float *y) {
-  lu_nn_avgpool_fprop(geom_of(c->m), 1, x, y);
-}
-
-static float inv_area(const NnModule *m) {
-  return 1.0f / ((float)geom_of(m)->k * (float)geom_of(m)->k);
+  (c->ref ? lu_nn_ref_avgpool_fprop : lu_nn_avgpool_fprop)(geom_of(c->m), 1, x,
+                                                           y);
 }
 
 static void avgpool_bprop(NnCtx *c, const float *x, const float *y,
                           const float *dy, float *dx) {
   (void)x, (void)y;
-  lu_nn_avgpool_back(geom_of(c->m), 1, inv_area(c->m), dy, dx);
+  (c->ref ? lu_nn_ref_avgpool_back : lu_nn_avgpool_back)(
+      geom_of(c->m), 1, inv_area(geom_of(c->m)->k), dy, dx);
 }
 
 static void avgpool_bbprop(NnCtx *c, const float *x, const float *y,
                            const float *ddy, float *ddx) {
   (void)x, (void)y;
-  float s = inv_area(c->m);
-  lu_nn_avgpool_back(geom_of(c->m), 1, s * s, ddy, ddx);
+  float s = inv_area(geom_of(c->m)->k);
+  (c->ref ? lu_nn_ref_avgpool_back : lu_nn_avgpool_back)(geom_of(c->m), 1,
+                                                         s * s, ddy, ddx);
 }
 
 static void subsample_fprop(NnCtx *c, const float *x, float *y) {

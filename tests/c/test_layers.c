@@ -145,6 +145,44 @@ static void test_pool_batch(void **state) {
   }
 }
 
+/* The optimised pooling kernels against their reference twins, NaNs and
+   ties included, on windows that tile with and without spare rows and
+   columns, and on others (which use the reference). */
+static void test_pool_agree(void **state) {
+  (void)state;
+  LuPoolGeom gs[] = {
+      {.planes = 3, .ih = 16, .iw = 16, .k = 2, .stride = 2},
+      {.planes = 2, .ih = 7, .iw = 9, .k = 2, .stride = 2},
+      {.planes = 2, .ih = 9, .iw = 10, .k = 3, .stride = 3},
+      {.planes = 1, .ih = 8, .iw = 8, .k = 3, .stride = 2},
+  };
+  for (size_t t = 0; t < sizeof gs / sizeof *gs; t++) {
+    LuPoolGeom *g = &gs[t];
+    g->oh = (g->ih - g->k) / g->stride + 1;
+    g->ow = (g->iw - g->k) / g->stride + 1;
+    long B = 2, ni = B * g->planes * g->ih * g->iw,
+         no = B * g->planes * g->oh * g->ow;
+    float *x = noise(ni), *d = noise(no);
+    x[3] = x[4] = 0.5f; /* a tie */
+    x[ni - 1] = NAN;
+    float *y = zeros(no), *yr = zeros(no), *dx = noise(ni), *dxr = zeros(ni);
+    lu_nn_maxpool_fprop(g, B, x, y);
+    lu_nn_ref_maxpool_fprop(g, B, x, yr);
+    assert_memory_equal(y, yr, sizeof(float) * (size_t)no);
+    lu_nn_maxpool_back(g, B, x, d, dx);
+    lu_nn_ref_maxpool_back(g, B, x, d, dxr);
+    assert_memory_equal(dx, dxr, sizeof(float) * (size_t)ni);
+    x[ni - 1] = 0.25f;
+    lu_nn_avgpool_fprop(g, B, x, y);
+    lu_nn_ref_avgpool_fprop(g, B, x, yr);
+    assert_memory_equal(y, yr, sizeof(float) * (size_t)no);
+    lu_nn_avgpool_back(g, B, 0.25f, d, dx);
+    lu_nn_ref_avgpool_back(g, B, 0.25f, d, dxr);
+    assert_memory_equal(dx, dxr, sizeof(float) * (size_t)ni);
+    free(x), free(d), free(y), free(yr), free(dx), free(dxr);
+  }
+}
+
 /* ---- Batch normalisation ---------------------------------------------- */
 
 /* sum r y over B C S outputs of batch-normalised x, the statistics the
@@ -310,6 +348,7 @@ int main(void) {
       cmocka_unit_test(test_pool_values),
       cmocka_unit_test(test_subsample_values),
       cmocka_unit_test(test_pool_batch),
+      cmocka_unit_test(test_pool_agree),
       cmocka_unit_test(test_batchnorm_batch),
       cmocka_unit_test(test_batchnorm_constant_stats),
       cmocka_unit_test(test_activations),
