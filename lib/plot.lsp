@@ -162,8 +162,9 @@ and without the series left with no points."
 
 (de svg-panel (x0 y0 w h panel xlabel)
   "The SVG elements (a list of strings) of one panel whose plot area is W x H
-at X0 Y0. PANEL is (YLABEL SCALE SERIES): SCALE 'linear or 'log (log falls
-back to linear when a value is not positive), SERIES a list of (NAME POINTS),
+at X0 Y0. PANEL is (YLABEL SCALE SERIES [XSCALE]): SCALE (of y) and XSCALE
+(of x, default 'linear) 'linear or 'log (log falls back to linear when a
+value is not positive), SERIES a list of (NAME POINTS),
 POINTS a list of (X Y); points that are not finite are left out, and
 series of at most 40 points get a dot at each."
   (let* ((ylabel (nth 0 panel))
@@ -171,8 +172,10 @@ series of at most 40 points get a dot at each."
          (xb (plot-points-bounds series 0))
          (yb (plot-points-bounds series 1))
          (logp (and (eq (nth 1 panel) 'log) (> (car yb) 0)))
-         (xs (plot-linear-scale (car xb) (cadr xb) 8
-                                (and (integerp (car xb)) (integerp (cadr xb)) 1)))
+         (xs (if (and (eq (nth 3 panel) 'log) (> (car xb) 0))
+                 (plot-log-scale (car xb) (cadr xb))
+               (plot-linear-scale (car xb) (cadr xb) 8
+                                  (and (integerp (car xb)) (integerp (cadr xb)) 1))))
          (ys (if logp (plot-log-scale (car yb) (cadr yb))
                (plot-linear-scale (min 0 (car yb)) (cadr yb) 6)))
          (px (lambda (x) (+ x0 (* w (plot-scale-fraction xs x)))))
