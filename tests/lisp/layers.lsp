@@ -46,6 +46,14 @@
   (nn-fprop n [[0 0 0] [0 9 0] [0 0 0]])
   (assert (near (nn-bprop n [[1 2] [3 4]]) [[0 0 0] [0 10 0] [0 0 0]])))
 
+;; the optimised kernels (windows that tile) and the reference ones agree
+(let* ((x (rand-tensor '(3 8 9))) (dy (rand-tensor '(3 4 4)))
+       (n (nn-seq '(3 8 9) (nn-maxpool 2))) (y (nn-fprop n x)) (dx (nn-bprop n dy)))
+  (nn-reference t)
+  (assert (= 0 (max-diff y (nn-fprop n x))))
+  (assert (= 0 (max-diff dx (nn-bprop n dy))))
+  (nn-reference ()))
+
 ;; ---- Subsampling: values and parameters
 
 (let* ((m (nn-subsample 2))
