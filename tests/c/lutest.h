@@ -106,6 +106,19 @@ static inline void lt_assert_where(LuValue *err, const char *file, int line,
 
 /* ---- ./lush89 as a child process -------------------------------------- */
 
+/* AddressSanitizer reserves terabytes of shadow memory at start-up: a
+   child under an address-space limit cannot even start. */
+#if defined(__SANITIZE_ADDRESS__)
+#define LT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LT_ASAN 1
+#endif
+#endif
+#ifndef LT_ASAN
+#define LT_ASAN 0
+#endif
+
 typedef struct {
   const char *program;    /* what to run; NULL: ./lush89 */
   const char *input;      /* written to stdin, then closed; NULL: empty */

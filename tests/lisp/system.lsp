@@ -5,6 +5,8 @@
 (assert (equal (read "(a 1 \"s\" (b . c))") '(a 1 "s" (b . c))))
 (assert (= (read "  42 ; comment") 42))
 (assert (eq (read "sym other") 'sym))
+(assert-error (read "(a \0 b)") "syntax error: NUL byte")
+(assert-error (read "1e999") "syntax error: number out of range")
 (assert (equal (read "'x") ''x))
 (assert-error (read "") "read: the string holds no form")
 (assert-error (read "  ; only a comment") "read: the string holds no form")
