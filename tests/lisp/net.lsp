@@ -660,3 +660,16 @@ input and parameter second derivatives against fd-gn."
 (let ((a (new affine 3)))
   (nn-seq '(3) a)
   (assert-error (nn-seq '(3) (nn-concat a)) "belongs to another net"))
+
+;; ---- A Lisp cost in the checks; Lisp parameters saved and loaded
+(let ((n (nn-seq '(4) (nn-linear 3) (new affine 3))))
+  (assert (check-ok (nn-gradcheck n (rand-tensor '(4)) (rand-tensor '(3)) lisp-mse))))
+(let* ((file (sprintf "%s/lush89-affine-%d.idx" (or (getenv "TMPDIR") "/tmp")
+                      (floor (* 1000000 (clock)))))
+       (a (new affine 3)) (b (new affine 3))
+       (na (nn-seq '(3) a (nn-linear 2))) (nb (nn-seq '(3) b (nn-linear 2))))
+  (idx-rand (==> a scale) -1 1)
+  (nn-save na file)
+  (nn-load nb file)
+  (assert (equal (matrix->list (==> a scale)) (matrix->list (==> b scale))))
+  (sys (concat "rm -f " file)))
