@@ -260,8 +260,7 @@ static void conv_pad(const LuConvGeom *g, const float *x, float *xp) {
           continue;
         const float *row = x + i * ihw + (long)iy * iw;
         vstore(xp + i * plane + ph * phase + (long)r * rw,
-               vsel(mask, __builtin_shuffle(vload(row), vload(row + VL), idx),
-                    pad));
+               vsel(mask, vshuffle2(vload(row), vload(row + VL), idx), pad));
       }
     }
 }
@@ -296,7 +295,7 @@ static void conv_im2col(const LuConvGeom *g, const float *xp, float *col) {
         for (int k = 0; k < kk; k++) {
           const float *at = base + i * plane + g->tapoff[k];
           vstore(col + ((long)i * kk + k) * np + t,
-                 __builtin_shuffle(vload(at), vload(at + VL), idx));
+                 vshuffle2(vload(at), vload(at + VL), idx));
         }
     }
     return;
@@ -461,9 +460,8 @@ INLINE void back_input_block(bool SQ, bool PERM, int G, int KB,
       memcpy(&lo, g->tinv + tile * 2 * VL, sizeof lo);
       memcpy(&hi, g->tinv + tile * 2 * VL + VL, sizeof hi);
       dst = dph + g->tapoff[k0 + kb] + g->tbase[tile];
-      vstore(dst, vload(dst) + __builtin_shuffle(acc[kb][j], (vf){}, lo));
-      vstore(dst + VL,
-             vload(dst + VL) + __builtin_shuffle(acc[kb][j], (vf){}, hi));
+      vstore(dst, vload(dst) + vshuffle2(acc[kb][j], (vf){}, lo));
+      vstore(dst + VL, vload(dst + VL) + vshuffle2(acc[kb][j], (vf){}, hi));
     }
 }
 

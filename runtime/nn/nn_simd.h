@@ -29,6 +29,23 @@ typedef int32_t vi __attribute__((vector_size(VL * sizeof(int32_t))));
 
 #define INLINE static inline __attribute__((always_inline))
 
+/* Lane i of the result is lane idx[i] of the 2 VL lanes of a then b (idx
+   in [0, 2 VL)). gcc has it as one builtin; clang (the sanitizer build)
+   only with constant indices, so there it is spelled out. */
+#if defined(__clang__)
+INLINE vf vshuffle2(vf a, vf b, vi idx) {
+  float t[2 * VL];
+  memcpy(t, &a, sizeof a);
+  memcpy(t + VL, &b, sizeof b);
+  vf r;
+  for (int i = 0; i < VL; i++)
+    r[i] = t[idx[i] & (2 * VL - 1)];
+  return r;
+}
+#else
+#define vshuffle2(a, b, idx) __builtin_shuffle(a, b, idx)
+#endif
+
 /* a * b + c in one rounding where the machine has FMA: gcc does not
    contract a * b + c itself under -std=c11. */
 INLINE vf vfma(vf a, vf b, vf c) {
@@ -94,8 +111,8 @@ INLINE vf vsum_many(vf a[VL]) {
     vi lo = iota + (iota & -h), hi = lo + h;
 #pragma GCC unroll 8
     for (int m = 0; m < n / 2; m++)
-      a[m] = __builtin_shuffle(a[2 * m], a[2 * m + 1], lo) +
-             __builtin_shuffle(a[2 * m], a[2 * m + 1], hi);
+      a[m] = vshuffle2(a[2 * m], a[2 * m + 1], lo) +
+             vshuffle2(a[2 * m], a[2 * m + 1], hi);
   }
   return a[0];
 }
