@@ -19,4 +19,5 @@ def best_of_3(f, arg):
     return best
 
 print("fib25 %.4f" % best_of_3(fib, 25))
+print("fib30 %.4f" % best_of_3(fib, 30))
 print("loop3M %.4f" % best_of_3(arith, 3000000))

@@ -11,6 +11,14 @@ if command -v python3 >/dev/null; then
 else
   cat /tmp/lush89-bench.$$
 fi
+if command -v lua5.4 >/dev/null; then
+  echo "== interpreter: lush89 vs $(lua5.4 -v 2>&1 | cut -d' ' -f1-2)"
+  lua5.4 bench/interp.lua > /tmp/lua-bench.$$
+  join /tmp/lush89-bench.$$ /tmp/lua-bench.$$ |
+    awk '{ printf "%-8s lush89 %.4f s  lua5.4 %.4f s  ratio %.2f\n", $1, $2, $3, $2 / $3 }'
+  rm -f /tmp/lua-bench.$$
+fi
+grep bytes /tmp/lush89-bench.$$
 rm -f /tmp/lush89-bench.$$ /tmp/python-bench.$$
 for b in bench/tensor.lsp bench/net.lsp bench/recipe.sh; do
   [ -e "$b" ] || continue

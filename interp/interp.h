@@ -47,10 +47,6 @@ LuValue *lu_eval_toplevel(LuValue *form, const LuLoc *at);
 const char *lu_file_name(const char *name);
 
 /* eval.c */
-LuValue *lu_progn(LuValue *body, LuValue *env);
-/* Binds a closure's parameters to argv in env; raises on arity. */
-LuValue *lu_bind_params(LuValue *fn, LuValue *env, int argc, LuValue **argv);
-LuValue **lu_env_find(LuValue *sym, LuValue *env);
 /* A printed lambda list: "(name a b &optional c)". */
 const char *lu_fn_usage(LuValue *fn);
 /* A closure or macro from (PARAMS [DOC] BODY...); raises on a bad

@@ -73,13 +73,14 @@ typedef struct LuBuiltin {
 } LuBuiltin;
 
 struct LuFn;
+struct LuCode;
 struct LuErr;
 struct LuClass;
 struct LuObject;
 
 struct LuValue {
   LuType type;
-  unsigned flags; /* LU_SYM_LOCAL, LU_ENV_CAPTURED */
+  unsigned flags; /* LU_ENV_CAPTURED */
   union {
     double num;
     struct {
@@ -114,13 +115,13 @@ struct LuValue {
 };
 
 struct LuFn {
-  LuValue *name;   /* a symbol, or () for an anonymous lambda */
-  LuValue *params; /* the lambda list as written */
-  LuValue *body;   /* list of forms; a leading doc string removed */
-  LuValue *doc;    /* string or () */
-  LuValue *env;    /* captured lexical environment */
-  LuValue *klass;  /* for methods: the class; else () */
-  int nrequired;   /* params when all are plain names, else -1 */
+  LuValue *name;       /* a symbol, or () for an anonymous lambda */
+  LuValue *params;     /* the lambda list as written */
+  LuValue *body;       /* list of forms; a leading doc string removed */
+  LuValue *doc;        /* string or () */
+  LuValue *env;        /* captured lexical environment */
+  LuValue *klass;      /* for methods: the class; else () */
+  struct LuCode *code; /* parsed and compiled (interp/code.h) */
 };
 
 struct LuErr {
@@ -144,9 +145,6 @@ struct LuObject {
   LuValue **slots; /* nslots values */
 };
 
-/* A symbol that has been bound lexically (a parameter, let, loop or slot
-   name) at least once; others are looked up as globals directly. */
-#define LU_SYM_LOCAL 1u
 /* An environment node some closure holds: loops must not reuse it. */
 #define LU_ENV_CAPTURED 2u
 

@@ -2,20 +2,20 @@
    default)...), (defmethod C name (args) body...), (new C args...) which
    calls the constructor method named C, and (==> obj method args...).
    Inside a method `this` is the object and slots read and setq like
-   variables (eval.c resolves them through the object frame). */
+   variables (the compiler resolves them through the object frame). */
 #include <string.h>
 
-#include "interp.h"
+#include "code.h"
 
 static LuValue *s_object;
 
 static struct LuClass *class_of(LuValue *v) {
-  return v->type == LU_CLASS ? v->klass : NULL;
+  return LU_IS(v, LU_CLASS) ? v->klass : NULL;
 }
 
 static LuValue *global_class(LuValue *name) {
-  LuValue *c = name->type == LU_SYMBOL ? name->sym.value : NULL;
-  if (!c || c->type != LU_CLASS)
+  LuValue *c = LU_IS(name, LU_SYMBOL) ? name->sym.value : NULL;
+  if (!c || !LU_IS(c, LU_CLASS))
     lu_error("%s: not a class: %s", lu_caller(), lu_repr_limit(name, 60));
   return c;
 }
@@ -39,11 +39,11 @@ static LuValue *make_class(LuValue *name, LuValue *super, LuValue *slots) {
   for (; slots != lu_nil; slots = lu_cdr(slots), i++) {
     LuValue *s = lu_car(slots);
     LuValue *init = lu_nil;
-    if (s->type == LU_CONS) {
+    if (LU_IS(s, LU_CONS)) {
       init = lu_cdr(s) != lu_nil ? lu_car(lu_cdr(s)) : lu_nil;
       s = lu_car(s);
     }
-    lu_check_name(s, "a slot name")->flags |= LU_SYM_LOCAL;
+    lu_check_name(s, "a slot name");
     c->slots[i] = s;
     c->inits[i] = init;
   }
@@ -93,11 +93,11 @@ LU_DEFSPECIAL(defmethod, "(defmethod CLASS NAME (PARAMS...) [DOC] BODY...)",
 }
 
 bool lu_responds(LuValue *obj, LuValue *method) {
-  return obj->type == LU_OBJECT && find_method(obj->obj->klass, method);
+  return LU_IS(obj, LU_OBJECT) && find_method(obj->obj->klass, method);
 }
 
 LuValue *lu_send(LuValue *obj, LuValue *method, int argc, LuValue **argv) {
-  if (obj->type != LU_OBJECT)
+  if (!LU_IS(obj, LU_OBJECT))
     lu_error("==>: not an object: %s", lu_repr_limit(obj, 60));
   LuValue *m = find_method(obj->obj->klass, method);
   if (!m)
@@ -105,13 +105,13 @@ LuValue *lu_send(LuValue *obj, LuValue *method, int argc, LuValue **argv) {
              method->sym.name);
   LuValue *env =
       lu_env_bind(lu_env_bind(m->fn->env, NULL, obj), lu_s_this, obj);
-  return lu_progn(m->fn->body, lu_bind_params(m, env, argc, argv));
+  return lu_call_closure(m, env, argc, argv);
 }
 
 LU_DEFSPECIAL(send, "(==> OBJECT METHOD ARGS...)",
               "Calls METHOD (unevaluated) of OBJECT with ARGS.") {
   LuValue *obj = lu_eval(lu_car(args), *env);
-  if (lu_cdr(args) == lu_nil || lu_car(lu_cdr(args))->type != LU_SYMBOL)
+  if (lu_cdr(args) == lu_nil || !LU_IS(lu_car(lu_cdr(args)), LU_SYMBOL))
     lu_error("==>: the method name must be a symbol");
   LuValue *method = lu_car(lu_cdr(args));
   LuValue *rest = lu_cdr(lu_cdr(args));
@@ -171,7 +171,7 @@ LU_DEFUN(classof, "(classof OBJECT)", "The class of OBJECT.") {
 LU_DEFUN(is_a, "(is-a OBJECT CLASS)",
          "t when OBJECT is an instance of CLASS or of a subclass of it.") {
   LuValue *c = lu_arg_type(argv, 1, LU_CLASS);
-  if (argv[0]->type != LU_OBJECT)
+  if (!LU_IS(argv[0], LU_OBJECT))
     return lu_nil;
   for (LuValue *k = argv[0]->obj->klass; k != lu_nil; k = k->klass->super)
     if (k == c)
