@@ -602,29 +602,46 @@ static void module_describe(NnModule *m, LuBuf *b) {
     lu_buf_puts(b, m->ops->kind);
 }
 
+/* The rows of n's modules; those inside a container follow its row,
+   indented by depth, and are not added to the totals (the container's row
+   counts them). */
+static void summary_rows(LuNet *n, int depth, long *tp, long *tc, long *tm) {
+  for (int i = 0; i < n->nmod; i++) {
+    NnModule *m = n->mod[i];
+    LuBuf b;
+    lu_buf_init(&b);
+    lu_buf_printf(&b, "%*s", 2 * depth, "");
+    module_describe(m, &b);
+    if (m->tie)
+      lu_buf_printf(&b, " = %d", m->tie->index + 1);
+    long np = m->tie ? 0 : m->np; /* shared weights count once */
+    char layer[16] = "";
+    if (depth == 0)
+      snprintf(layer, sizeof layer, "%d", i + 1);
+    printf("%-5s %-42s %-12s %8ld %12ld %12ld\n", layer, b.s,
+           lu_nn_shape_cstr(&n->shape[i + 1]), np, m->conns, m->macs);
+    if (depth == 0)
+      *tp += np, *tc += m->conns, *tm += m->macs;
+    LuNet **inner;
+    int k = m->ops->nets ? m->ops->nets(m, &inner) : 0;
+    for (int j = 0; j < k; j++)
+      summary_rows(inner[j], depth + 1, tp, tc, tm);
+  }
+}
+
 LU_DEFUN(nn_summary, "(nn-summary NET)",
          "Prints NET's table: for each module its output shape, parameters, "
          "connections (weighted links, biases included) and multiply-adds "
-         "per forward pass, then the totals. Returns the list (params "
-         "connections mult-adds).") {
+         "per forward pass (the modules inside a container indented below "
+         "it), then the totals. Returns the list (params connections "
+         "mult-adds).") {
   (void)argc;
   LuNet *n = lu_nn_arg_net(argv, 0);
   long tp = 0, tc = 0, tm = 0;
   printf("%-5s %-42s %-12s %8s %12s %12s\n", "layer", "module", "output",
          "params", "connections", "mult-adds");
   printf("%-5s %-42s %-12s\n", "", "input", lu_nn_shape_cstr(&n->shape[0]));
-  for (int i = 0; i < n->nmod; i++) {
-    NnModule *m = n->mod[i];
-    LuBuf b;
-    lu_buf_init(&b);
-    module_describe(m, &b);
-    if (m->tie)
-      lu_buf_printf(&b, " = %d", m->tie->index + 1);
-    long np = m->tie ? 0 : m->np; /* shared weights count once */
-    printf("%-5d %-42s %-12s %8ld %12ld %12ld\n", i + 1, b.s,
-           lu_nn_shape_cstr(&n->shape[i + 1]), np, m->conns, m->macs);
-    tp += np, tc += m->conns, tm += m->macs;
-  }
+  summary_rows(n, 0, &tp, &tc, &tm);
   printf("%-5s %-42s %-12s %8ld %12ld %12ld\n", "", "total", "", tp, tc, tm);
   lu_nn_mask_summary(n);
   fflush(stdout);
