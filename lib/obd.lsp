@@ -16,15 +16,19 @@
 
 ;; ---- The schedule and the saliencies ------------------------------------------
 
+(de obd-check-fractions (who step keep)
+  "Raises, naming WHO, unless 0 < STEP < 1 and 0 < KEEP <= 1."
+  (unless (and (> step 0) (< step 1))
+    (error "%s: the step %g is not a fraction in (0, 1)" who step))
+  (unless (and (> keep 0) (<= keep 1))
+    (error "%s: keep %g is not a fraction in (0, 1]" who keep)))
+
 (de obd-schedule (total step keep)
   "The live parameter counts of a pruning of TOTAL parameters: TOTAL first,
 then each count STEP (a fraction, 0 < STEP < 1) fewer than the one before
 (rounded, at least one fewer), the last one the round of KEEP TOTAL (0 <
 KEEP <= 1, at least 1)."
-  (unless (and (> step 0) (< step 1))
-    (error "obd-schedule: the step %g is not a fraction in (0, 1)" step))
-  (unless (and (> keep 0) (<= keep 1))
-    (error "obd-schedule: keep %g is not a fraction in (0, 1]" keep))
+  (obd-check-fractions "obd-schedule" step keep)
   (let* ((floor-count (max 1 (round (* keep total))))
          (counts (list total)))
     (while (> (car counts) floor-count)
@@ -180,9 +184,11 @@ magnitude along the same schedule, writes obd.csv, obd.svg and start.idx
 (the starting net) to --out and prints the table. Returns the rows of
 obd.csv."
   (let* ((opts (obd-options args))
-         (data (train-data opts '(1 16 16)))
+         (data (progn (when (hget opts "resume")
+                        (error "obd: --resume: a pruning run cannot resume"))
+                      (obd-check-fractions "obd" (hget opts "step") (hget opts "keep"))
+                      (train-data opts '(1 16 16))))
          (out (hget opts "out")))
-    (when (hget opts "resume") (error "obd: --resume: a pruning run cannot resume"))
     (seed (hget opts "seed"))
     (let* ((r (train-configure (lecun1989-recipe data (hget opts "optimizer")
                                                  (hget opts "lr") (hget opts "passes"))
