@@ -18,7 +18,6 @@ if command -v lua5.4 >/dev/null; then
     awk '{ printf "%-8s lush89 %.4f s  lua5.4 %.4f s  ratio %.2f\n", $1, $2, $3, $2 / $3 }'
   rm -f /tmp/lua-bench.$$
 fi
-grep bytes /tmp/lush89-bench.$$
 rm -f /tmp/lush89-bench.$$ /tmp/python-bench.$$
 for b in bench/tensor.lsp bench/net.lsp bench/recipe.sh; do
   [ -e "$b" ] || continue

@@ -7,6 +7,8 @@
 #ifndef LU_CODE_H
 #define LU_CODE_H
 
+#include <string.h>
+
 #include "interp.h"
 
 typedef struct LuNode LuNode;
@@ -21,6 +23,59 @@ struct LuNode {
 
 static inline LuValue *lu_run(LuNode *n, LuValue *env) {
   return n->op(n, env);
+}
+
+/* Numbers inside compiled code need no allocation: a double whose
+   exponent is in the middle of the range (magnitudes 2^-255 to 2^256, 0
+   excepted) travels in the pointer itself, tagged 2 in its low bits,
+   which no LuValue pointer has; its two dropped exponent bits are
+   implied by the third. The collector sees an odd-looking integer, never
+   a hidden pointer. Immediates stay inside compiled code: a value going
+   anywhere else (a builtin's argument, a global, a slot, a list, the
+   result of lu_eval or lu_apply) goes through lu_box. */
+#define LU_IMM_TAG 2u
+_Static_assert(sizeof(uintptr_t) == 8, "immediates need 64-bit pointers");
+
+static inline bool lu_imm_p(LuValue *v) {
+  return (uintptr_t)v & LU_IMM_TAG;
+}
+
+static inline LuValue *lu_imm(double x) {
+  uint64_t b;
+  memcpy(&b, &x, sizeof b);
+  unsigned top = (unsigned)(b >> 60) & 7;
+  if (top != 3 && top != 4)
+    return lu_number(x);
+  uint64_t low = b & ((UINT64_C(1) << 61) - 1);
+  return (LuValue *)(uintptr_t)((b & (UINT64_C(1) << 63)) | low << 2 |
+                                LU_IMM_TAG);
+}
+
+static inline double lu_imm_value(LuValue *v) {
+  uint64_t p = (uintptr_t)v, low = (p >> 2) & ((UINT64_C(1) << 61) - 1);
+  uint64_t b60 = low >> 60;
+  uint64_t b = (p & (UINT64_C(1) << 63)) | (b60 ^ 1) << 62 | b60 << 61 | low;
+  double x;
+  memcpy(&x, &b, sizeof x);
+  return x;
+}
+
+/* A value as the rest of the interpreter may see it. */
+static inline LuValue *lu_box(LuValue *v) {
+  return lu_imm_p(v) ? lu_number(lu_imm_value(v)) : v;
+}
+
+static inline bool lu_num_p(LuValue *v) {
+  return lu_imm_p(v) || LU_IS(v, LU_NUMBER);
+}
+
+static inline double lu_num_of(LuValue *v) {
+  return lu_imm_p(v) ? lu_imm_value(v) : LU_NUM(v);
+}
+
+/* LU_IS for values that may be immediate. */
+static inline bool lu_is(LuValue *v, LuType t) {
+  return !lu_imm_p(v) && LU_IS(v, t);
 }
 
 /* What the compiler knows of the environment at a point of the code: one
@@ -78,8 +133,8 @@ LuNode *lu_node_seq(LuNode **nodes, long n, LuValue *form);
 LuNode *lu_compile_ref(LuValue *sym, LuScope *s, LuValue *form);
 LuNode *lu_compile_set(LuValue *sym, LuScope *s, LuNode *value, LuValue *form);
 /* The cell of a variable node (a local, slot or global reference) in env;
-   NULL when n is not one. */
-LuValue **lu_ref_cell(LuNode *n, LuValue *env);
+   NULL when n is not one. *local says whether it may hold immediates. */
+LuValue **lu_ref_cell(LuNode *n, LuValue *env, bool *local);
 LuNode *lu_node_const(LuValue *v, LuValue *form);
 void *lu_node_new(size_t size, LuOp op, LuValue *form);
 /* lu_error located at n's form. */
@@ -110,7 +165,7 @@ LuValue *lu_call(LuValue *f, int argc, LuValue **argv, LuFrame *fr);
 LuValue *lu_macro_expand(LuValue *m, LuValue *args);
 /* True when v is a special form's builtin. */
 static inline bool lu_is_special(LuValue *v) {
-  return v && LU_IS(v, LU_BUILTIN) && v->builtin->special;
+  return v && lu_is(v, LU_BUILTIN) && v->builtin->special;
 }
 
 #endif

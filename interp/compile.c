@@ -34,7 +34,7 @@ LuValue **lu_list_items(LuValue *list, long *n, LuValue **dot,
                         const char *what) {
   long len = 0;
   LuValue *slow = list, *p = list;
-  for (; LU_IS(p, LU_CONS); p = lu_cdr(p)) {
+  for (; lu_is(p, LU_CONS); p = lu_cdr(p)) {
     if (++len % 2 == 0) {
       slow = lu_cdr(slow);
       if (slow == lu_cdr(p))
@@ -160,8 +160,9 @@ static LuValue *op_global(LuNode *n, LuValue *env) {
   return v;
 }
 
-LuValue **lu_ref_cell(LuNode *n, LuValue *env) {
+LuValue **lu_ref_cell(LuNode *n, LuValue *env, bool *local) {
   Ref *r = (Ref *)n;
+  *local = n->op != op_global && n->op != op_slot;
   if (n->op == op_global)
     return &r->sym->sym.value;
   if (n->op == op_slot)
@@ -189,7 +190,7 @@ static LuValue *op_set_local(LuNode *n, LuValue *env) {
 
 static LuValue *op_set_slot(LuNode *n, LuValue *env) {
   Ref *r = (Ref *)n;
-  LuValue *v = lu_run(r->value, env);
+  LuValue *v = lu_box(lu_run(r->value, env));
   return env_up(env, r->depth)->env.value->obj->slots[r->slot] = v;
 }
 
@@ -251,7 +252,7 @@ static LuValue *run_changed(Call *n, LuValue *f, LuValue *env) {
 }
 
 static inline bool is_syntax(LuValue *f) {
-  return LU_IS(f, LU_MACRO) || lu_is_special(f);
+  return lu_is(f, LU_MACRO) || lu_is_special(f);
 }
 
 enum { SMALL_ARGS = 6 };
@@ -288,7 +289,7 @@ static LuValue *op_tail_call(LuNode *h, LuValue *env) {
     return run_changed(n, f, env);
   LuValue *small[SMALL_ARGS];
   LuValue **argv = eval_args(n, env, small);
-  if (LU_IS(f, LU_CLOSURE)) {
+  if (lu_is(f, LU_CLOSURE)) {
     lu_tail_store(f, h->form, n->call, n->argc, argv);
     return LU_TAILCALL;
   }
@@ -365,15 +366,15 @@ static LuValue *prim_slow(Prim *p, LuValue *x, LuValue *y) {
     if (p->call->sym->sym.value != p->expect)                                  \
       return lu_run(&p->call->h, env);                                         \
     LuValue *x = lu_run(p->a, env), *y = lu_run(p->b, env);                    \
-    if (!LU_IS(x, LU_NUMBER) || !LU_IS(y, LU_NUMBER))                          \
+    if (!lu_num_p(x) || !lu_num_p(y))                                          \
       return prim_slow(p, x, y);                                               \
-    double a = LU_NUM(x), b = LU_NUM(y);                                       \
+    double a = lu_num_of(x), b = lu_num_of(y);                                 \
     return box(expr);                                                          \
   }
-PRIM2(op_add, a + b, lu_number)
-PRIM2(op_sub, a - b, lu_number)
-PRIM2(op_mul, a *b, lu_number)
-PRIM2(op_div, a / b, lu_number)
+PRIM2(op_add, a + b, lu_imm)
+PRIM2(op_sub, a - b, lu_imm)
+PRIM2(op_mul, a *b, lu_imm)
+PRIM2(op_div, a / b, lu_imm)
 PRIM2(op_lt, a < b, LU_BOOL)
 PRIM2(op_gt, a > b, LU_BOOL)
 PRIM2(op_le, a <= b, LU_BOOL)
@@ -387,10 +388,10 @@ PRIM2(op_ne, a != b, LU_BOOL)
     if (p->call->sym->sym.value != p->expect)                                  \
       return lu_run(&p->call->h, env);                                         \
     LuValue *x = lu_run(p->a, env);                                            \
-    if (!LU_IS(x, LU_NUMBER))                                                  \
+    if (!lu_num_p(x))                                                          \
       return prim_slow(p, x, NULL);                                            \
-    double a = LU_NUM(x);                                                      \
-    return lu_number(expr);                                                    \
+    double a = lu_num_of(x);                                                   \
+    return lu_imm(expr);                                                       \
   }
 PRIM1(op_inc, a + 1)
 PRIM1(op_dec, a - 1)
@@ -463,7 +464,7 @@ static LuValue *op_special(LuNode *h, LuValue *env) {
 /* x, a list whose head's value is f when sym is its global head. */
 static LuNode *compile_with(LuValue *x, LuValue *f, LuScope *s, bool tail) {
   LuValue *sym = LU_IS(lu_car(x), LU_SYMBOL) ? lu_car(x) : NULL;
-  if (LU_IS(f, LU_MACRO))
+  if (lu_is(f, LU_MACRO))
     return lu_compile(lu_macro_expand(f, lu_cdr(x)), s, tail);
   if (lu_is_special(f)) {
     LuCompileFn c = lu_special_compiler(f->builtin);

@@ -44,6 +44,7 @@ static LuValue **env_find(LuValue *sym, LuValue *env) {
 /* ---- globals ---- */
 
 void lu_set_value(LuValue *sym, LuValue *value) {
+  value = lu_box(value);
   LuValue *old = sym->sym.value;
   if ((old && (LU_IS(old, LU_MACRO) || lu_is_special(old))) ||
       LU_IS(value, LU_MACRO) || lu_is_special(value))
@@ -185,7 +186,7 @@ static LuValue *bind_args(LuValue *f, LuCode *c, LuValue *env, int argc,
   if (c->rest) {
     LuValue *rest = lu_nil;
     for (int j = argc; j > i;)
-      rest = lu_cons(argv[--j], rest);
+      rest = lu_cons(lu_box(argv[--j]), rest);
     env = lu_env_bind(env, c->syms[i], rest);
   }
   return env;
@@ -254,7 +255,14 @@ static inline LuValue *call_builtin(const LuBuiltin *b, int argc,
 }
 
 noreturn static void not_a_function(LuValue *f) {
-  lu_error("not a function: %s", lu_repr_limit(f, 60));
+  lu_error("not a function: %s", lu_repr_limit(lu_box(f), 60));
+}
+
+/* Boxes the arguments for a function written in C. */
+static inline LuValue **box_all(int argc, LuValue **argv) {
+  for (int i = 0; i < argc; i++)
+    argv[i] = lu_box(argv[i]);
+  return argv;
 }
 
 /* Runs closure (or macro) f's body with its parameters bound over env;
@@ -279,6 +287,8 @@ static LuValue *call_in(LuValue *f, LuValue *env, int argc, LuValue **argv,
   LuValue *buf[PENDING_SMALL];
   for (;;) {
     LuValue *r;
+    if (lu_imm_p(f))
+      not_a_function(f);
     switch (LU_TYPE(f)) {
     case LU_MACRO: /* only through lu_macro_expand, which gives env */
       if (!env)
@@ -291,10 +301,10 @@ static LuValue *call_in(LuValue *f, LuValue *env, int argc, LuValue **argv,
     case LU_BUILTIN:
       if (f->builtin->special)
         lu_error("%s is a special form, not a function", f->builtin->name);
-      return call_builtin(f->builtin, argc, argv);
+      return call_builtin(f->builtin, argc, box_all(argc, argv));
     case LU_CDATA:
       if (f->cdata.ctype->call)
-        return f->cdata.ctype->call(f, argv, argc);
+        return f->cdata.ctype->call(f, box_all(argc, argv), argc);
       not_a_function(f);
     default:
       not_a_function(f);
@@ -335,7 +345,7 @@ static LuValue *call_framed(LuValue *f, LuValue *env, int argc,
   lu_frame = &fr;
   LuValue *r = call_in(f, env, argc, argv, &fr);
   lu_frame = up;
-  return r;
+  return lu_box(r);
 }
 
 LuValue *lu_call_closure(LuValue *f, LuValue *env, int argc, LuValue **argv) {
@@ -359,12 +369,12 @@ LuValue *lu_eval(LuValue *form, LuValue *env) {
     LuValue *v = *env_find(form, env);
     if (!v)
       lu_error("unbound symbol: %s", form->sym.name);
-    return v;
+    return lu_box(v);
   }
   if (!LU_IS(form, LU_CONS))
     return form;
   LuScope *s = env == lu_nil ? NULL : lu_scope_of_env(env);
-  return lu_run(lu_compile(form, s, false), env);
+  return lu_box(lu_run(lu_compile(form, s, false), env));
 }
 
 /* ---- functions about evaluation ---- */

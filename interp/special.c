@@ -27,10 +27,10 @@ static LuValue *run_special(LuValue *args, LuValue **env, LuValue **tail);
 
 static double number_of(LuNode *n, LuValue *v, const char *who,
                         const char *what) {
-  if (!LU_IS(v, LU_NUMBER))
+  if (!lu_num_p(v))
     lu_node_error(n, "%s: %s must be a number, got %s", who, what,
                   lu_repr_limit(v, 60));
-  return LU_NUM(v);
+  return lu_num_of(v);
 }
 
 /* ---- quote, if, when, unless ---- */
@@ -110,7 +110,7 @@ static bool selectq_match(LuValue *keys, LuValue *v) {
 
 static LuValue *op_selectq(LuNode *h, LuValue *env) {
   Clauses *c = (Clauses *)h;
-  LuValue *v = lu_run(c->tests[0], env);
+  LuValue *v = lu_box(lu_run(c->tests[0], env));
   for (long i = 0; i < c->n; i++)
     if (selectq_match(c->keys[i], v))
       return lu_run(c->bodies[i], env);
@@ -352,9 +352,9 @@ static LuValue *op_for(LuNode *h, LuValue *env) {
     lu_poll();
     /* A closure made in BODY keeps its binding: then bind afresh. */
     if (!inner || (inner->flags & LU_ENV_CAPTURED))
-      inner = lu_env_bind(env, f->sym, lu_number(i));
+      inner = lu_env_bind(env, f->sym, lu_imm(i));
     else
-      inner->env.value = lu_number(i);
+      inner->env.value = lu_imm(i);
     v = lu_run(f->body, inner);
   }
   return v;
@@ -405,7 +405,7 @@ static LuValue *op_each(LuNode *h, LuValue *env) {
     bool fresh = !inner || (inner->flags & LU_ENV_CAPTURED);
     LuValue *e = fresh ? env : inner;
     for (long i = 0; i < l->n; i++) {
-      if (!LU_IS(lists[i], LU_CONS))
+      if (!lu_is(lists[i], LU_CONS))
         return l->collect ? lu_nreverse(out) : v;
       if (fresh)
         e = lu_env_bind(e, l->vars[i], lu_car(lists[i]));
@@ -417,7 +417,7 @@ static LuValue *op_each(LuNode *h, LuValue *env) {
       inner = e;
     v = lu_run(l->body, inner);
     if (l->collect)
-      out = lu_cons(v, out);
+      out = lu_cons(lu_box(v), out);
     if (l->n == 0)
       return l->collect ? lu_nreverse(out) : v;
   }
@@ -541,13 +541,15 @@ static LuValue *op_incr(LuNode *h, LuValue *env) {
   Incr *n = (Incr *)h;
   const char *who = n->sign > 0 ? "incr" : "decr";
   double d = n->amount ? number_of(h, lu_run(n->amount, env), who, "N") : 1;
-  LuValue **cell = lu_ref_cell(n->ref, env);
+  bool local;
+  LuValue **cell = lu_ref_cell(n->ref, env, &local);
   if (!*cell)
     lu_node_error(h, "unbound symbol: %s", n->sym->sym.name);
-  if (!LU_IS(*cell, LU_NUMBER))
+  if (!lu_num_p(*cell))
     lu_node_error(h, "%s: %s is not a number: %s", who, n->sym->sym.name,
                   lu_repr_limit(*cell, 60));
-  return *cell = lu_number(LU_NUM(*cell) + n->sign * d);
+  double x = lu_num_of(*cell) + n->sign * d;
+  return *cell = local ? lu_imm(x) : lu_number(x);
 }
 
 static LuNode *compile_incr(LuValue *x, LuScope *s, double sign) {
@@ -585,7 +587,7 @@ static LuValue *op_qlist(LuNode *h, LuValue *env) {
   lu_check_stack();
   LuValue *head = lu_nil, **tail = &head;
   for (long i = 0; i < q->n; i++) {
-    LuValue *v = lu_run(q->items[i], env);
+    LuValue *v = lu_box(lu_run(q->items[i], env));
     if (!q->splice[i]) {
       *tail = lu_cons_at(v, lu_nil, q->locs[i]);
       tail = &(*tail)->cons.cdr;
@@ -598,7 +600,7 @@ static LuValue *op_qlist(LuNode *h, LuValue *env) {
       tail = &(*tail)->cons.cdr;
     }
   }
-  *tail = lu_run(q->tail, env);
+  *tail = lu_box(lu_run(q->tail, env));
   return head;
 }
 

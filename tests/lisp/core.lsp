@@ -235,3 +235,73 @@
       (setq ok ()))
     (setq prev s))
   (assert ok))
+
+;; ---- redefinitions take effect: functions, macros, inline arithmetic
+(de core-callee () 1)
+(de core-caller () (core-callee))
+(assert (= (core-caller) 1))
+(de core-callee () 2)
+(assert (= (core-caller) 2))
+(dm core-mac () 10)
+(de core-mac-user () (core-mac))
+(assert (= (core-mac-user) 10))
+(dm core-mac () 20)
+(assert (= (core-mac-user) 20))
+(de core-plus (a b) (+ a b))
+(assert (= (core-plus 1 2) 3))
+(let ((saved +))
+  (setq + (lambda (a b) (list a b)))
+  (assert (equal (try (core-plus 1 2) (catch e e)) '(1 2)))
+  (setq + saved))
+(assert (= (core-plus 1 2) 3))
+(assert-error (core-plus 1 "a") "+: argument 2: expected number")
+(assert (equal (eval (list 'let '((x 2)) (list '* 'x 3.5))) 7))
+
+;; ---- numbers computed in compiled code are ordinary numbers outside it
+(de core-float-sum (n) (let ((s 0)) (for (i 1 n) (setq s (+ s (* i 0.5)))) s))
+(assert (= (core-float-sum 1000) 250250))
+(let ((l ()) (x 0.1))
+  (repeat 3 (setq x (* x 3)) (setq l (cons x l)))
+  (assert (equal (mapcar numberp l) '(t t t)))
+  (assert (equal (sprintf "%l" (car l)) "2.7")))
+(assert (equal (all ((x '(1 2 3))) (* x 1.5)) '(1.5 3 4.5)))
+(assert (equal (let ((x 2.5)) `(a ,(* x 2) ,@(list (+ x 1)))) '(a 5 3.5)))
+(assert (= (apply (lambda (&rest r) (car r)) (list (* 2 0.25))) 0.5))
+(setq core-g (* 3 0.5))
+(assert (= core-g 1.5))
+(let ((x 1e300)) (assert (= (* x 10) 1e301)))  ; beyond what travels unboxed
+
+;; ---- user code changing the lists the evaluator walks
+(let* ((params (list 'a 'b))
+       (f (eval (list 'lambda params '(list a b)))))
+  (rplacd params 5)                     ; the lambda list, after the fact
+  (assert (equal (f 1 2) '(1 2))))
+(let ((l (list 1 2 3)) (n 0))
+  (each ((x l)) (rplacd (cdr l) 5) (incr n))  ; the list each walks
+  (assert (= n 2)))
+(let ((l (list 1 2 3)))
+  (assert (equal (all ((x l)) (rplacd (cdr l) 7) x) '(1 2))))
+
+;; ---- circular and deeply nested code: an error, never a hang or a crash
+(let ((p (list 'a)))
+  (rplacd p p)
+  (assert-error (eval (list 'lambda p 'a)) "circular"))
+(let ((b (list 1)))
+  (rplacd b b)
+  (assert-error (eval (cons 'progn b)) "circular")
+  (assert-error (eval (cons 'lambda (cons () b))) "circular"))
+(let ((x (list 'car 1)))
+  (rplaca (cdr x) x)                    ; a form that contains itself
+  (assert-error (eval x) "too deep"))
+(let ((x 1))
+  (repeat 200000 (setq x (list x)))
+  (assert-error (eval (list 'quasiquote x)) "too deep"))
+(let ((x 1))
+  (repeat 100 (setq x (list x)))
+  (assert (equal (eval (list 'quasiquote x)) x)))
+
+;; ---- a backtrace says when tail calls were elided
+(de core-tail (n) (if (= n 0) (car 'x) (core-tail (- n 1))))
+(let ((trace (try (core-tail 5) (catch e (error-backtrace e)))))
+  (assert (search "(car 'x)" (car trace)))
+  (assert (search "tail calls elided" (cadr trace))))
