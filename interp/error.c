@@ -76,7 +76,7 @@ LuValue *lu_loc_list(const LuLoc *loc) {
    that macros made have none). */
 static const LuLoc *nearest_loc(LuFrame *f) {
   for (; f; f = f->up)
-    if (f->form->type == LU_CONS && f->form->cons.loc)
+    if (LU_IS(f->form, LU_CONS) && f->form->cons.loc)
       return f->form->cons.loc;
   return NULL;
 }
@@ -193,7 +193,7 @@ void lu_report(LuValue *err) {
     fprintf(stderr, "\n*** Break\n");
   else if (w != lu_nil)
     fprintf(stderr, "%s:%.0f:%.0f: error: %s\n", LU_CAR(w)->str.s,
-            LU_CAR(LU_CDR(w))->num, LU_CAR(LU_CDR(LU_CDR(w)))->num,
+            LU_NUM(LU_CAR(LU_CDR(w))), LU_NUM(LU_CAR(LU_CDR(LU_CDR(w)))),
             err->err->message->str.s);
   else
     fprintf(stderr, "lush89: error: %s\n", err->err->message->str.s);
@@ -259,9 +259,9 @@ noreturn void lu_arg_error(int i, const char *expected, LuValue *got) {
 }
 
 double lu_arg_num(LuValue **argv, int i) {
-  if (argv[i]->type != LU_NUMBER)
+  if (!LU_IS(argv[i], LU_NUMBER))
     lu_arg_error(i, "number", argv[i]);
-  return argv[i]->num;
+  return LU_NUM(argv[i]);
 }
 
 long lu_arg_int(LuValue **argv, int i) {
@@ -272,25 +272,25 @@ long lu_arg_int(LuValue **argv, int i) {
 }
 
 const char *lu_arg_str(LuValue **argv, int i) {
-  if (argv[i]->type != LU_STRING)
+  if (!LU_IS(argv[i], LU_STRING))
     lu_arg_error(i, "string", argv[i]);
   return argv[i]->str.s;
 }
 
 LuValue *lu_arg_sym(LuValue **argv, int i) {
-  if (argv[i]->type != LU_SYMBOL)
+  if (!LU_IS(argv[i], LU_SYMBOL))
     lu_arg_error(i, "symbol", argv[i]);
   return argv[i];
 }
 
 LuValue *lu_arg_list(LuValue **argv, int i) {
-  if (argv[i] != lu_nil && argv[i]->type != LU_CONS)
+  if (!LU_ISNIL(argv[i]) && !LU_IS(argv[i], LU_CONS))
     lu_arg_error(i, "list", argv[i]);
   return argv[i];
 }
 
 LuValue *lu_arg_type(LuValue **argv, int i, LuType type) {
-  if (argv[i]->type != type) {
+  if (!LU_IS(argv[i], type)) {
     LuValue probe = {.type = type};
     lu_arg_error(i, type == LU_NIL ? "()" : lu_type_name(&probe), argv[i]);
   }
@@ -298,7 +298,7 @@ LuValue *lu_arg_type(LuValue **argv, int i, LuType type) {
 }
 
 void *lu_arg_cdata(LuValue **argv, int i, const LuCType *ctype) {
-  if (argv[i]->type != LU_CDATA || argv[i]->cdata.ctype != ctype)
+  if (!LU_IS(argv[i], LU_CDATA) || argv[i]->cdata.ctype != ctype)
     lu_arg_error(i, ctype->name, argv[i]);
   return argv[i]->cdata.ptr;
 }

@@ -16,7 +16,7 @@ void lu_set_doc(LuValue *name, LuValue *doc) {
 static void print_where(LuValue *where) {
   if (where != lu_nil)
     printf("  defined at %s:%.0f\n", LU_CAR(where)->str.s,
-           LU_CAR(LU_CDR(where))->num);
+           LU_NUM(LU_CAR(LU_CDR(where))));
 }
 
 LU_DEFUN(help, "(help SYMBOL)",
@@ -26,7 +26,7 @@ LU_DEFUN(help, "(help SYMBOL)",
     printf("%s is not defined\n", s->sym.name);
     return lu_nil;
   }
-  switch (v->type) {
+  switch (LU_TYPE(v)) {
   case LU_BUILTIN:
     printf("%s   [%s]\n  %s\n  defined in %s:%d\n", v->builtin->usage,
            lu_type_name(v), v->builtin->doc, v->builtin->file,

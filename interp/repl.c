@@ -27,7 +27,7 @@ typedef struct {
 } LoadCall;
 
 LuValue *lu_eval_toplevel(LuValue *form, const LuLoc *at) {
-  if (form->type == LU_CONS)
+  if (LU_IS(form, LU_CONS))
     return lu_eval(form, lu_nil);
   LuLoc *loc = lu_alloc(sizeof *loc);
   *loc = *at;
