@@ -62,7 +62,7 @@ as obd-hessian computes it, as a new vector."
 one per parameter; ties go to the lower index) by clearing them in NET's
 mask (made all ones when NET has none), which zeroes them. Returns the new
 mask."
-  (let* ((mask (or (nn-mask net) (idx-fill (float-matrix (nn-nparams net)) 1)))
+  (let* ((mask (obd-live-mask net))
          (live (filter (lambda (k) (= 1 (mask k))) (range (nn-nparams net))))
          (order (sort (all ((k live)) (cons (scores k) k))
                       (lambda (a b) (< (car a) (car b))))))
@@ -150,6 +150,35 @@ prunes before its test error rises by more than half a point."
         (printf "%s: down to %d of %d parameters (%.1f%%) before the test error rises more than 0.5 points\n"
                 (car m) reach total (/ (* 100 reach) total))))))
 
+(de obd-live-mask (net)
+  "NET's mask, or all ones when it has none."
+  (or (nn-mask net) (idx-fill (float-matrix (nn-nparams net)) 1)))
+
+(de obd-layers (net mask)
+  "For each module of NET with parameters, in order, (PLACE LIVE TOTAL):
+its 1-based place in NET, how many of its TOTAL parameters MASK leaves
+live. () unless these modules hold NET's flat vector in this order (not
+so with a module used twice or a net nested in a container)."
+  (let ((at 0) (out ()))
+    (each ((m (nn-modules net)) (place (range 1 (+ 1 (nn-nmodules net)))))
+      (let ((w (try (nn-weights m) (catch e ())))) ; Lisp modules have none
+        (when w
+          (let* ((b (nn-biases m))
+                 (k (+ (idx-nelem w) (if b (idx-nelem b) 0))))
+            (when (<= (+ at k) (nn-nparams net))
+              (setq out (cons (list place (idx-sum (narrow mask 0 k at)) k) out)))
+            (setq at (+ at k))))))
+    (if (= at (nn-nparams net)) (reverse out) ())))
+
+(de obd-layers-table (obd mag)
+  "Prints the live parameters of each layer under the masks of both
+methods, OBD and MAG being obd-layers of them; nothing when either is ()."
+  (when (and obd mag)
+    (printf "\nlive parameters by layer at the last step:\n%-6s %9s %10s %8s\n"
+            "layer" "OBD" "magnitude" "of")
+    (each ((a obd) (b mag))
+      (printf "%-6d %9d %10d %8d\n" (car a) (cadr a) (cadr b) (nth 2 a)))))
+
 (de obd-plot (file rows title)
   "Writes FILE, an SVG of the test error against the parameters kept (log
 scale) of both methods in ROWS (see obd-columns). Returns FILE."
@@ -206,6 +235,7 @@ obd.csv."
       (nn-save net (concat out "/start.idx"))
       (let* ((start (copy-matrix (nn-params net)))
              (obd (obd-prune r 'obd schedule (hget opts "retrain")))
+             (obd-mask (obd-live-mask net))
              (mag (progn (nn-mask net ())
                          (idx-copy start (nn-params net))
                          (obd-prune r 'magnitude schedule (hget opts "retrain"))))
@@ -215,5 +245,6 @@ obd.csv."
                   (sprintf "pruning the 1989 net: %g%% a step, %d passes after each"
                            (* 100 (hget opts "step")) (hget opts "retrain")))
         (obd-table rows)
+        (obd-layers-table (obd-layers net obd-mask) (obd-layers net (obd-live-mask net)))
         (printf "outputs in %s/: obd.csv obd.svg start.idx\n" out)
         rows))))

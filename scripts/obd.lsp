@@ -17,7 +17,8 @@
 ;; (kept,params,obd_train_error,obd_test_error,mag_train_error,
 ;; mag_test_error: one row per step, errors in percent, the unpruned net
 ;; first), obd.svg (test error against parameters kept, log scale) and
-;; start.idx (the starting net), and prints the table.
+;; start.idx (the starting net), and prints the table, then the live
+;; parameters of each layer at the last step by both methods.
 
 (libload "obd")
 

@@ -2,8 +2,9 @@
 ;; the saliency against a hand computation on a one-unit net, the schedule
 ;; of live counts, which parameters a deletion takes, a pruning of a small
 ;; net on toy data whose deleted weights stay exactly zero through
-;; retraining, how far a method prunes, and scripts/obd.lsp's outputs on
-;; a short run over the digits (obd.csv's columns and rows, obd.svg).
+;; retraining, the live ones by layer, how far a method prunes, and
+;; scripts/obd.lsp's outputs on a short run over the digits (obd.csv's
+;; columns and rows, obd.svg).
 
 (libload "../../lib/obd")
 (setq data-verbose ())
@@ -50,6 +51,12 @@
   (assert (equal (matrix->list (obd-delete net [1 1 1 1 1 1] 2)) '(0 0 1 0 0 0))) ; ties: lower index
   (assert-error (obd-delete net [1 1 1 1 1 1] 2) "2 parameters to delete, 1 live"))
 
+;; obd-layers gives up on a flat vector that is not its modules' in order
+(let ((inner (nn-seq '(2) (nn-linear 2))))
+  (assert (null (obd-layers (nn-seq '(2) inner (nn-linear 1)) (float-matrix 9)))))
+(let ((m (nn-linear 2)))
+  (assert (null (obd-layers (nn-seq '(2) m m) (float-matrix 6)))))
+
 ;; ---- how far a method prunes: rows (kept params obd-train obd-test ...)
 (let ((rows '((1 100 0 4 0 4) (0.8 80 0 4.4 0 4.4) (0.6 60 0 4.5 0 4.6) (0.4 40 0 5 0 4))))
   (assert (= 60 (obd-reach rows 3 0.5)))
@@ -83,6 +90,13 @@
     (assert (equal (mapcar car rows) schedule))
     (assert (= (length (cdr (car rows))) 2))
     (assert (= (idx-sum mask) (last schedule)))
+    ;; the live ones by layer: the two linear modules, 12 (144 + 1) and
+    ;; 10 (12 + 1) parameters
+    (let ((layers (obd-layers net mask)))
+      (assert (equal (mapcar car layers) '(1 3)))
+      (assert (equal (mapcar (lambda (l) (nth 2 l)) layers) '(1740 130)))
+      (assert (= (+ (cadr (car layers)) (cadr (cadr layers))) (last schedule)))
+      (assert (= (cadr (cadr layers)) (idx-sum (narrow mask 0 130 1740)))))
     ;; every deleted parameter is exactly zero after the retraining, and
     ;; the live ones moved
     (let ((zeros 0) (moved 0))
