@@ -1,6 +1,7 @@
 /* object.c: classes and objects, as in Lush. (defclass C super (slot
    default)...), (defmethod C name (args) body...), (new C args...) which
-   calls the constructor method named C, and (==> obj method args...).
+   calls the constructor method named C; (==> obj method args...) is
+   compiled with the special forms (special.c) and calls lu_send.
    Inside a method `this` is the object and slots read and setq like
    variables (the compiler resolves them through the object frame). */
 #include <string.h>
@@ -108,20 +109,6 @@ LuValue *lu_send(LuValue *obj, LuValue *method, int argc, LuValue **argv) {
   return lu_call_closure(m, env, argc, argv);
 }
 
-LU_DEFSPECIAL(send, "(==> OBJECT METHOD ARGS...)",
-              "Calls METHOD (unevaluated) of OBJECT with ARGS.") {
-  LuValue *obj = lu_eval(lu_car(args), *env);
-  if (lu_cdr(args) == lu_nil || !LU_IS(lu_car(lu_cdr(args)), LU_SYMBOL))
-    lu_error("==>: the method name must be a symbol");
-  LuValue *method = lu_car(lu_cdr(args));
-  LuValue *rest = lu_cdr(lu_cdr(args));
-  long n = lu_length(rest);
-  LuValue **argv = lu_alloc((size_t)(n ? n : 1) * sizeof *argv);
-  for (long i = 0; i < n; i++, rest = lu_cdr(rest))
-    argv[i] = lu_eval(lu_car(rest), *env);
-  return lu_send(obj, method, (int)n, argv);
-}
-
 LU_DEFUN(new, "(new CLASS ARGS...)",
          "Makes an object of CLASS: slots get their defaults, then the "
          "constructor (the method named like the class) gets ARGS.") {
@@ -180,9 +167,8 @@ LU_DEFUN(is_a, "(is-a OBJECT CLASS)",
 }
 
 static LuBuiltin *const object_builtins[] = {
-    &defclass_builtin, &defmethod_builtin, &send_builtin,
-    &new_builtin,      &getslot_builtin,   &setslot_builtin,
-    &classof_builtin,  &is_a_builtin,      NULL};
+    &defclass_builtin, &defmethod_builtin, &new_builtin,  &getslot_builtin,
+    &setslot_builtin,  &classof_builtin,   &is_a_builtin, NULL};
 
 void lu_object_open(void) {
   lu_register(object_builtins);

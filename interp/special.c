@@ -753,6 +753,44 @@ SPECIAL(time_, "(time FORM...)",
   return &l->h;
 }
 
+/* ---- sending ---- */
+
+typedef struct {
+  LuNode h;
+  LuNode *obj;
+  LuValue *method;
+  long n;
+  LuNode **args;
+} Send;
+
+static LuValue *op_send(LuNode *h, LuValue *env) {
+  Send *n = (Send *)h;
+  LuValue *obj = lu_box(lu_run(n->obj, env));
+  LuValue **argv = lu_alloc((size_t)(n->n ? n->n : 1) * sizeof *argv);
+  for (long i = 0; i < n->n; i++)
+    argv[i] = lu_box(lu_run(n->args[i], env));
+  LuFrame *up = lu_frame;
+  LuFrame fr = {up, h->form, NULL, NULL};
+  lu_frame = &fr;
+  LuValue *r = lu_send(obj, n->method, (int)n->n, argv);
+  lu_frame = up;
+  return r;
+}
+
+SPECIAL(send, "(==> OBJECT METHOD ARGS...)",
+        "Calls METHOD (unevaluated) of OBJECT with ARGS.") {
+  Send *n = lu_node_new(sizeof *n, op_send, x);
+  n->obj = lu_compile(ARG1(x), s, false);
+  n->method = ARG2(x);
+  if (lu_cdr(ARGS(x)) == lu_nil || !LU_IS(n->method, LU_SYMBOL))
+    lu_error("==>: the method name must be a symbol");
+  LuValue **items = lu_form_items(REST2(x), &n->n, "the arguments");
+  n->args = lu_alloc((size_t)(n->n ? n->n : 1) * sizeof *n->args);
+  for (long i = 0; i < n->n; i++)
+    n->args[i] = lu_compile(items[i], s, false);
+  return &n->h;
+}
+
 /* ---- registration ---- */
 
 static const struct {
@@ -787,6 +825,7 @@ static const struct {
     {&try_builtin, try_compile},
     {&unwind_protect_builtin, unwind_protect_compile},
     {&time__builtin, time__compile},
+    {&send_builtin, send_compile},
 };
 enum { NSPECIALS = sizeof specials / sizeof specials[0] };
 
