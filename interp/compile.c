@@ -324,9 +324,11 @@ static LuNode *compile_call(LuValue *x, LuValue *sym, LuNode *fn, LuScope *s,
    raises the usual error) or the new definition is called. */
 typedef struct {
   LuNode h;
-  LuValue *expect; /* the builtin compiled for */
-  LuNode *a, *b;   /* b NULL for 1+ and 1- */
-  Call *call;      /* the plain call, once the global was redefined */
+  LuValue *sym, *expect; /* the global and the builtin compiled for */
+  LuNode *a, *b;         /* b NULL for 1+ and 1- */
+  bool b_const;          /* b is the number kb, read once at compile time */
+  double kb;
+  Call *call; /* the plain call, once the global was redefined */
 } Prim;
 
 enum {
@@ -360,12 +362,26 @@ static LuValue *prim_slow(Prim *p, LuValue *x, LuValue *y) {
   return r;
 }
 
+/* An operand: the commonest kinds read without a call. */
+static inline LuValue *operand(LuNode *n, LuValue *env) {
+  if (n->op == op_local0)
+    return env->env.value;
+  if (n->op == op_const)
+    return ((Const *)n)->value;
+  return n->op(n, env);
+}
+
 #define PRIM2(name, expr, box)                                                 \
   static LuValue *name(LuNode *h, LuValue *env) {                              \
     Prim *p = (Prim *)h;                                                       \
-    if (p->call->sym->sym.value != p->expect)                                  \
+    if (p->sym->sym.value != p->expect)                                        \
       return lu_run(&p->call->h, env);                                         \
-    LuValue *x = lu_run(p->a, env), *y = lu_run(p->b, env);                    \
+    LuValue *x = operand(p->a, env);                                           \
+    if (p->b_const && lu_imm_p(x)) {                                           \
+      double a = lu_imm_value(x), b = p->kb;                                   \
+      return box(expr);                                                        \
+    }                                                                          \
+    LuValue *y = operand(p->b, env);                                           \
     if (!lu_num_p(x) || !lu_num_p(y))                                          \
       return prim_slow(p, x, y);                                               \
     double a = lu_num_of(x), b = lu_num_of(y);                                 \
@@ -385,9 +401,9 @@ PRIM2(op_ne, a != b, LU_BOOL)
 #define PRIM1(name, expr)                                                      \
   static LuValue *name(LuNode *h, LuValue *env) {                              \
     Prim *p = (Prim *)h;                                                       \
-    if (p->call->sym->sym.value != p->expect)                                  \
+    if (p->sym->sym.value != p->expect)                                        \
       return lu_run(&p->call->h, env);                                         \
-    LuValue *x = lu_run(p->a, env);                                            \
+    LuValue *x = operand(p->a, env);                                           \
     if (!lu_num_p(x))                                                          \
       return prim_slow(p, x, NULL);                                            \
     double a = lu_num_of(x);                                                   \
@@ -425,9 +441,13 @@ static LuNode *compile_prim(LuValue *x, LuValue *sym, LuValue *f, LuScope *s,
   if (call->argc != (k >= P_INC ? 1 : 2))
     return &call->h;
   Prim *p = lu_node_new(sizeof *p, prim_ops[k], x);
+  p->sym = sym;
   p->expect = f;
   p->a = call->args[0];
   p->b = k >= P_INC ? NULL : call->args[1];
+  p->b_const =
+      p->b && p->b->op == op_const && LU_IS(((Const *)p->b)->value, LU_NUMBER);
+  p->kb = p->b_const ? LU_NUM(((Const *)p->b)->value) : 0;
   p->call = call;
   return &p->h;
 }

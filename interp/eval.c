@@ -17,8 +17,21 @@ LuValue lu_tail_marker;
 
 /* ---- environments ---- */
 
+/* Bindings no closure captured, given back when their call returned: a
+   call then allocates nothing for its parameters. No one else holds an
+   environment node: closures mark the chain they keep (LU_ENV_CAPTURED,
+   up to the global scope), and the special forms of runtime code reach
+   theirs only through closures or during the call. */
+static LuValue *env_free;
+
 LuValue *lu_env_bind(LuValue *env, LuValue *sym, LuValue *value) {
-  LuValue *e = lu_new(LU_ENV);
+  LuValue *e = env_free;
+  if (e) {
+    env_free = e->env.next;
+    e->flags = 0;
+  } else {
+    e = lu_new(LU_ENV);
+  }
   e->env.sym = sym;
   e->env.value = value;
   e->env.next = env;
@@ -267,6 +280,18 @@ static inline LuValue **box_all(int argc, LuValue **argv) {
 
 /* Runs closure (or macro) f's body with its parameters bound over env;
    may return LU_TAILCALL. */
+/* Gives back the n innermost nodes of env, down to the first a closure
+   captured (those below it are captured too). */
+static inline void env_release(LuValue *env, int n) {
+  while (n-- > 0 && !(env->flags & LU_ENV_CAPTURED)) {
+    LuValue *next = env->env.next;
+    env->env.sym = env->env.value = NULL;
+    env->env.next = env_free;
+    env_free = env;
+    env = next;
+  }
+}
+
 static inline LuValue *enter(LuValue *f, LuValue *env, int argc,
                              LuValue **argv) {
   lu_check_stack();
@@ -274,7 +299,10 @@ static inline LuValue *enter(LuValue *f, LuValue *env, int argc,
   LuCode *c = f->fn->code;
   if (c->epoch != lu_epoch)
     compile_code(c, f->fn->klass);
-  return lu_run(c->run, bind_args(f, c, env, argc, argv));
+  LuValue *e = bind_args(f, c, env, argc, argv);
+  LuValue *r = lu_run(c->run, e);
+  env_release(e, c->nreq + c->nopt + c->rest);
+  return r;
 }
 
 /* Calls f (a closure over env when env is not NULL) and the tail calls its
