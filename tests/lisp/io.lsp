@@ -34,6 +34,18 @@
   (save-matrix big (io-file "big.idx.gz"))
   (assert (equal (load-matrix (io-file "big.idx.gz")) big)))
 
+;; ---- saves never damage what was there: links stay links, modes stay
+
+(sys (concat "ln -s f.idx '" (io-file "link.idx") "'"))
+(sys (concat "chmod 600 '" (io-file "f.idx") "'"))
+(save-matrix [5 6] (io-file "link.idx"))
+(assert (equal (matrix->list (load-matrix (io-file "f.idx"))) '(5 6)))
+(assert (= 0 (sys (concat "test -L '" (io-file "link.idx") "'"))))
+(assert (= 0 (sys (concat "test $(stat -c %a '" (io-file "f.idx") "') = 600"))))
+(sys (concat "mkfifo '" (io-file "fifo") "'"))
+(assert-error (save-matrix [1] (io-file "fifo")) "is a FIFO, not a regular file")
+(assert-error (write-file io-dir "x") "is a directory, not a regular file")
+
 ;; ---- bad files and bad arguments
 
 (assert-error (load-matrix (io-file "missing.idx")) "missing.idx: No such file")
