@@ -23,7 +23,9 @@ typedef struct {
   gzFile gz;
   bool exact;   /* size is the real size (a plain regular file) */
   size_t size;  /* the file's size; for gzip, an estimate of the content's */
-  size_t limit; /* the most content the file can hold */
+  size_t limit; /* the most content the file can hold (for gzip, deflate's
+                   1032 bytes a byte): a header asking for more is refused
+                   before anything is allocated */
 } LuSource;
 
 /* Reads n bytes into dst, fewer only at the end of the content. Raises on
