@@ -27,19 +27,40 @@ static char *row_ptr(const LuTensor *t, long i) {
   return (char *)lu_tensor_data(t) + i * t->mod[0] * size_of(t);
 }
 
+/* Arguments 0 and 1 of a product, *a and *b: tensors of na and nb
+   dimensions, A's last dimension B's first when inner. Returns the type
+   of the result. */
+static LuElem factors(LuValue **argv, int na, int nb, bool inner, LuTensor **a,
+                      LuTensor **b) {
+  *a = lu_arg_tensor(argv, 0);
+  *b = lu_arg_tensor(argv, 1);
+  check_ndim(*a, 0, na);
+  check_ndim(*b, 1, nb);
+  if (inner && (*a)->dim[na - 1] != (*b)->dim[0])
+    shapes_mismatch(*a, *b);
+  return idx_promote(idx_elem(*a), idx_elem(*b));
+}
+
+/* Where a product of type e and shape (nd, dim) is computed: *out is OUT
+   (argument 2) or a new tensor, the result a type-e tensor to convert
+   into it with idx_dst_done; *a and *b become type-e inputs that the
+   result may be written over. */
+static LuTensor *product_dst(LuValue **argv, int argc, LuElem e, int nd,
+                             const long *dim, LuTensor **out, LuTensor **a,
+                             LuTensor **b) {
+  *out = idx_out_arg(argv, argc, 2, e, nd, dim);
+  LuTensor *dst = idx_dst_for(*out, e);
+  *a = idx_input(*a, e, dst);
+  *b = idx_input(*b, e, dst);
+  return dst;
+}
+
 LU_DEFUN(idx_m2dotm1, "(idx-m2dotm1 A X [OUT])",
          "The matrix-vector product A X: A of m rows and n columns, X of n "
          "elements, the result of m; dot products accumulate in double.") {
-  LuTensor *a = lu_arg_tensor(argv, 0), *x = lu_arg_tensor(argv, 1);
-  check_ndim(a, 0, 2);
-  check_ndim(x, 1, 1);
-  if (a->dim[1] != x->dim[0])
-    shapes_mismatch(a, x);
-  LuElem e = idx_promote(idx_elem(a), idx_elem(x));
-  LuTensor *out = idx_out_arg(argv, argc, 2, e, 1, a->dim);
-  LuTensor *y = idx_dst_for(out, e);
-  a = idx_input(a, e, y);
-  x = idx_input(x, e, y);
+  LuTensor *a, *x, *out;
+  LuElem e = factors(argv, 2, 1, true, &a, &x);
+  LuTensor *y = product_dst(argv, argc, e, 1, a->dim, &out, &a, &x);
   long m = a->dim[0], n = a->dim[1], step = rows_per_call(n);
   for (long i = 0; i < m; i += step) {
     lu_tensor_kgemv(e, m - i < step ? m - i : step, n, row_ptr(a, i), a->mod[0],
@@ -54,18 +75,10 @@ LU_DEFUN(idx_m2dotm1, "(idx-m2dotm1 A X [OUT])",
 LU_DEFUN(idx_m2dotm2, "(idx-m2dotm2 A B [OUT])",
          "The matrix product A B: A of m x k, B of k x n, the result m x n; "
          "sums accumulate in double.") {
-  LuTensor *a = lu_arg_tensor(argv, 0), *b = lu_arg_tensor(argv, 1);
-  check_ndim(a, 0, 2);
-  check_ndim(b, 1, 2);
-  if (a->dim[1] != b->dim[0])
-    shapes_mismatch(a, b);
-  LuElem e = idx_promote(idx_elem(a), idx_elem(b));
-  long dim[2] = {a->dim[0], b->dim[1]};
-  LuTensor *out = idx_out_arg(argv, argc, 2, e, 2, dim);
-  LuTensor *c = idx_dst_for(out, e);
-  a = idx_input(a, e, c);
-  b = idx_input(b, e, c);
-  long m = dim[0], k = a->dim[1], n = dim[1];
+  LuTensor *a, *b, *out;
+  LuElem e = factors(argv, 2, 2, true, &a, &b);
+  long m = a->dim[0], k = a->dim[1], n = b->dim[1], dim[2] = {m, n};
+  LuTensor *c = product_dst(argv, argc, e, 2, dim, &out, &a, &b);
   long step = rows_per_call(k * n);
   double *work = lu_alloc_atomic(sizeof(double) * (size_t)n, lu_caller());
   for (long i = 0; i < m; i += step) {
@@ -81,20 +94,15 @@ LU_DEFUN(idx_m2dotm2, "(idx-m2dotm2 A B [OUT])",
 LU_DEFUN(idx_m1extm1, "(idx-m1extm1 X Y [OUT])",
          "The outer product: X of m elements, Y of n, the result m x n with "
          "element (i j) = X(i) Y(j).") {
-  LuTensor *x = lu_arg_tensor(argv, 0), *y = lu_arg_tensor(argv, 1);
-  check_ndim(x, 0, 1);
-  check_ndim(y, 1, 1);
-  LuElem e = idx_promote(idx_elem(x), idx_elem(y));
-  long dim[2] = {x->dim[0], y->dim[0]};
-  LuTensor *out = idx_out_arg(argv, argc, 2, e, 2, dim);
-  LuTensor *c = idx_dst_for(out, e);
-  x = idx_input(x, e, c);
-  y = idx_input(y, e, c);
-  long step = rows_per_call(dim[1]);
-  for (long i = 0; i < dim[0]; i += step) {
-    lu_tensor_kger(e, dim[0] - i < step ? dim[0] - i : step, dim[1],
-                   row_ptr(x, i), x->mod[0], lu_tensor_data(y), y->mod[0],
-                   row_ptr(c, i), c->mod[0], c->mod[1]);
+  LuTensor *x, *y, *out;
+  LuElem e = factors(argv, 1, 1, false, &x, &y);
+  long m = x->dim[0], n = y->dim[0], dim[2] = {m, n};
+  LuTensor *c = product_dst(argv, argc, e, 2, dim, &out, &x, &y);
+  long step = rows_per_call(n);
+  for (long i = 0; i < m; i += step) {
+    lu_tensor_kger(e, m - i < step ? m - i : step, n, row_ptr(x, i), x->mod[0],
+                   lu_tensor_data(y), y->mod[0], row_ptr(c, i), c->mod[0],
+                   c->mod[1]);
     lu_poll();
   }
   idx_dst_done(out, c);
