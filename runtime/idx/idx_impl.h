@@ -1,7 +1,16 @@
 /* idx_impl.h: what the files of the tensor room share beyond tensor.h:
    type promotion, the helpers the builtins are written with (tensor.c),
    and each builtin file's registration table. Not part of the public API:
-   see tensor.h. */
+   see tensor.h. The room:
+     kernels.c  element types and the kernels (plain pointers and strides)
+     tensor.c   the tensor value: storage, the constructor, views, the
+                walker, copies, printing and access, argument helpers
+     ops.c      one table of same-shape builtins: constructors, element-wise
+                operations, scalar operations, reductions, random fills
+     literal.c  literals, lists, copy-matrix, what a tensor says of itself
+     views.c    select, narrow, unfold, transpose, reshape; the slice loops
+     linalg.c   matrix-vector, matrix-matrix and outer products
+     image.c    idx-resize, idx-pad, idx-shift */
 #ifndef LU_IDX_IMPL_H
 #define LU_IDX_IMPL_H
 

@@ -1,6 +1,7 @@
 /* tensor.h: typed storage and strided tensors ("idx"), their kernels and
-   their Lisp builtins. A tensor is sizes + strides + offset into a shared
-   storage; views rewrite only sizes, strides and offset. */
+   their Lisp builtins (runtime/idx/; idx_impl.h says which file holds
+   what). A tensor is sizes + strides + offset into a shared storage; views
+   rewrite only sizes, strides and offset. */
 #ifndef LU_TENSOR_H
 #define LU_TENSOR_H
 
@@ -29,8 +30,10 @@ extern const LuCType lu_tensor_ctype;
 /* The one constructor. With view == NULL: a new contiguous tensor of elem
    with the given dims, zero-filled storage. With view != NULL: a view on
    view's storage with the given dims, strides mod (in elements; NULL means
-   contiguous) and offset. Raises on a bad shape, a view reaching outside
-   the storage, or an allocation the machine cannot give. */
+   contiguous) and offset. dim may be NULL when ndim is 0. Raises on a bad
+   shape, a view reaching outside the storage, sizes or strides too large
+   to index (every element offset, in bytes, fits in a long, even for an
+   empty tensor), or an allocation the machine cannot give. */
 LuTensor *lu_tensor_make(LuElem elem, int ndim, const long *dim,
                          const LuTensor *view, const long *mod, long offset);
 
