@@ -228,6 +228,19 @@ LuValue *lu_make_fn(LuType type, LuValue *name, LuValue *rest, LuValue *env) {
   return lu_make_closure(type, name, code, env);
 }
 
+LuValue *lu_fn_source(LuValue *f) {
+  struct LuFn *fn = f->fn;
+  LuValue *body = fn->doc != lu_nil ? lu_cons(fn->doc, fn->body) : fn->body;
+  LuValue *rest = lu_cons(fn->params, body);
+  if (fn->klass != lu_nil)
+    return lu_cons(lu_intern("defmethod"),
+                   lu_cons(fn->klass->klass->name, lu_cons(fn->name, rest)));
+  if (fn->name == lu_nil)
+    return lu_cons(lu_intern("lambda"), rest);
+  return lu_cons(lu_intern(LU_IS(f, LU_MACRO) ? "dm" : "de"),
+                 lu_cons(fn->name, rest));
+}
+
 /* ---- calls ---- */
 
 /* The tail call waiting for its caller's call loop. */

@@ -47,6 +47,10 @@ LuValue *lu_eval_toplevel(LuValue *form, const LuLoc *at);
 const char *lu_file_name(const char *name);
 
 /* eval.c */
+/* The form a closure or macro was defined by, for pretty: (de NAME
+   PARAMS [DOC] BODY...), (dm ...), (defmethod CLASS NAME ...) or (lambda
+   PARAMS BODY...). */
+LuValue *lu_fn_source(LuValue *f);
 /* A printed lambda list: "(name a b &optional c)". */
 const char *lu_fn_usage(LuValue *fn);
 /* A closure or macro from (PARAMS [DOC] BODY...); raises on a bad

@@ -318,6 +318,21 @@ static void test_deep_recursion_works(void **state) {
               "50005000");
 }
 
+/* ---- sources ---------------------------------------------------------- */
+
+/* lu_fn_source gives back the definition, for pretty. */
+static void test_fn_source(void **state) {
+  (void)state;
+  lt_eval("(de src-f (a &optional b) \"Doc.\" (list a b))"
+          "(dm src-m (x) x)");
+  assert_string_equal(lu_repr(lu_fn_source(lt_eval("src-f")), true),
+                      "(de src-f (a &optional b) \"Doc.\" (list a b))");
+  assert_string_equal(lu_repr(lu_fn_source(lt_eval("src-m")), true),
+                      "(dm src-m (x) x)");
+  assert_string_equal(lu_repr(lu_fn_source(lt_eval("(lambda (y) y)")), true),
+                      "(lambda (y) y)");
+}
+
 /* ---- objects ---------------------------------------------------------- */
 
 static void test_objects(void **state) {
@@ -558,6 +573,7 @@ int main(void) {
       cmocka_unit_test(test_constants),
       cmocka_unit_test(test_tail_calls),
       cmocka_unit_test(test_deep_recursion_works),
+      cmocka_unit_test(test_fn_source),
       cmocka_unit_test(test_objects),
       cmocka_unit_test(test_send_from_c),
       cmocka_unit_test(test_apply),
