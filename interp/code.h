@@ -127,6 +127,14 @@ LuValue **lu_form_items(LuValue *list, long *n, const char *what);
    list) instead of raising. */
 LuValue **lu_list_items(LuValue *list, long *n, LuValue **dot,
                         const char *what);
+/* A node over n forms: a body, and, or, prog1... */
+typedef struct {
+  LuNode h;
+  long n;
+  LuNode **forms;
+} LuForms;
+/* items compiled in s, the last in tail position when tail. */
+LuNode **lu_compile_all(LuValue **items, long n, LuScope *s, bool tail);
 /* One node running nodes in turn, the value of the last (() for none). */
 LuNode *lu_node_seq(LuNode **nodes, long n, LuValue *form);
 /* A node that reads or sets sym in scope s. */

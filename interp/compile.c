@@ -265,17 +265,30 @@ static inline LuValue **eval_args(Call *n, LuValue *env, LuValue **small) {
   return argv;
 }
 
+/* The head's value, its arguments evaluated into *argv (small or a larger
+   array); NULL when the head has become a macro or special form, the
+   form's value then in *r. */
+static inline LuValue *call_parts(Call *n, LuValue *env, LuValue **small,
+                                  LuValue ***argv, LuValue **r) {
+  LuValue *f = head_value(n, env);
+  if (is_syntax(f)) {
+    *r = run_changed(n, f, env);
+    return NULL;
+  }
+  *argv = eval_args(n, env, small);
+  return f;
+}
+
 static LuValue *op_call(LuNode *h, LuValue *env) {
   Call *n = (Call *)h;
-  LuValue *f = head_value(n, env);
-  if (is_syntax(f))
-    return run_changed(n, f, env);
-  LuValue *small[SMALL_ARGS];
-  LuValue **argv = eval_args(n, env, small);
+  LuValue *small[SMALL_ARGS], **argv = small, *r = NULL;
+  LuValue *f = call_parts(n, env, small, &argv, &r);
+  if (!f)
+    return r;
   LuFrame *up = lu_frame;
   LuFrame fr = {up, h->form, n->call, f};
   lu_frame = &fr;
-  LuValue *r = lu_call(f, n->argc, argv, &fr);
+  r = lu_call(f, n->argc, argv, &fr);
   lu_frame = up;
   return r;
 }
@@ -284,11 +297,10 @@ static LuValue *op_call(LuNode *h, LuValue *env) {
    other function replaces the caller's frame, as the closure's call did. */
 static LuValue *op_tail_call(LuNode *h, LuValue *env) {
   Call *n = (Call *)h;
-  LuValue *f = head_value(n, env);
-  if (is_syntax(f))
-    return run_changed(n, f, env);
-  LuValue *small[SMALL_ARGS];
-  LuValue **argv = eval_args(n, env, small);
+  LuValue *small[SMALL_ARGS], **argv = small, *r = NULL;
+  LuValue *f = call_parts(n, env, small, &argv, &r);
+  if (!f)
+    return r;
   if (lu_is(f, LU_CLOSURE)) {
     lu_tail_store(f, h->form, n->call, n->argc, argv);
     return LU_TAILCALL;
@@ -309,9 +321,7 @@ static LuNode *compile_call(LuValue *x, LuValue *sym, LuNode *fn, LuScope *s,
   n->sym = sym;
   n->fn = fn;
   n->argc = (int)argc;
-  n->args = lu_alloc((size_t)(argc ? argc : 1) * sizeof *n->args);
-  for (long i = 0; i < argc; i++)
-    n->args[i] = lu_compile(items[i], s, false);
+  n->args = lu_compile_all(items, argc, s, false);
   n->scope = s;
   n->tail = tail;
   return &n->h;
@@ -541,14 +551,8 @@ LuNode *lu_compile(LuValue *x, LuScope *s, bool tail) {
 
 /* ---- bodies ---- */
 
-typedef struct {
-  LuNode h;
-  long n;
-  LuNode **forms;
-} Body;
-
 static LuValue *op_body(LuNode *h, LuValue *env) {
-  Body *b = (Body *)h;
+  LuForms *b = (LuForms *)h;
   for (long i = 0; i < b->n - 1; i++)
     lu_run(b->forms[i], env);
   return lu_run(b->forms[b->n - 1], env);
@@ -559,17 +563,21 @@ LuNode *lu_node_seq(LuNode **nodes, long n, LuValue *form) {
     return lu_node_const(lu_nil, form);
   if (n == 1)
     return nodes[0];
-  Body *b = lu_node_new(sizeof *b, op_body, form);
+  LuForms *b = lu_node_new(sizeof *b, op_body, form);
   b->n = n;
   b->forms = nodes;
   return &b->h;
 }
 
-LuNode *lu_compile_body(LuValue *body, LuScope *s, bool tail, LuValue *form) {
-  long n;
-  LuValue **items = lu_form_items(body, &n, "a body");
+LuNode **lu_compile_all(LuValue **items, long n, LuScope *s, bool tail) {
   LuNode **nodes = lu_alloc((size_t)(n ? n : 1) * sizeof *nodes);
   for (long i = 0; i < n; i++)
     nodes[i] = lu_compile(items[i], s, tail && i == n - 1);
-  return lu_node_seq(nodes, n, form);
+  return nodes;
+}
+
+LuNode *lu_compile_body(LuValue *body, LuScope *s, bool tail, LuValue *form) {
+  long n;
+  LuValue **items = lu_form_items(body, &n, "a body");
+  return lu_node_seq(lu_compile_all(items, n, s, tail), n, form);
 }

@@ -157,14 +157,8 @@ SPECIAL(selectq, "(selectq KEY (VALUES BODY...)...)",
 
 /* ---- and, or, progn, prog1 ---- */
 
-typedef struct {
-  LuNode h;
-  long n;
-  LuNode **forms;
-} Forms;
-
 static LuValue *op_and(LuNode *h, LuValue *env) {
-  Forms *f = (Forms *)h;
+  LuForms *f = (LuForms *)h;
   for (long i = 0; i < f->n - 1; i++)
     if (lu_run(f->forms[i], env) == lu_nil)
       return lu_nil;
@@ -172,7 +166,7 @@ static LuValue *op_and(LuNode *h, LuValue *env) {
 }
 
 static LuValue *op_or(LuNode *h, LuValue *env) {
-  Forms *f = (Forms *)h;
+  LuForms *f = (LuForms *)h;
   for (long i = 0; i < f->n - 1; i++) {
     LuValue *v = lu_run(f->forms[i], env);
     if (v != lu_nil)
@@ -182,7 +176,7 @@ static LuValue *op_or(LuNode *h, LuValue *env) {
 }
 
 static LuValue *op_prog1(LuNode *h, LuValue *env) {
-  Forms *f = (Forms *)h;
+  LuForms *f = (LuForms *)h;
   LuValue *v = lu_run(f->forms[0], env);
   for (long i = 1; i < f->n; i++)
     lu_run(f->forms[i], env);
@@ -190,26 +184,24 @@ static LuValue *op_prog1(LuNode *h, LuValue *env) {
 }
 
 /* The forms of x's arguments; the last in tail position when tail. */
-static Forms *forms(LuValue *x, LuScope *s, bool tail, LuOp op) {
+static LuForms *forms(LuValue *x, LuScope *s, bool tail, LuOp op) {
   long n;
   LuValue **items = lu_form_items(ARGS(x), &n, "the forms");
-  Forms *f = lu_node_new(sizeof *f, op, x);
+  LuForms *f = lu_node_new(sizeof *f, op, x);
   f->n = n;
-  f->forms = lu_alloc((size_t)(n ? n : 1) * sizeof *f->forms);
-  for (long i = 0; i < n; i++)
-    f->forms[i] = lu_compile(items[i], s, tail && i == n - 1);
+  f->forms = lu_compile_all(items, n, s, tail);
   return f;
 }
 
 SPECIAL(and, "(and FORM...)",
         "Evaluates FORMs until one is (); returns the last value.") {
-  Forms *f = forms(x, s, tail, op_and);
+  LuForms *f = forms(x, s, tail, op_and);
   return f->n ? &f->h : lu_node_const(lu_t, x);
 }
 
 SPECIAL(or, "(or FORM...)",
         "Evaluates FORMs until one is not (); returns that value.") {
-  Forms *f = forms(x, s, tail, op_or);
+  LuForms *f = forms(x, s, tail, op_or);
   return f->n ? &f->h : lu_node_const(lu_nil, x);
 }
 
@@ -220,7 +212,7 @@ SPECIAL(progn, "(progn FORM...)",
 
 SPECIAL(prog1, "(prog1 FORM REST...)",
         "Evaluates all forms in order; returns the first one's value.") {
-  Forms *f = forms(x, s, false, op_prog1);
+  LuForms *f = forms(x, s, false, op_prog1);
   return f->n ? &f->h : lu_node_const(lu_nil, x);
 }
 
@@ -707,10 +699,7 @@ SPECIAL(try, "(try BODY... (catch VAR HANDLER...))",
     t->handler = lu_compile_body(lu_cdr(lu_cdr(last)), lu_scope_bind(s, t->var),
                                  tail, x);
   }
-  LuNode **body = lu_alloc((size_t)(n ? n : 1) * sizeof *body);
-  for (long i = 0; i < n; i++)
-    body[i] = lu_compile(items[i], s, false);
-  t->body = lu_node_seq(body, n, x);
+  t->body = lu_node_seq(lu_compile_all(items, n, s, false), n, x);
   return &t->h;
 }
 
@@ -785,9 +774,7 @@ SPECIAL(send, "(==> OBJECT METHOD ARGS...)",
   if (lu_cdr(ARGS(x)) == lu_nil || !LU_IS(n->method, LU_SYMBOL))
     lu_error("==>: the method name must be a symbol");
   LuValue **items = lu_form_items(REST2(x), &n->n, "the arguments");
-  n->args = lu_alloc((size_t)(n->n ? n->n : 1) * sizeof *n->args);
-  for (long i = 0; i < n->n; i++)
-    n->args[i] = lu_compile(items[i], s, false);
+  n->args = lu_compile_all(items, n->n, s, false);
   return &n->h;
 }
 
