@@ -4,8 +4,10 @@
    operations with a scalar, the reductions, the index of an extreme and
    the random fills. A shape is the function that checks the arguments of
    its rows, chooses the result's type and runs the operation through the
-   walker and the kernels. Then the few element builtins of a shape of
-   their own: idx-dot, idx-copy, idx-clear, idx-fill. */
+   walker and the kernels. A new operation of an existing shape is one row
+   (and, when it computes something new, one case in kernels.c). Then the few
+   element builtins of a shape of their own: idx-dot, idx-copy, idx-clear,
+   idx-fill. */
 #include <tgmath.h>
 
 #include "idx_impl.h"
@@ -86,28 +88,33 @@ static LuValue *make(int op, LuValue **argv, int argc) {
   return lu_tensor_value(lu_tensor_make(op, nd, dim, NULL, NULL, 0));
 }
 
-/* (NAME A B [OUT]): the LuBinop op element-wise; the types promote and
-   division of integers gives float. */
+/* REAL(op): op is a real function, whose result is float for integer
+   operands (sqrt, division...); the others keep the operands' type. */
+enum { REAL_FLAG = 1 << 8 };
+#define REAL(op) ((op) | REAL_FLAG)
+
+/* The type of op's result for operands of type e; op loses its flag. */
+static LuElem result_elem(int *op, LuElem e) {
+  bool real = *op & REAL_FLAG;
+  *op &= ~REAL_FLAG;
+  return real && idx_integral(e) ? LU_FLOAT : e;
+}
+
+/* (NAME A B [OUT]): the LuBinop op element-wise; the types promote. */
 static LuValue *binary(int op, LuValue **argv, int argc) {
   LuTensor *a = lu_arg_tensor(argv, 0), *b = lu_arg_tensor(argv, 1);
   idx_check_same_shape(a, b);
-  LuElem e = idx_promote(idx_elem(a), idx_elem(b));
-  if (op == LU_DIV && idx_integral(e))
-    e = LU_FLOAT;
+  LuElem e = result_elem(&op, idx_promote(idx_elem(a), idx_elem(b)));
   LuTensor *out = idx_out_arg(argv, argc, 2, e, a->ndim, a->dim);
   IdxCtx c = {.op = op};
   idx_map_into(out, 2, (LuTensor *[]){a, b}, e, run_binop, &c);
   return idx_out_value(argv, argc, 2, out);
 }
 
-/* (NAME A [OUT]): the LuUnop op element-wise; the real functions give
-   float for integer tensors. */
+/* (NAME A [OUT]): the LuUnop op element-wise. */
 static LuValue *unary(int op, LuValue **argv, int argc) {
   LuTensor *a = lu_arg_tensor(argv, 0);
-  LuElem e = idx_elem(a);
-  bool real = op == LU_SQRT || op == LU_EXP || op == LU_LOG || op == LU_TANH;
-  if (real && idx_integral(e))
-    e = LU_FLOAT;
+  LuElem e = result_elem(&op, idx_elem(a));
   LuTensor *out = idx_out_arg(argv, argc, 1, e, a->ndim, a->dim);
   IdxCtx c = {.op = op};
   idx_map_into(out, 1, &a, e, run_unop, &c);
@@ -205,7 +212,7 @@ static LuValue *random_fill(int op, LuValue **argv, int argc) {
     "A - B element-wise; see idx-add.")                                        \
   X(binary, idx_mul, LU_MUL, "(idx-mul A B [OUT])",                            \
     "A * B element-wise; see idx-add.")                                        \
-  X(binary, idx_div, LU_DIV, "(idx-div A B [OUT])",                            \
+  X(binary, idx_div, REAL(LU_DIV), "(idx-div A B [OUT])",                      \
     "A / B element-wise (IEEE: x/0 is inf); integer tensors give "             \
     "float. See idx-add.")                                                     \
   X(binary, idx_max, LU_MAX, "(idx-max A B [OUT])",                            \
@@ -216,14 +223,14 @@ static LuValue *random_fill(int op, LuValue **argv, int argc) {
   X(unary, idx_neg, LU_NEG, "(idx-neg A [OUT])", "-A element-wise.")           \
   X(unary, idx_abs, LU_ABS, "(idx-abs A [OUT])", "|A| element-wise.")          \
   X(unary, idx_sqr, LU_SQR, "(idx-sqr A [OUT])", "A squared element-wise.")    \
-  X(unary, idx_sqrt, LU_SQRT, "(idx-sqrt A [OUT])",                            \
+  X(unary, idx_sqrt, REAL(LU_SQRT), "(idx-sqrt A [OUT])",                      \
     "Square root element-wise (NaN below 0); integer tensors give "            \
     "float.")                                                                  \
-  X(unary, idx_exp, LU_EXP, "(idx-exp A [OUT])",                               \
+  X(unary, idx_exp, REAL(LU_EXP), "(idx-exp A [OUT])",                         \
     "e^A element-wise; integer tensors give float.")                           \
-  X(unary, idx_log, LU_LOG, "(idx-log A [OUT])",                               \
+  X(unary, idx_log, REAL(LU_LOG), "(idx-log A [OUT])",                         \
     "Natural log element-wise; integer tensors give float.")                   \
-  X(unary, idx_tanh, LU_TANH, "(idx-tanh A [OUT])",                            \
+  X(unary, idx_tanh, REAL(LU_TANH), "(idx-tanh A [OUT])",                      \
     "tanh element-wise; integer tensors give float.")                          \
   X(unary, idx_relu, LU_RELU, "(idx-relu A [OUT])", "max(A, 0) element-wise.") \
   X(with_scalar, idx_addm0, LU_ADD, "(idx-addm0 A S [OUT])",                   \

@@ -199,6 +199,14 @@
 (assert (equal (idx-sub ['ubyte 1] ['ubyte 2]) ['ubyte 0]))
 (assert (equal (idx-add [1.7 -1.7] [0 0] (int-matrix 2)) ['int 1 -1]))
 (assert (equal (idx-sqrt ['int 4]) [2]))
+;; real functions of integers give float, the others keep the type
+(assert (equal (mapcar (lambda (f) (idx-type (f ['int 4])))
+                       (list idx-neg idx-abs idx-sqr idx-relu idx-sqrt idx-exp
+                             idx-log idx-tanh))
+               '(int int int int float float float float)))
+(assert (equal (mapcar (lambda (f) (idx-type (f ['ubyte 4] ['ubyte 2])))
+                       (list idx-add idx-sub idx-mul idx-div idx-max idx-min))
+               '(ubyte ubyte ubyte float ubyte ubyte)))
 (assert (eq (idx-type (idx-dotm0 ['int 1] 2)) 'int))
 (assert (equal (idx-dotm0 ['ubyte 255 10] (/ 1 255)) [1 (/ 10 255)]))
 ;; overlapping views: a shifted in-place sum reads the old values
