@@ -34,6 +34,7 @@ static inline LuValue *lu_run(LuNode *n, LuValue *env) {
    anywhere else (a builtin's argument, a global, a slot, a list, the
    result of lu_eval or lu_apply) goes through lu_box. */
 #define LU_IMM_TAG 2u
+extern LuValue *const lu_zero; /* value.c: the number 0, made once */
 _Static_assert(sizeof(uintptr_t) == 8, "immediates need 64-bit pointers");
 
 static inline bool lu_imm_p(LuValue *v) {
@@ -45,7 +46,7 @@ static inline LuValue *lu_imm(double x) {
   memcpy(&b, &x, sizeof b);
   unsigned top = (unsigned)(b >> 60) & 7;
   if (top != 3 && top != 4)
-    return lu_number(x);
+    return b == 0 ? lu_zero : lu_number(x);
   uint64_t low = b & ((UINT64_C(1) << 61) - 1);
   return (LuValue *)(uintptr_t)((b & (UINT64_C(1) << 63)) | low << 2 |
                                 LU_IMM_TAG);

@@ -318,44 +318,43 @@ static inline LuValue *enter(LuValue *f, LuValue *env, int argc,
   return r;
 }
 
-/* Calls f (a closure over env when env is not NULL) and the tail calls its
-   body makes, in frame fr: the frame shows the latest, and a line below it
-   says that tail calls were elided. */
-static LuValue *call_in(LuValue *f, LuValue *env, int argc, LuValue **argv,
-                        LuFrame *fr) {
+/* Calls f once (a closure over env when env is not NULL): its value, or
+   LU_TAILCALL when its body ended in a tail call, now pending. */
+static inline LuValue *call_once(LuValue *f, LuValue *env, int argc,
+                                 LuValue **argv) {
+  if (lu_imm_p(f))
+    not_a_function(f);
+  switch (LU_TYPE(f)) {
+  case LU_CLOSURE:
+    return enter(f, env ? env : f->fn->env, argc, argv);
+  case LU_MACRO: /* only through lu_macro_expand, which gives env */
+    if (!env)
+      not_a_function(f);
+    return enter(f, env, argc, argv);
+  case LU_BUILTIN:
+    if (f->builtin->special)
+      lu_error("%s is a special form, not a function", f->builtin->name);
+    return call_builtin(f->builtin, argc, box_all(argc, argv));
+  case LU_CDATA:
+    if (f->cdata.ctype->call)
+      return f->cdata.ctype->call(f, box_all(argc, argv), argc);
+    not_a_function(f);
+  default:
+    not_a_function(f);
+  }
+}
+
+/* Makes the pending tail call and those its callee's body makes, in frame
+   fr: the frame shows the latest, and a line below it says that tail
+   calls were elided. */
+static LuValue *run_pending(LuFrame *fr) {
   LuFrame mark;
   bool marked = false;
   LuValue *buf[PENDING_SMALL];
   for (;;) {
-    LuValue *r;
-    if (lu_imm_p(f))
-      not_a_function(f);
-    switch (LU_TYPE(f)) {
-    case LU_MACRO: /* only through lu_macro_expand, which gives env */
-      if (!env)
-        not_a_function(f);
-      r = enter(f, env, argc, argv);
-      break;
-    case LU_CLOSURE:
-      r = enter(f, env ? env : f->fn->env, argc, argv);
-      break;
-    case LU_BUILTIN:
-      if (f->builtin->special)
-        lu_error("%s is a special form, not a function", f->builtin->name);
-      return call_builtin(f->builtin, argc, box_all(argc, argv));
-    case LU_CDATA:
-      if (f->cdata.ctype->call)
-        return f->cdata.ctype->call(f, box_all(argc, argv), argc);
-      not_a_function(f);
-    default:
-      not_a_function(f);
-    }
-    if (r != LU_TAILCALL)
-      return r;
-    env = NULL;
-    f = pending.f;
-    argc = pending.argc;
-    argv = argc <= PENDING_SMALL ? buf : pending.argv;
+    LuValue *f = pending.f;
+    int argc = pending.argc;
+    LuValue **argv = argc <= PENDING_SMALL ? buf : pending.argv;
     memcpy(argv, pending.argv, (size_t)argc * sizeof *argv);
     if (fr) {
       if (!marked && fr->call && LU_IS(fr->call, LU_CONS)) {
@@ -370,7 +369,17 @@ static LuValue *call_in(LuValue *f, LuValue *env, int argc, LuValue **argv,
       fr->call = pending.call;
       fr->fn = f;
     }
+    LuValue *r = call_once(f, NULL, argc, argv);
+    if (r != LU_TAILCALL)
+      return r;
   }
+}
+
+/* Calls f and the tail calls its body makes, in frame fr. */
+static inline LuValue *call_in(LuValue *f, LuValue *env, int argc,
+                               LuValue **argv, LuFrame *fr) {
+  LuValue *r = call_once(f, env, argc, argv);
+  return r == LU_TAILCALL ? run_pending(fr) : r;
 }
 
 LuValue *lu_call(LuValue *f, int argc, LuValue **argv, LuFrame *fr) {

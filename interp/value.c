@@ -93,6 +93,7 @@ LuValue *lu_new(LuType type) {
    nothing. */
 enum { SMALL_MIN = -1024, SMALL_MAX = 1024 };
 static LuValue small_ints[SMALL_MAX - SMALL_MIN + 1];
+LuValue *const lu_zero = &small_ints[-SMALL_MIN];
 
 LuValue *lu_number(double x) {
   if (x >= SMALL_MIN && x <= SMALL_MAX && x == (int)x &&
