@@ -5,8 +5,11 @@
    The files: net.c (nets: building, the flat vectors, passes, states),
    nn_module.c (the module value, shapes, reading tensors), one file per
    module family (nn_squash.c, nn_conv.c with nn_conv_kernels.c,
-   nn_linear.c, nn_dropout.c, nn_shift.c, nn_softmax.c, nn_lisp.c),
-   nn_cost.c and nn_optim.c (the cost and optimizer tables), nn_train.c
+   nn_linear.c, nn_dropout.c, nn_shift.c, nn_softmax.c, nn_pool.c,
+   nn_batchnorm.c, nn_activation.c, nn_rbf.c; nn_lisp.c for Lisp objects,
+   nn_container.c for nets inside nets, residuals and concatenations),
+   nn_param.c (parameters of Lisp modules), nn_cost.c and nn_optim.c (the
+   cost and optimizer tables), nn_mask.c (parameter masks), nn_train.c
    (training and evaluation passes), nn_check.c (derivative checks).
 
    How to write a module family (one new file, e.g. nn_pool.c):
@@ -29,7 +32,12 @@
      dx (NULL when not wanted).
    - init(m, w, a, bias) fills the parameters (NULL: none); params(m,
      shapes) gives their shapes (weights, then biases) for nn-weights and
-     nn-biases; describe(m, buf) the line of nn-summary (NULL: the kind).
+     nn-biases; describe(m, buf) the line of nn-summary (NULL: the kind);
+     nets(m, &nets), for a container, the nets it runs: the outer net lays
+     their parameters and work buffers out inside the module's.
+   - A module given twice to one net is run twice with one set of weights
+     (m->tie), so fprop, bprop and bbprop keep no state outside c->scratch
+     and the states; bprop and bbprop add, never overwrite, dw and ddw.
    - Its builtins in one table, registered by lu_nn_FAMILY_open, which is
      added to the list of families in net.c. Tests: a check of bprop and
      bbprop against finite differences (nn-check-module, nn-bbcheck) in
