@@ -218,8 +218,12 @@ static void concat_setup(NnModule *m, const NnShape *in, NnShape *out) {
 }
 
 static void list_describe(NnModule *m, LuBuf *b) {
-  lu_buf_printf(b, "%s of %d %s", m->ops->kind, box(m)->nmods,
-                is_residual(m) ? "modules" : "branches");
+  int k = box(m)->nmods;
+  lu_buf_printf(b, "%s of %d %s%s", m->ops->kind, k,
+                is_residual(m) ? "module" : "branch",
+                k == 1           ? ""
+                : is_residual(m) ? "s"
+                                 : "es");
 }
 
 static const NnOps residual_ops = {.kind = "residual",
