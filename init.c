@@ -26,6 +26,7 @@ void lu_init(void *unused) {
   lu_io_open();
   lu_matrix_open();
   lu_npy_open();
+  lu_safetensors_open();
   lu_picture_open();
   lu_json_open();
   lu_net_open();

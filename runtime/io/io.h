@@ -2,7 +2,8 @@
    atomic save that every writer goes through, with write-file; then one
    file per format, each registering its own builtins: matrix.c (IDX and
    classic Lush matrices, load-matrix and save-matrix, and the table of
-   other matrix formats chosen by extension), npy.c (NumPy .npy), picture.c
+   other matrix formats chosen by extension), npy.c (NumPy .npy),
+   safetensors.c (named tensors in safetensors files), picture.c
    (PNG, picture grids, idx-show) and json.c (json-read). Every function here
    raises a Lisp error naming the file and what is wrong, and no save damages
    what was at its path. */
@@ -140,6 +141,28 @@ LuTensor *lu_npy_load(const char *path);
 void lu_npy_save(const LuTensor *t, const char *path);
 /* Adds .npy (and .npy.gz) to the matrix formats. */
 void lu_npy_open(void);
+
+/* ---- Named tensors in safetensors files (safetensors.c) ------------- */
+
+typedef struct {
+  const char *name;
+  LuTensor *t;
+} LuNamedTensor;
+
+/* Writes the n tensors t (float, double, int or ubyte; any layout) under
+   their names, which must differ, and the nmeta metadata pairs meta[2 i]
+   -> meta[2 i + 1] (strings), as the safetensors file path (gzip when it
+   ends in .gz). Atomic (lu_io_save); raises "WHO: PATH: ...". */
+void lu_safetensors_save(const char *who, const char *path,
+                         const LuNamedTensor *t, int n, const char *const *meta,
+                         int nmeta);
+/* Reads a safetensors file (dtypes F32, F64, I32, U8): its tensors, new
+   and contiguous, in the order of their data, *n of them. Any defect
+   (header, dtype, shape, offsets that leave holes, overlap or run past
+   the data) raises "WHO: PATH: ..." naming the tensor. */
+LuNamedTensor *lu_safetensors_load(const char *who, const char *path, int *n);
+/* Registers save-safetensors and load-safetensors. */
+void lu_safetensors_open(void);
 
 /* ---- Pictures (picture.c) -------------------------------------------- */
 
