@@ -686,7 +686,7 @@ static void (*const families[])(void) = {
     lu_nn_squash_open,     lu_nn_conv_open,  lu_nn_linear_open,
     lu_nn_dropout_open,    lu_nn_shift_open, lu_nn_softmax_open,
     lu_nn_container_open,  lu_nn_pool_open,  lu_nn_batchnorm_open,
-    lu_nn_activation_open, lu_nn_rbf_open,
+    lu_nn_activation_open, lu_nn_rbf_open,   lu_nn_export_open,
 };
 
 void lu_net_open(void) {

@@ -160,6 +160,23 @@ static int conv_params(const NnModule *m, NnShape shape[NN_MAXPARAMS]) {
   return 2;
 }
 
+/* Weights as PyTorch's Conv2d has them, [NOUT NIN K K], with zeros where
+   the table connects nothing. */
+static long *conv_exchange(const NnModule *m, int k, NnShape *shape) {
+  const LuConvGeom *g = &conv_of(m)->g;
+  if (k != 0)
+    return NULL;
+  long d[4] = {g->nout, g->nin, g->kh, g->kw};
+  *shape = lu_nn_shape_make(4, d);
+  long *map = lu_alloc_atomic(sizeof(long) * (size_t)shape->n, "nn-export");
+  for (long i = 0; i < shape->n; i++)
+    map[i] = -1;
+  for (long c = 0; c < g->nconn; c++)
+    for (long t = 0; t < g->kk; t++)
+      map[((long)g->cout[c] * g->nin + g->cin[c]) * g->kk + t] = c * g->kk + t;
+  return map;
+}
+
 static const NnOps conv_ops = {.kind = "conv",
                                .flags = NN_FUSES_SQUASH,
                                .setup = conv_setup,
@@ -168,7 +185,8 @@ static const NnOps conv_ops = {.kind = "conv",
                                .bbprop = conv_bbprop,
                                .init = conv_init,
                                .describe = conv_describe,
-                               .params = conv_params};
+                               .params = conv_params,
+                               .exchange = conv_exchange};
 
 static int table_entry(LuValue *v, int which) {
   if (!LU_IS(v, LU_NUMBER) || LU_NUM(v) < 0 || LU_NUM(v) > 1e6 ||

@@ -32,9 +32,10 @@
      dx (NULL when not wanted).
    - init(m, w, a, bias) fills the parameters (NULL: none); params(m,
      shapes) gives their shapes (weights, then biases) for nn-weights and
-     nn-biases; describe(m, buf) the line of nn-summary (NULL: the kind);
-     nets(m, &nets), for a container, the nets it runs: the outer net lays
-     their parameters and work buffers out inside the module's.
+     nn-biases and nn-export (exchange(m, k, shape), when PyTorch lays
+     one out otherwise); describe(m, buf) the line of nn-summary (NULL: the
+     kind); nets(m, &nets), for a container, the nets it runs: the outer
+     net lays their parameters and work buffers out inside the module's.
    - A module given twice to one net is run twice with one set of weights
      (m->tie), so fprop, bprop and bbprop keep no state outside c->scratch
      and the states; bprop and bbprop add, never overwrite, dw and ddw.
@@ -99,6 +100,11 @@ typedef struct {
   /* Containers: the nets inside (their parameters and work buffers are
      ranges of the module's, in this order). */
   int (*nets)(const NnModule *m, LuNet ***nets);
+  /* nn-export, where parameter k has another usual layout (PyTorch's)
+     than params': sets shape to it and returns, for each of its elements
+     in row-major order, the element of parameter k it is, or -1 for one
+     that is always 0. NULL, or a NULL result: params' shape as it is. */
+  long *(*exchange)(const NnModule *m, int k, NnShape *shape);
 } NnOps;
 
 struct NnModule {
@@ -291,6 +297,7 @@ void lu_nn_pool_open(void);
 void lu_nn_batchnorm_open(void);
 void lu_nn_activation_open(void);
 void lu_nn_rbf_open(void);
+void lu_nn_export_open(void);
 void lu_nn_cost_open(void);
 void lu_nn_optim_open(void);
 void lu_nn_mask_open(void);
