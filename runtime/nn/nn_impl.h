@@ -10,7 +10,8 @@
    nn_container.c for nets inside nets, residuals and concatenations),
    nn_param.c (parameters of Lisp modules), nn_cost.c and nn_optim.c (the
    cost and optimizer tables), nn_mask.c (parameter masks), nn_train.c
-   (training and evaluation passes), nn_check.c (derivative checks).
+   (training and evaluation passes), nn_check.c (derivative checks),
+   nn_export.c (parameters as named tensors: nn-export, nn-import).
 
    How to write a module family (one new file, e.g. nn_pool.c):
    - Its private fields live in a struct of its own at m->data: its
