@@ -68,6 +68,8 @@ void lu_define(LuValue *name, LuValue *value);
    not printed). A walk that calls user code takes exactly that many steps
    with lu_car and lu_cdr, which the code cannot make crash or loop. */
 long lu_arg_proper(LuValue **argv, int i, const char *expected);
+/* Whether the cdrs of x loop back on themselves. */
+bool lu_circular(LuValue *x);
 
 /* help.c: the doc string of a variable. */
 void lu_set_doc(LuValue *name, LuValue *doc);

@@ -31,6 +31,10 @@ static long count_pairs(LuValue *x, bool dotted_ok) {
   return (LU_ISNIL(x) || (dotted_ok && n > 0)) ? n : -1;
 }
 
+bool lu_circular(LuValue *x) {
+  return count_pairs(x, true) == CIRCULAR;
+}
+
 /* Raises the error for argument i, which count_pairs refused. A circular
    list is not printed: printing it would never end. */
 noreturn static void not_a_list(LuValue **argv, int i, long count,

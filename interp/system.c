@@ -93,11 +93,12 @@ static bool all_atoms(LuValue *l) {
    a list headed by a symbol keeps the symbol and its first argument on the
    first line and puts each further element on its own line, indented by
    2 ((let ((x 1)) / body...)); any other list puts each element on its own
-   line, aligned. */
+   line, aligned. A circular list prints flat, its loop once, as print
+   shows it: laid out, it would never end. */
 static void pretty_to(LuBuf *b, LuValue *v, int col) {
   lu_check_stack();
   lu_poll();
-  if (!LU_IS(v, LU_CONS) || fits(v, PRETTY_WIDTH - col)) {
+  if (!LU_IS(v, LU_CONS) || fits(v, PRETTY_WIDTH - col) || lu_circular(v)) {
     lu_print_to(b, v, true);
     return;
   }

@@ -241,6 +241,11 @@ static void test_pretty(void **state) {
   out = captured("(pretty '(a \"s\" . 3))");
   assert_string_equal(out, "(a \"s\" . 3)\n");
   free(out);
+  /* a circular list prints flat, its loop once, as print shows it */
+  out = captured("(let ((l (range 40))) (rplacd (nthcdr 39 l) l) (pretty l))");
+  assert_non_null(strstr(out, "38 39 0 1 2"));
+  assert_non_null(strstr(out, "39 ...)\n"));
+  free(out);
   /* a large nested value: every line within 79 columns, and reading the
      text back gives the same value */
   out = captured("(pretty (mapcar (lambda (i) (list 'item i (range i) "
