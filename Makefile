@@ -84,7 +84,8 @@ format-check:
 # (new inputs go to a temporary folder, never into the repository).
 FUZZ_BUILD := build/fuzz
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE $(INC) -O1 -g -fno-omit-frame-pointer \
-              -fsanitize=fuzzer-no-link,address,undefined
+              -fsanitize=fuzzer-no-link,address,undefined \
+              -fno-sanitize-recover=undefined
 FUZZ_CORE  := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(filter-out main.c,$(SRC)))
 FUZZERS    := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
 
@@ -94,6 +95,9 @@ $(FUZZ_BUILD)/%.o: %.c
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_CORE)
 	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+# The fuzz objects are kept between runs, not deleted as intermediates.
+.SECONDARY: $(FUZZ_CORE)
 
 fuzz: $(FUZZERS)
 	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)

@@ -40,7 +40,8 @@ static size_t npy_bytes(int major, const char *dict, const void *data, size_t n,
   memcpy(out + pre, dict, len);
   memset(out + pre + len, ' ', hlen - len - 1);
   out[pre + hlen - 1] = '\n';
-  memcpy(out + pre + hlen, data, n);
+  if (n) /* data may be NULL when there is none */
+    memcpy(out + pre + hlen, data, n);
   return pre + hlen + n;
 }
 
