@@ -1,6 +1,6 @@
-/* nn_train.c: whole passes over a data set in C: per-example training
-   (fprop, cost, bprop, optimizer step), the SDLM Hessian estimate, and
-   evaluations and predictions spread over threads. */
+/* nn_train.c: whole passes over a data set in C: training (fprop, cost
+   and bprop per example, one optimizer step per mini-batch), the SDLM
+   Hessian estimate, and evaluations and predictions spread over threads. */
 #include "nn_impl.h"
 
 #include <pthread.h>
@@ -89,14 +89,33 @@ static long *read_order(LuValue **argv, int argc, int i, long n, long *steps) {
   return o;
 }
 
-LU_DEFUN(nn_train_pass, "(nn-train-pass NET OPT INPUTS TARGETS [COST] [ORDER])",
-         "One pass of per-example training, in C: for each example e of "
-         "INPUTS ([N input-shape...]), in the order of the indices in ORDER "
-         "(default 0 to N-1), runs fprop in training mode, the COST ('mse, "
-         "the default, against TARGETS [N outputs...]; or 'ce, against "
-         "TARGETS a vector of classes), bprop, and one OPT update. Returns "
-         "(mean-loss errors) over the examples seen, errors counting those "
-         "whose largest output is not the target's.") {
+/* The batch size: argument i (BATCH, an integer >= 1) or 1, capped at
+   steps (a batch larger than the data is one batch of all of it). */
+static long read_batch(LuValue **argv, int argc, int i, long steps) {
+  if (!lu_arg_given(argv, argc, i))
+    return 1;
+  LuValue *v = argv[i];
+  if (!LU_IS(v, LU_NUMBER) || !(LU_NUM(v) >= 1 && LU_NUM(v) <= 9e18) ||
+      LU_NUM(v) != floor(LU_NUM(v)))
+    lu_arg_error(i, "BATCH, an integer >= 1", v);
+  return LU_NUM(v) < (double)steps ? (long)LU_NUM(v) : steps;
+}
+
+LU_DEFUN(nn_train_pass,
+         "(nn-train-pass NET OPT INPUTS TARGETS [COST] [ORDER] [BATCH])",
+         "One pass of training, in C: for each example e of INPUTS ([N "
+         "input-shape...]), in the order of the indices in ORDER (default 0 "
+         "to N-1), runs fprop in training mode, the COST ('mse, the default, "
+         "against TARGETS [N outputs...]; or 'ce, against TARGETS a vector "
+         "of classes) and bprop; makes one OPT update per BATCH (default 1) "
+         "consecutive examples, on their gradients averaged (the last, "
+         "shorter batch over its own size), as PyTorch's mean-reduced "
+         "losses do; BATCH 1 steps after every example. Within a batch the "
+         "examples still run one at a "
+         "time: batch normalisation normalises each example on its own, and "
+         "training uses one thread. Returns (mean-loss errors) over the "
+         "examples seen, errors counting those whose largest output is not "
+         "the target's.") {
   LuNet *n = lu_nn_arg_net(argv, 0);
   NnOpt *o = lu_nn_arg_opt(argv, 1);
   LuTensor *in = lu_arg_tensor(argv, 2), *tg = lu_arg_tensor(argv, 3);
@@ -104,6 +123,7 @@ LU_DEFUN(nn_train_pass, "(nn-train-pass NET OPT INPUTS TARGETS [COST] [ORDER])",
   long ne = check_data("nn-train-pass", n, in, tg, &cost);
   long steps;
   long *order = read_order(argv, argc, 5, ne, &steps);
+  long batch = read_batch(argv, argc, 6, steps);
   float *work = lu_nn_work(n, 0);
   long nout = n->shape[n->nmod].n;
   float *t = lu_alloc_atomic(sizeof(float) * (size_t)(nout + 1), "nn");
@@ -111,15 +131,22 @@ LU_DEFUN(nn_train_pass, "(nn-train-pass NET OPT INPUTS TARGETS [COST] [ORDER])",
   memset(n->pdw, 0, sizeof(float) * (size_t)n->nparams);
   double loss = 0;
   long errors = 0;
-  for (long k = 0; k < steps; k++) {
-    lu_poll();
-    load_example(n, work, in, tg, order[k], t);
-    lu_nn_fprop(n, work, true, false);
-    bool wrong;
-    loss += lu_nn_cost_eval(&cost, lu_nn_x(n, work, n->nmod), nout, t,
-                            lu_nn_dx(n, work, n->nmod), NULL, &wrong);
-    errors += wrong;
-    lu_nn_back(n, work, true, false, false);
+  for (long k = 0; k < steps;) {
+    long end = k + batch < steps ? k + batch : steps;
+    long size = end - k;
+    for (; k < end; k++) {
+      lu_poll();
+      load_example(n, work, in, tg, order[k], t);
+      lu_nn_fprop(n, work, true, false);
+      bool wrong;
+      loss += lu_nn_cost_eval(&cost, lu_nn_x(n, work, n->nmod), nout, t,
+                              lu_nn_dx(n, work, n->nmod), NULL, &wrong);
+      errors += wrong;
+      lu_nn_back(n, work, true, false, false);
+    }
+    if (size > 1) /* the mean; at batch 1 the gradient is left untouched */
+      for (long i = 0; i < n->nparams; i++)
+        n->pdw[i] /= (float)size;
     lu_nn_opt_step(o, n, true);
   }
   n->fresh = true;
