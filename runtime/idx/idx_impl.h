@@ -22,6 +22,12 @@ static inline LuElem idx_elem(const LuTensor *t) {
   return t->st->elem;
 }
 
+/* lu_elem_size without its check, for the hot paths of the room. */
+static inline long idx_size(LuElem e) {
+  static const unsigned char size[] = {4, 8, 4, 1};
+  return size[e];
+}
+
 static inline bool idx_integral(LuElem e) {
   return e == LU_INT || e == LU_UBYTE;
 }

@@ -27,7 +27,7 @@ static void run_resize(void *c, long n, char *const *p, const long *s) {
   ResizeCtx *x = c;
   const LuTensor *in = x->in, *out = x->out;
   int h = in->ndim - 2, w = h + 1;
-  long size = (long)lu_elem_size(x->e);
+  long size = idx_size(x->e);
   for (long i = 0; i < n; i++) {
     lu_tensor_kresize(x->e, p[1] + i * s[1] * size, in->mod[h], in->mod[w],
                       out->dim[h], out->dim[w], p[0] + i * s[0] * size,

@@ -8,15 +8,14 @@
 #include <stdlib.h>
 #include <tgmath.h>
 
-#include "tensor.h"
+#include "idx_impl.h"
 
 /* ---- Element types ---------------------------------------------------- */
 
 size_t lu_elem_size(LuElem e) {
-  static const size_t size[] = {4, 8, 4, 1};
   if ((unsigned)e > LU_UBYTE)
     abort();
-  return size[e];
+  return (size_t)idx_size(e);
 }
 
 const char *lu_elem_name(LuElem e) {

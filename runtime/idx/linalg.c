@@ -20,7 +20,7 @@ static long rows_per_call(long ops_per_row) {
 }
 
 static long size_of(const LuTensor *t) {
-  return (long)lu_elem_size(idx_elem(t));
+  return idx_size(idx_elem(t));
 }
 
 static char *row_ptr(const LuTensor *t, long i) {

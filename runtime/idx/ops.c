@@ -61,21 +61,28 @@ enum { UNIFORM, NORMAL };
 
 /* Elements in row-major order of the logical indices, so a seed gives the
    same tensor whatever its strides. Uniform: x + (y - x) u, kept below y
-   after rounding to float, floored for integer tensors. Normal: x + y n. */
+   after rounding to float, floored for integer tensors. Normal: x + y n.
+   The numbers go through a buffer of doubles into the conversion kernel,
+   which stores them as lu_elem_set does. */
 static void run_random(void *c, long n, char *const *p, const long *s) {
   IdxCtx *x = c;
-  for (long i = 0; i < n; i++) {
-    double v;
-    if (x->op == NORMAL) {
-      v = x->x + x->y * lu_rand_normal();
-    } else {
-      v = x->x + (x->y - x->x) * lu_rand_uniform();
+  enum { BUF = 256 };
+  double v[BUF];
+  for (long i = 0; i < n; i += BUF) {
+    long k = n - i < BUF ? n - i : BUF;
+    for (long j = 0; j < k; j++) {
+      if (x->op == NORMAL) {
+        v[j] = x->x + x->y * lu_rand_normal();
+        continue;
+      }
+      v[j] = x->x + (x->y - x->x) * lu_rand_uniform();
       if (idx_integral(x->e))
-        v = floor(v);
-      else if (x->e == LU_FLOAT && (float)v >= x->y && x->y > x->x)
-        v = nextafterf((float)v, -INFINITY);
+        v[j] = floor(v[j]);
+      else if (x->e == LU_FLOAT && (float)v[j] >= x->y && x->y > x->x)
+        v[j] = nextafterf((float)v[j], -INFINITY);
     }
-    lu_elem_set(x->e, p[0], i * s[0], v);
+    lu_tensor_kconvert(x->e, k, p[0] + i * s[0] * idx_size(x->e), s[0],
+                       LU_DOUBLE, v, 1);
   }
 }
 

@@ -25,7 +25,7 @@ long lu_tensor_nelem(const LuTensor *t) {
 }
 
 void *lu_tensor_data(const LuTensor *t) {
-  return (char *)t->st->data + t->offset * (long)lu_elem_size(idx_elem(t));
+  return (char *)t->st->data + t->offset * idx_size(idx_elem(t));
 }
 
 bool lu_tensor_contiguous(const LuTensor *t) {
@@ -242,13 +242,13 @@ typedef struct {
 } Walk;
 
 /* False when the tensors are empty. */
-static bool walk_init(Walk *w, int k, LuTensor *const *t) {
+static inline bool walk_init(Walk *w, int k, LuTensor *const *t) {
   const LuTensor *t0 = t[0];
   w->k = k;
   w->nd = 0;
   for (int i = 0; i < k; i++) {
     w->p[i] = lu_tensor_data(t[i]);
-    w->size[i] = (long)lu_elem_size(idx_elem(t[i]));
+    w->size[i] = idx_size(idx_elem(t[i]));
   }
   if (lu_tensor_nelem(t0) == 0)
     return false;
@@ -276,7 +276,7 @@ static bool walk_init(Walk *w, int k, LuTensor *const *t) {
 
 /* Calls fn on every innermost run of w in row-major order, at most
    IDX_CHUNK elements per call, polling for Ctrl-C between calls. */
-static void walk_run(Walk *w, LuRunFn fn, void *ctx) {
+static inline void walk_run(Walk *w, LuRunFn fn, void *ctx) {
   int in = w->nd - 1;
   long idx[LU_MAXDIM] = {0}, s[3];
   char *p[3], *q[3];
@@ -308,10 +308,27 @@ static void walk_run(Walk *w, LuRunFn fn, void *ctx) {
   }
 }
 
-void lu_tensor_walk(int k, LuTensor *const *t, LuRunFn fn, void *ctx) {
+__attribute__((always_inline)) static inline void
+walk(int k, LuTensor *const *t, LuRunFn fn, void *ctx) {
   Walk w;
   if (walk_init(&w, k, t))
     walk_run(&w, fn, ctx);
+}
+
+/* One copy of the walk per operand count, each with its loops over the
+   operands unrolled: the walk is most of the cost of an operation on a
+   small tensor. */
+void lu_tensor_walk(int k, LuTensor *const *t, LuRunFn fn, void *ctx) {
+  switch (k) {
+  case 1:
+    walk(1, t, fn, ctx);
+    break;
+  case 2:
+    walk(2, t, fn, ctx);
+    break;
+  default:
+    walk(3, t, fn, ctx);
+  }
 }
 
 static void run_fill(void *c, long n, char *const *p, const long *s) {
@@ -329,7 +346,7 @@ static void byte_span(const LuTensor *t, char **lo, char **hi) {
   long l = t->offset, h = t->offset;
   if (lu_tensor_nelem(t) > 0)
     view_span(t->ndim, t->dim, t->mod, t->offset, &l, &h);
-  long size = (long)lu_elem_size(idx_elem(t));
+  long size = idx_size(idx_elem(t));
   *lo = (char *)t->st->data + l * size;
   *hi = (char *)t->st->data + (h + 1) * size;
 }
