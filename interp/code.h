@@ -11,6 +11,16 @@
 
 #include "interp.h"
 
+/* Each Lisp call nests a few node functions on the C stack, so their
+   frames bound the depth of recursion: gcc would otherwise store a frame's
+   four words as one 32-byte vector and realign the whole stack frame for
+   it. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define LU_CODE_FRAMES _Pragma("GCC optimize(\"no-tree-slp-vectorize\")")
+#else
+#define LU_CODE_FRAMES
+#endif
+
 typedef struct LuNode LuNode;
 typedef LuValue *(*LuOp)(LuNode *n, LuValue *env);
 

@@ -9,6 +9,8 @@
 
 #include "code.h"
 
+LU_CODE_FRAMES
+
 /* The innermost written list form being compiled (NULL for none): nodes of
    atoms and of forms a macro made (which have no location) are located
    there. */

@@ -8,6 +8,8 @@
 
 #include "code.h"
 
+LU_CODE_FRAMES
+
 static LuValue *s_nil, *s_elided;
 LuValue *lu_s_quote, *lu_s_quasiquote, *lu_s_unquote, *lu_s_unquote_splicing,
     *lu_s_optional, *lu_s_rest, *lu_s_this, *lu_s_catch, *lu_s_idx_literal;

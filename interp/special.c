@@ -8,6 +8,8 @@
 
 #include "code.h"
 
+LU_CODE_FRAMES
+
 /* A core special form: its registration record (usage and doc for help)
    and its compiler. */
 #define SPECIAL(cname, usage, doc)                                             \
