@@ -9,7 +9,8 @@
 ;;   name      a short name, e.g. "lecun1989" (titles, the final table)
 ;;   net       the net to train
 ;;   opt       its optimizer (nn-sgd, nn-sdlm, nn-adamw)
-;;   cost      'mse (targets: the +1/-1 rows) or 'ce (targets: the classes)
+;;   cost      'mse (targets: the +1/-1 rows), 'ce (targets: the classes) or
+;;             'rbf (LeNet-5's loss; the classes; the smallest output wins)
 ;;   passes    how many passes over the training set
 ;;   data      a dataset fitted to the net (data-fit, see train-data), or
 ;;             any table of train-inputs, train-targets, train-labels and
@@ -402,22 +403,39 @@ one per pass, go to R's key metrics. Returns R."
 
 ;; ---- The confusion matrix -------------------------------------------------------
 
+(de train-predicted (cost output)
+  "The class one example's OUTPUT (a vector) predicts under COST: the index
+of its smallest element for LeNet-5's RBF loss ('rbf or 'lenet5, whose
+outputs are penalties), of its largest for any other cost."
+  (if (memq cost '(rbf lenet5)) (idx-indexmin output) (idx-indexmax output)))
+
+(de train-predictions (r outputs)
+  "The classes the rows of OUTPUTS ([N K], recipe R's net's outputs)
+predict under R's cost (see train-predicted): int [N]."
+  (let ((p (int-matrix (idx-dim outputs 0))))
+    (for (i 0 (- (idx-dim outputs 0) 1))
+      (p i (train-predicted (hget r 'cost) (select outputs 0 i))))
+    p))
+
 (de train-confusion (r)
   "Computes recipe R's confusion matrix on the test split and prints it as a
-table: rows the true class, columns the predicted one (numbered), counts,
-and each true class's error. Sets R's keys test-outputs (the net's outputs,
-see train-predict) and confusion (int [K K]). Returns the counts."
+table: rows the true class, columns the predicted one (numbered, see
+train-predictions), counts, and each true class's error. Sets R's keys
+test-outputs (the net's outputs, see train-predict), test-predictions
+(int [N]) and confusion (int [K K]). Returns the counts."
   (let* ((data (hget r 'data))
          (outputs (train-predict r 'test))
+         (predicted (train-predictions r outputs))
          (labels (train-labels data 'test))
          (names (data-classes data))
          (k (max (length names) (idx-dim outputs 1)))
          (names (append names (all ((i (range (length names) k))) (number->string i))))
          (counts (int-matrix k k)))
     (for (i 0 (- (idx-dim outputs 0) 1))
-      (let ((truth (labels i)) (p (idx-indexmax (select outputs 0 i))))
+      (let ((truth (labels i)) (p (predicted i)))
         (counts truth p (+ 1 (counts truth p)))))
     (hset r 'test-outputs outputs)
+    (hset r 'test-predictions predicted)
     (hset r 'confusion counts)
     (hset r 'class-names names)
     (printf "\nconfusion matrix (test): rows true class, columns predicted\n%-14s" "")
@@ -509,7 +527,8 @@ true→predicted). Sets R's key outputs to the list of the files' names."
       (plot-kernels (file "h1-kernels.png") kernels (if (> (idx-dim kernels 0) 12) 10 6))
       (setq names (append names (list "h1-kernels.png"))))
     (when (> (plot-misclassified (file "misclassified.png") (train-inputs data 'test)
-                                 (train-labels data 'test) (hget r 'test-outputs) 20 200)
+                                 (train-labels data 'test)
+                                 (hget r 'test-predictions) 20 200)
              0)
       (setq names (append names (list "misclassified.png"))))
     (hset r 'outputs names)))
