@@ -76,7 +76,8 @@ NnShape lu_nn_shape_arg(LuValue **argv, int i) {
   NnShape s = {.n = 1};
   for (; !LU_ISNIL(l); l = LU_CDR(l)) {
     LuValue *d = LU_CAR(l);
-    if (!LU_IS(d, LU_NUMBER) || LU_NUM(d) < 1 || LU_NUM(d) > 1e9 ||
+    /* written so that NaN fails before the cast */
+    if (!LU_IS(d, LU_NUMBER) || !(LU_NUM(d) >= 1 && LU_NUM(d) <= 1e9) ||
         LU_NUM(d) != (long)LU_NUM(d) || s.ndim == LU_MAXDIM ||
         (double)s.n * LU_NUM(d) > 1e10)
       lu_arg_error(i, "a list of up to 8 positive sizes", argv[i]);
