@@ -373,8 +373,8 @@ static void test_break(void **state) {
       "(let ((l (list 1))) (rplacd l l) (t-interrupt) (each ((x l)) ()))",
       "(progn (de brk-loop () (brk-loop)) (t-interrupt) (brk-loop))",
       "(try (progn (t-interrupt) (while t ())) (catch e 'caught))",
-      "(try (try (progn (t-interrupt) (while t ())) (catch e 'inner)) "
-      "(catch e 'outer))",
+      ("(try (try (progn (t-interrupt) (while t ())) (catch e 'inner)) "
+       "(catch e 'outer))"),
   };
   for (size_t i = 0; i < sizeof loops / sizeof *loops; i++) {
     err = lt_error(loops[i]);
