@@ -4,7 +4,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "interp.h"
 
@@ -16,12 +15,13 @@ LuValue *lu_t;
 
 /* ---- memory ---- */
 
-/* Refuses sizes beyond physical memory: Boehm GC would otherwise try, and
-   the kernel might kill us instead of failing. */
+/* Refuses sizes beyond what this process may use (memory, cgroup and
+   rlimits): Boehm GC would otherwise try, and the kernel might kill us
+   instead of failing. */
 static void check_size(size_t n, const char *who) {
   static size_t limit;
   if (!limit)
-    limit = (size_t)sysconf(_SC_PHYS_PAGES) * (size_t)sysconf(_SC_PAGESIZE);
+    limit = lu_memory_limit();
   if (n > limit) {
     double x = (double)n;
     const char *unit = "B";
@@ -30,7 +30,8 @@ static void check_size(size_t n, const char *who) {
       x /= 1024;
       unit = units[i];
     }
-    lu_error("%s: %.1f %s requested, more than this machine has", who, x, unit);
+    lu_error("%s: %.1f %s requested, more than this process may use", who, x,
+             unit);
   }
 }
 
