@@ -151,11 +151,15 @@ static void pretty_to(LuBuf *b, LuValue *v, int col) {
 
 LU_DEFUN(pretty, "(pretty X)",
          "Writes X readably to standard output over as many lines as it "
-         "needs to fit 79 columns, lists indented, then a newline. Returns "
-         "().") {
+         "needs to fit 79 columns, lists indented, then a newline; a "
+         "function or macro shows its definition, (de NAME ...) or (dm NAME "
+         "...). Returns ().") {
   LuBuf b;
   lu_buf_init(&b);
-  pretty_to(&b, argv[0], 0);
+  LuValue *x = argv[0];
+  if (LU_IS(x, LU_CLOSURE) || LU_IS(x, LU_MACRO))
+    x = lu_fn_source(x); /* as in Lush: a function shows its source */
+  pretty_to(&b, x, 0);
   lu_buf_puts(&b, "\n");
   fwrite(b.s, 1, b.len, stdout);
   return lu_nil;

@@ -241,6 +241,10 @@ static void test_pretty(void **state) {
   out = captured("(pretty '(a \"s\" . 3))");
   assert_string_equal(out, "(a \"s\" . 3)\n");
   free(out);
+  /* a function shows its definition */
+  out = captured("(de sq (x) \"Squares.\" (* x x)) (pretty sq)");
+  assert_string_equal(out, "(de sq (x) \"Squares.\" (* x x))\n");
+  free(out);
   /* a circular list prints flat, its loop once, as print shows it */
   out = captured("(let ((l (range 40))) (rplacd (nthcdr 39 l) l) (pretty l))");
   assert_non_null(strstr(out, "38 39 0 1 2"));
