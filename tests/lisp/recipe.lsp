@@ -276,27 +276,6 @@
 (assert (script-main-p "harness.lsp"))
 (assert (null (script-main-p "lenet1.lsp")))
 
-;; the Lisp pooling layer: values against an explicit loop, bprop and bbprop
-;; against finite differences (it is linear, so bbcheck is exact)
-(let* ((x (idx-rand (float-matrix 2 4 6) -1 1))
-       (y (==> (new avg-pool) fprop x))
-       (ok t))
-  (assert (equal '(2 2 3) (idx-shape y)))
-  (for (c 0 1)
-    (for (i 0 1)
-      (for (j 0 2)
-        (let ((mean (/ (+ (x c (* 2 i) (* 2 j)) (x c (+ 1 (* 2 i)) (* 2 j))
-                          (x c (* 2 i) (+ 1 (* 2 j))) (x c (+ 1 (* 2 i)) (+ 1 (* 2 j))))
-                       4)))
-          (unless (< (abs (- mean (y c i j))) 1e-6) (setq ok ()))))))
-  (assert ok))
-(let ((check (nn-check-module (new avg-pool) '(2 4 6))))
-  (assert (< (cadr check) 1e-2)))
-(let* ((net (nn-seq '(3 4 4) (new avg-pool)))
-       (check (nn-bbcheck net (idx-rand (float-matrix 3 4 4) -1 1)
-                          (idx-rand (float-matrix 3 2 2) -1 1))))
-  (assert (< (cadr check) 1e-2)))
-
 ;; ---- the REPL entry points of lecun1989.lsp
 
 (seed 8)
