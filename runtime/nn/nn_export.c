@@ -123,6 +123,13 @@ static void net_entries(Entries *l, LuNet *n, const char *prefix) {
   }
 }
 
+/* The tensors of net n, as named in the file. */
+static Entries tensors_of(LuNet *n) {
+  Entries l = {NULL, 0, 0};
+  net_entries(&l, n, "");
+  return l;
+}
+
 /* ---- Export ------------------------------------------------------------ */
 
 LU_DEFUN(nn_export, "(nn-export NET FILE)",
@@ -141,10 +148,8 @@ LU_DEFUN(nn_export, "(nn-export NET FILE)",
          "rows cols]). A module used twice is written once. Returns FILE; "
          "see nn-import.") {
   (void)argc;
-  LuNet *n = lu_nn_arg_net(argv, 0);
+  Entries l = tensors_of(lu_nn_arg_net(argv, 0));
   const char *path = lu_arg_str(argv, 1);
-  Entries l = {NULL, 0, 0};
-  net_entries(&l, n, "");
   LuNamedTensor *t = lu_alloc(sizeof *t * (size_t)(l.n + 1));
   for (int i = 0; i < l.n; i++) {
     Entry *e = &l.e[i];
@@ -204,10 +209,8 @@ LU_DEFUN(nn_import, "(nn-import NET FILE)",
          "difference is an error naming the file and the tensor, and then "
          "NET is unchanged. Returns NET.") {
   (void)argc;
-  LuNet *n = lu_nn_arg_net(argv, 0);
+  Entries l = tensors_of(lu_nn_arg_net(argv, 0));
   const char *path = lu_arg_str(argv, 1);
-  Entries l = {NULL, 0, 0};
-  net_entries(&l, n, "");
   int nf;
   LuNamedTensor *f = lu_safetensors_load("nn-import", path, &nf);
   const LuTensor **src = lu_alloc(sizeof *src * (size_t)(l.n + 1));
