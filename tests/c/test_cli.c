@@ -603,7 +603,8 @@ static void test_out_of_memory(void **state) {
   (void)state;
   if (LT_ASAN)
     skip();
-  LtOpts o = {.timeout = 30, .mem_limit_mb = 1024};
+  /* growing a 1 GB heap takes a while on a loaded machine */
+  LtOpts o = {.timeout = 120, .mem_limit_mb = 1024};
   LtProc p = lt_run_opts(
       ARGS("-e", "(print (try (length (range 1e8)) (catch e 'caught)))"
                  "(print (+ 1 2))"
