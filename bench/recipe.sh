@@ -1,5 +1,5 @@
 #!/bin/sh
-# recipe.sh: times the 1989 recipe (issue 6). Runs `lush89
+# recipe.sh: times the 1989 recipe. Runs `lush89
 # scripts/lecun1989.lsp` (23 passes, evaluation of both splits after each),
 # prints seconds per pass, µs per training step and effective GFLOP/s; when
 # /usr/bin/python3 has torch, also runs bench/torch_recipe.py (the same
@@ -20,7 +20,7 @@ start=$(date +%s.%N)
 end=$(date +%s.%N)
 tail -n 6 "$out/log"
 
-# Multiply-adds (SPEC: 181,540 per training step, 63,660 per forward pass);
+# Multiply-adds (181,540 per training step, 63,660 per forward pass);
 # one multiply-add counts as 2 floating-point operations.
 recipe=$(sed -n 's/^wall time \([0-9.]*\) s.*/\1/p' "$out/log")
 awk -F, -v start="$start" -v end="$end" -v recipe="$recipe" -v passes="$passes" '

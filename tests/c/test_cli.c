@@ -1,4 +1,4 @@
-/* test_cli.c: the command line of SPEC §1, by running ./lush89 as a child
+/* test_cli.c: the command line, by running ./lush89 as a child
    process: -e, -p, FILE ARGS and argv, -i, -q, --help, --version; exit
    statuses 0, 1, 2 and (exit N); the uncaught-error report (first line
    FILE:LINE:COL: error: MESSAGE, then the backtrace); the #! line; the

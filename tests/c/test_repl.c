@@ -1,4 +1,4 @@
-/* test_repl.c: the interactive REPL of SPEC §2, driven through a
+/* test_repl.c: the interactive REPL, driven through a
    pseudo-terminal (forkpty): the "? " prompt, a form and its "= VALUE",
    an error then a form (definitions kept), a form over two lines, Ctrl-C
    inside (while t ()) giving "*** Break" and a new prompt, Ctrl-C at the

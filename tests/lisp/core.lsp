@@ -1,4 +1,4 @@
-;; core.lsp: the language of SPEC §3 from Lisp: every special form,
+;; core.lsp: the language from Lisp: every special form,
 ;; closures and lexical scope, &optional and &rest, macros, quasiquote,
 ;; objects (slots as variables, inheritance, constructors), errors (try,
 ;; catch, error-message, unwind-protect), help and apropos, and the

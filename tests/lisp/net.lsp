@@ -35,7 +35,7 @@
 ;; the summary prints and returns (params connections mult-adds)
 (assert (equal (nn-summary net) '(9760 64660 63660)))
 
-;; views land where SPEC section 6 says
+;; views land where lib/lecun1989.lsp says
 (defvar h1 (nth 0 mods))
 (defvar h2 (nth 2 mods))
 (defvar h3 (nth 4 mods))
