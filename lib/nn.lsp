@@ -25,8 +25,9 @@ when FILE ends in .gz). Returns FILE."
 (de nn-load (net file)
   "Loads NET's parameters from FILE, an IDX vector saved by nn-save, after
 checking that it holds as many values as NET has parameters, all finite (a
-NaN or an infinity is an error, and NET is left as it was). Returns NET."
-  (let ((m (load-matrix file)))
+NaN or an infinity is an error, and NET is left as it was). A masked
+net (nn-mask) keeps its deleted parameters at zero. Returns NET."
+  (let ((m (load-matrix file)) (mask (nn-mask net)))
     (unless (= (idx-nelem m) (nn-nparams net))
       (error "nn-load: %s holds %d values (shape %l), the net has %d parameters"
              file (idx-nelem m) (idx-shape m) (nn-nparams net)))
@@ -34,6 +35,7 @@ NaN or an infinity is an error, and NET is left as it was). Returns NET."
       (unless (and (= s s) (< s (/ 1 0)))
         (error "nn-load: %s holds values that are not finite (NaN or infinite)" file)))
     (idx-copy (idx-reshape m (list (nn-nparams net))) (nn-params net))
+    (when mask (nn-mask net mask))
     net))
 
 (de nn-onehot (labels n &optional on off)

@@ -126,3 +126,14 @@ nn-train-pass); returns (masked-max live-moved)."
   (let ((live (filter (lambda (l) (search "live" l)) (read-lines log))))
     (assert (= 1 (length live))) ; only the masked net's summary has it
     (assert (search "30 of 43 (69.77%)" (car live)))))
+
+;; nn-load into a masked net keeps the deleted parameters at zero
+(let* ((full (mk-net)) (net (mk-net)) (mask (mk-mask net))
+       (file (sprintf "%s/lush89-mask-load-%.0f.idx" (or (getenv "TMPDIR") "/tmp")
+                      (* 1e9 (clock)))))
+  (nn-init full 1 0.5)
+  (nn-save full file)
+  (nn-mask net mask)
+  (nn-load net file)
+  (assert (= 0 (mk-masked-max net mask)))
+  (assert (> (idx-sup (nn-params net)) 0)))
