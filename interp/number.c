@@ -299,70 +299,38 @@ LU_DEFUN(integerp, "(integerp X)",
 
 /* ---- Math ------------------------------------------------------------ */
 
-LU_DEFUN(abs_, "(abs X)", "Returns the absolute value of X.") {
-  return unary(argv, fabs);
-}
+/* The one-line math builtins, one table of rows {shape, C name, libm
+   function, usage, doc}: shape is unary or binary. */
+#define MATH_OPS(X)                                                            \
+  X(unary, abs_, fabs, "(abs X)", "Returns the absolute value of X.")          \
+  X(unary, floor_, floor, "(floor X)", "Returns the largest integer <= X.")    \
+  X(unary, ceil_, ceil, "(ceil X)", "Returns the smallest integer >= X.")      \
+  X(unary, round_, round, "(round X)",                                         \
+    "Returns X rounded to the nearest integer, halves away from zero: "        \
+    "(round 2.5) is 3, (round -2.5) is -3.")                                   \
+  X(unary, trunc_, trunc, "(trunc X)", "Returns X rounded toward zero.")       \
+  X(unary, sqrt_, sqrt, "(sqrt X)",                                            \
+    "Returns the square root of X; nan when X is negative.")                   \
+  X(unary, exp_, exp, "(exp X)", "Returns e to the power X.")                  \
+  X(unary, log_, log, "(log X)",                                               \
+    "Returns the natural logarithm of X: -inf at 0, nan below.")               \
+  X(unary, log10_, log10, "(log10 X)", "Returns the base-10 logarithm of X.")  \
+  X(binary, pow_, pow, "(pow X Y)", "Returns X to the power Y.")               \
+  X(unary, sin_, sin, "(sin X)", "Returns the sine of X (radians).")           \
+  X(unary, cos_, cos, "(cos X)", "Returns the cosine of X (radians).")         \
+  X(unary, tan_, tan, "(tan X)", "Returns the tangent of X (radians).")        \
+  X(unary, tanh_, tanh, "(tanh X)", "Returns the hyperbolic tangent of X.")
 
-LU_DEFUN(floor_, "(floor X)", "Returns the largest integer <= X.") {
-  return unary(argv, floor);
-}
-
-LU_DEFUN(ceil_, "(ceil X)", "Returns the smallest integer >= X.") {
-  return unary(argv, ceil);
-}
-
-LU_DEFUN(round_, "(round X)",
-         "Returns X rounded to the nearest integer, halves away from zero: "
-         "(round 2.5) is 3, (round -2.5) is -3.") {
-  return unary(argv, round);
-}
-
-LU_DEFUN(trunc_, "(trunc X)", "Returns X rounded toward zero.") {
-  return unary(argv, trunc);
-}
-
-LU_DEFUN(sqrt_, "(sqrt X)",
-         "Returns the square root of X; nan when X is negative.") {
-  return unary(argv, sqrt);
-}
-
-LU_DEFUN(exp_, "(exp X)", "Returns e to the power X.") {
-  return unary(argv, exp);
-}
-
-LU_DEFUN(log_, "(log X)",
-         "Returns the natural logarithm of X: -inf at 0, nan below.") {
-  return unary(argv, log);
-}
-
-LU_DEFUN(log10_, "(log10 X)", "Returns the base-10 logarithm of X.") {
-  return unary(argv, log10);
-}
-
-LU_DEFUN(pow_, "(pow X Y)", "Returns X to the power Y.") {
-  return binary(argv, pow);
-}
-
-LU_DEFUN(sin_, "(sin X)", "Returns the sine of X (radians).") {
-  return unary(argv, sin);
-}
-
-LU_DEFUN(cos_, "(cos X)", "Returns the cosine of X (radians).") {
-  return unary(argv, cos);
-}
-
-LU_DEFUN(tan_, "(tan X)", "Returns the tangent of X (radians).") {
-  return unary(argv, tan);
-}
+#define DEFINE_MATH(shape, cname, f, usage, doc)                               \
+  LU_DEFUN(cname, usage, doc) {                                                \
+    return shape(argv, f);                                                     \
+  }
+MATH_OPS(DEFINE_MATH)
 
 LU_DEFUN(atan_, "(atan Y [X])",
          "Returns the arc tangent of Y in radians; with X, the angle of the "
          "point (X, Y), in [-pi, pi].") {
   return argc == 2 ? binary(argv, atan2) : unary(argv, atan);
-}
-
-LU_DEFUN(tanh_, "(tanh X)", "Returns the hyperbolic tangent of X.") {
-  return unary(argv, tanh);
 }
 
 /* ---- Random builtins ------------------------------------------------- */
@@ -430,21 +398,25 @@ LU_DEFUN(random_int, "(random-int N)",
 }
 
 static LuBuiltin *const number_builtins[] = {
-    &add_builtin,    &sub_builtin,        &mul_builtin,
-    &divide_builtin, &div_builtin,        &mod_builtin,
-    &rem_builtin,    &one_plus_builtin,   &one_minus_builtin,
-    &num_eq_builtin, &num_ne_builtin,     &num_lt_builtin,
-    &num_gt_builtin, &num_le_builtin,     &num_ge_builtin,
-    &max_builtin,    &min_builtin,        &zerop_builtin,
-    &evenp_builtin,  &oddp_builtin,       &integerp_builtin,
-    &abs__builtin,   &floor__builtin,     &ceil__builtin,
-    &round__builtin, &trunc__builtin,     &sqrt__builtin,
-    &exp__builtin,   &log__builtin,       &log10__builtin,
-    &pow__builtin,   &sin__builtin,       &cos__builtin,
-    &tan__builtin,   &atan__builtin,      &tanh__builtin,
-    &seed_builtin,   &rand_state_builtin, &rand__builtin,
-    &randn_builtin,  &random_int_builtin, NULL};
+    &add_builtin,        &sub_builtin,
+    &mul_builtin,        &divide_builtin,
+    &div_builtin,        &mod_builtin,
+    &rem_builtin,        &one_plus_builtin,
+    &one_minus_builtin,  &num_eq_builtin,
+    &num_ne_builtin,     &num_lt_builtin,
+    &num_gt_builtin,     &num_le_builtin,
+    &num_ge_builtin,     &max_builtin,
+    &min_builtin,        &zerop_builtin,
+    &evenp_builtin,      &oddp_builtin,
+    &integerp_builtin,   &atan__builtin,
+    &seed_builtin,       &rand_state_builtin,
+    &rand__builtin,      &randn_builtin,
+    &random_int_builtin, NULL};
+
+#define MATH_ENTRY(shape, cname, f, usage, doc) &cname##_builtin,
+static LuBuiltin *const math_builtins[] = {MATH_OPS(MATH_ENTRY) NULL};
 
 void lu_number_open(void) {
   lu_register(number_builtins);
+  lu_register(math_builtins);
 }
