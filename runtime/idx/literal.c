@@ -63,13 +63,14 @@ static int list_shape(LuValue *l, long *dim) {
 static void list_fill(LuTensor *t, LuValue *l, int d, long *pos) {
   if (d == t->ndim) {
     if (!LU_IS(l, LU_NUMBER))
-      lu_error("%s: expected a number, got %s", lu_caller(), lu_repr(l, true));
+      lu_error("%s: expected a number, got %s", lu_caller(),
+               lu_repr_limit(l, 60));
     lu_elem_set(idx_elem(t), t->st->data, (*pos)++, LU_NUM(l));
     return;
   }
   if (!(LU_IS(l, LU_CONS) || LU_ISNIL(l)) || lu_length(l) != t->dim[d])
     lu_error("%s: ragged list: expected %ld elements at depth %d, got %s",
-             lu_caller(), t->dim[d], d, lu_repr(l, true));
+             lu_caller(), t->dim[d], d, lu_repr_limit(l, 60));
   for (; LU_IS(l, LU_CONS); l = LU_CDR(l))
     list_fill(t, LU_CAR(l), d + 1, pos);
 }

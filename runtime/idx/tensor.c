@@ -514,12 +514,12 @@ static LuValue *tensor_call(LuValue *v, LuValue **argv, int argc) {
     LuValue *a = argv[d];
     if (!LU_IS(a, LU_NUMBER) || LU_NUM(a) != floor(LU_NUM(a)))
       lu_error("tensor %s: index %d: expected an integer, got %s",
-               lu_tensor_shape_string(t), d + 1, lu_repr(a, true));
+               lu_tensor_shape_string(t), d + 1, lu_repr_limit(a, 60));
     double i = LU_NUM(a);
     if (i < 0 || i >= (double)t->dim[d])
       lu_error("tensor %s: index %s out of range for dimension %d of size "
                "%ld",
-               lu_tensor_shape_string(t), lu_repr(a, true), d, t->dim[d]);
+               lu_tensor_shape_string(t), lu_repr_limit(a, 60), d, t->dim[d]);
     idx[d] = (long)i;
   }
   if (argc == t->ndim)
@@ -527,7 +527,7 @@ static LuValue *tensor_call(LuValue *v, LuValue **argv, int argc) {
   LuValue *x = argv[argc - 1];
   if (!LU_IS(x, LU_NUMBER))
     lu_error("tensor %s: value to write: expected a number, got %s",
-             lu_tensor_shape_string(t), lu_repr(x, true));
+             lu_tensor_shape_string(t), lu_repr_limit(x, 60));
   lu_tensor_set(t, idx, LU_NUM(x));
   return x;
 }

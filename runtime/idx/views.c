@@ -94,7 +94,7 @@ LU_DEFUN(idx_transpose, "(idx-transpose M [P] [D2])",
     LuValue *l = lu_arg_list(argv, 1);
     if (lu_length(l) != t->ndim)
       lu_error("%s: permutation %s of %ld elements for a %d-d tensor",
-               lu_caller(), lu_repr(l, true), lu_length(l), t->ndim);
+               lu_caller(), lu_repr_limit(l, 60), lu_length(l), t->ndim);
     bool seen[LU_MAXDIM] = {false};
     for (int d = 0; d < t->ndim; d++, l = LU_CDR(l)) {
       LuValue *x = LU_CAR(l);
@@ -195,12 +195,12 @@ static LuValue *tensor_loop(LuValue *args, LuValue *env, bool last) {
     if (!LU_IS(bind, LU_CONS) || !LU_IS(LU_CAR(bind), LU_SYMBOL) ||
         !LU_IS(LU_CDR(bind), LU_CONS) || !LU_ISNIL(LU_CDR(LU_CDR(bind))))
       lu_error("%s: expected a binding (VAR TENSOR), got %s", name,
-               lu_repr(bind, true));
+               lu_repr_limit(bind, 60));
     sym[i] = LU_CAR(bind);
     LuValue *v = lu_eval(LU_CAR(LU_CDR(bind)), env);
     if (!idx_is_tensor(v))
       lu_error("%s: %s: expected a tensor, got %s", name, sym[i]->sym.name,
-               lu_repr(v, true));
+               lu_repr_limit(v, 60));
     t[i] = v->cdata.ptr;
     if (t[i]->ndim == 0)
       lu_error("%s: %s: cannot loop over a 0-d tensor", name, sym[i]->sym.name);

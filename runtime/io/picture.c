@@ -218,7 +218,7 @@ static Image *grid_images(LuValue *images, long *count) {
     if (!t || t->ndim < 1 || t->ndim > 2)
       lu_error("save-png-grid: image %ld: expected a 1-D or 2-D tensor, got "
                "%.60s",
-               k + 1, lu_repr(x, true));
+               k + 1, lu_repr_limit(x, 60));
     ims[k] = image_of("save-png-grid", t);
   }
   *count = n;

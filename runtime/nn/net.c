@@ -243,7 +243,7 @@ static NnModule *module_arg(LuValue *v, int i) {
     return v->cdata.ptr;
   lu_error("nn-seq: module %d: expected an nn-module, a net or a Lisp object, "
            "got %s",
-           i + 1, lu_repr(v, false));
+           i + 1, lu_repr_limit(v, 60));
 }
 
 /* Module first used again as module i, for inputs in: a copy of it that

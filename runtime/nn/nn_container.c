@@ -159,7 +159,7 @@ static const NnOps net_ops = {.kind = "net",
 NnModule *lu_nn_net_module(LuNet *n) {
   if (n->outer)
     lu_error("nn-seq: the net %s is already inside another",
-             lu_repr(n->self, false));
+             lu_repr_limit(n->self, 60));
   NnModule *m = lu_nn_module_new(&net_ops, sizeof(Container));
   box(m)->given = n;
   box(m)->net = lu_alloc(sizeof(LuNet *));

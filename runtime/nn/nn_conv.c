@@ -192,7 +192,7 @@ static int table_entry(LuValue *v, int which) {
   if (!LU_IS(v, LU_NUMBER) || LU_NUM(v) < 0 || LU_NUM(v) > 1e6 ||
       LU_NUM(v) != (int)LU_NUM(v))
     lu_error("nn-conv: connection table: %s plane %s is not a plane number",
-             which ? "output" : "input", lu_repr(v, true));
+             which ? "output" : "input", lu_repr_limit(v, 60));
   return (int)LU_NUM(v);
 }
 
@@ -204,7 +204,7 @@ static void conv_table(NnModule *m, LuValue *tab, int nout) {
     LuTensor *tt = tab->cdata.ptr;
     if (tt->ndim != 2 || tt->dim[1] != 2 || tt->dim[0] < 1)
       lu_error("nn-conv: a connection table tensor must be [n 2], got %s",
-               lu_repr(tab, false));
+               lu_repr_limit(tab, 60));
     n = (int)tt->dim[0];
     t = lu_alloc_atomic(sizeof(int) * 2 * (size_t)n, "nn-conv");
     for (int i = 0; i < n; i++)
@@ -215,7 +215,7 @@ static void conv_table(NnModule *m, LuValue *tab, int nout) {
     if (!LU_IS(tab, LU_CONS))
       lu_error("nn-conv: argument 4: expected a list of (in out) pairs or an "
                "[n 2] tensor, got %s",
-               lu_repr(tab, true));
+               lu_repr_limit(tab, 60));
     n = (int)lu_length(tab);
     t = lu_alloc_atomic(sizeof(int) * 2 * (size_t)(n ? n : 1), "nn-conv");
     int i = 0;
@@ -223,7 +223,7 @@ static void conv_table(NnModule *m, LuValue *tab, int nout) {
       LuValue *p = LU_CAR(l);
       if (!LU_IS(p, LU_CONS) || lu_length(p) != 2)
         lu_error("nn-conv: connection table: expected (in out), got %s",
-                 lu_repr(p, true));
+                 lu_repr_limit(p, 60));
       t[2 * i] = table_entry(LU_CAR(p), 0);
       t[2 * i + 1] = table_entry(LU_CAR(LU_CDR(p)), 1);
     }

@@ -115,7 +115,8 @@ static double lisp_eval(const NnCost *c, const float *y, long n, const float *t,
       d ? lu_tensor_value(d) : lu_nil, dd ? lu_tensor_value(dd) : lu_nil};
   LuValue *r = lu_apply(c->fn, 4, a);
   if (!LU_IS(r, LU_NUMBER))
-    lu_error("nn: the Lisp cost returned %s, not a number", lu_repr(r, false));
+    lu_error("nn: the Lisp cost returned %s, not a number",
+             lu_repr_limit(r, 60));
   if (d)
     memcpy(dy, lu_tensor_data(d), sizeof(float) * (size_t)n);
   if (dd)
@@ -200,7 +201,7 @@ static void write_out(LuValue **argv, int argc, int i, const float *v, long n) {
   if (t->st->elem != LU_FLOAT || lu_tensor_nelem(t) != n)
     lu_error("%s: argument %d: expected a float tensor of %ld elements, got "
              "%s",
-             lu_caller(), i + 1, n, lu_repr(argv[i], false));
+             lu_caller(), i + 1, n, lu_repr_limit(argv[i], 60));
   write_rec(t, 0, t->offset, &v);
 }
 

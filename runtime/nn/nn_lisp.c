@@ -14,12 +14,12 @@ static LuValue *lisp_call(NnCtx *c, const char *method, int argc,
   LuValue *sym = lu_intern(method);
   if (!lu_responds(c->m->obj, sym))
     lu_error("nn: the Lisp module %s has no %s method",
-             lu_repr(c->m->obj, false), method);
+             lu_repr_limit(c->m->obj, 60), method);
   LuValue *r = lu_send(c->m->obj, sym, argc, argv);
   if (!LU_IS(r, LU_CDATA) || r->cdata.ctype != &lu_tensor_ctype)
     lu_error("nn: the %s method of the Lisp module %s returned %s, not a "
              "tensor",
-             method, lu_repr(c->m->obj, false), lu_repr(r, false));
+             method, lu_repr_limit(c->m->obj, 60), lu_repr_limit(r, 60));
   return r;
 }
 
@@ -55,7 +55,7 @@ static void lisp_params(NnModule *m) {
             "warning: nn-seq: the Lisp module %s keeps float tensors in "
             "slots%s but declares no parameter (see nn-parameter): they "
             "will not be trained\n",
-            lu_repr(m->obj, false), frozen.s);
+            lu_repr_limit(m->obj, 60), frozen.s);
 }
 
 /* The output shape, by calling fprop once on zeros; the parameters, from

@@ -68,7 +68,7 @@ static void lisp_step(NnOpt *o, LuNet *n, bool clear) {
   LuValue *step = lu_intern("step");
   if (!lu_responds(o->obj, step))
     lu_error("nn: the Lisp optimizer %s has no step method",
-             lu_repr(o->obj, false));
+             lu_repr_limit(o->obj, 60));
   lu_send(o->obj, step, 4, a);
   if (clear)
     memset(n->pdw, 0, sizeof(float) * (size_t)n->nparams);

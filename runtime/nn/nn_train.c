@@ -18,24 +18,24 @@ static long check_data(const char *who, LuNet *n, LuTensor *in, LuTensor *tg,
   const NnShape *is = &n->shape[0], *os = &n->shape[n->nmod];
   if (in->ndim < 1 || !lu_nn_shape_fits(is, in->dim + 1, in->ndim - 1))
     lu_error("%s: inputs %s are not a list of %s inputs", who,
-             lu_repr(lu_tensor_value(in), false), lu_nn_shape_cstr(is));
+             lu_repr_limit(lu_tensor_value(in), 60), lu_nn_shape_cstr(is));
   if (!tg)
     return in->dim[0];
   if (tg->ndim < 1 || tg->dim[0] != in->dim[0])
     lu_error("%s: %ld inputs but targets %s", who, in->dim[0],
-             lu_repr(lu_tensor_value(tg), false));
+             lu_repr_limit(lu_tensor_value(tg), 60));
   cost->tshape = lu_nn_shape_make(tg->ndim - 1, tg->dim + 1);
   if (cost->kind == lu_nn_mse_cost) {
     if (!lu_nn_shape_fits(os, tg->dim + 1, tg->ndim - 1))
       lu_error("%s: targets %s are not a list of %s outputs", who,
-               lu_repr(lu_tensor_value(tg), false), lu_nn_shape_cstr(os));
+               lu_repr_limit(lu_tensor_value(tg), 60), lu_nn_shape_cstr(os));
     cost->tshape = *os;
   }
   if (cost->kind->classes) {
     float c;
     if (lu_tensor_nelem(tg) != tg->dim[0])
       lu_error("%s: targets %s are not a vector of classes", who,
-               lu_repr(lu_tensor_value(tg), false));
+               lu_repr_limit(lu_tensor_value(tg), 60));
     for (long e = 0; e < tg->dim[0]; e++) {
       lu_nn_read_example(tg, e, &c);
       if (!(c >= 0 && c < os->n && c == (long)c))
@@ -68,7 +68,7 @@ static long *read_order(LuValue **argv, int argc, int i, long n, long *steps) {
   if (ord && (ord->ndim != 1 || k > n))
     lu_error("%s: ORDER must be a vector of at most %ld example numbers, got "
              "%s",
-             who, n, lu_repr(argv[i], false));
+             who, n, lu_repr_limit(argv[i], 60));
   long *o = lu_alloc_atomic(sizeof(long) * (size_t)(k ? k : 1), who);
   if (!ord) {
     for (long e = 0; e < n; e++)
