@@ -222,34 +222,29 @@ LU_DEFUN(one_minus, "(1- X)", "Returns X - 1.") {
 
 /* ---- Comparison ------------------------------------------------------ */
 
-LU_DEFUN(num_eq, "(= X Y...)",
-         "Returns t when all the numbers are equal, else ().") {
-  return compare_chain(argv, argc, CMP_EQ);
-}
+/* The comparisons of a chain of numbers, one table of rows {C name,
+   operation, usage, doc}. */
+#define COMPARE_OPS(X)                                                         \
+  X(num_eq, CMP_EQ, "(= X Y...)",                                              \
+    "Returns t when all the numbers are equal, else ().")                      \
+  X(num_lt, CMP_LT, "(< X Y...)",                                              \
+    "Returns t when the numbers are strictly increasing, else ().")            \
+  X(num_gt, CMP_GT, "(> X Y...)",                                              \
+    "Returns t when the numbers are strictly decreasing, else ().")            \
+  X(num_le, CMP_LE, "(<= X Y...)",                                             \
+    "Returns t when the numbers never decrease, else ().")                     \
+  X(num_ge, CMP_GE, "(>= X Y...)",                                             \
+    "Returns t when the numbers never increase, else ().")
+
+#define DEFINE_COMPARE(cname, op, usage, doc)                                  \
+  LU_DEFUN(cname, usage, doc) {                                                \
+    return compare_chain(argv, argc, op);                                      \
+  }
+COMPARE_OPS(DEFINE_COMPARE)
 
 LU_DEFUN(num_ne, "(/= X Y)",
          "Returns t when numbers X and Y differ, else ().") {
   return LU_BOOL(num(argv, 0) != num(argv, 1));
-}
-
-LU_DEFUN(num_lt, "(< X Y...)",
-         "Returns t when the numbers are strictly increasing, else ().") {
-  return compare_chain(argv, argc, CMP_LT);
-}
-
-LU_DEFUN(num_gt, "(> X Y...)",
-         "Returns t when the numbers are strictly decreasing, else ().") {
-  return compare_chain(argv, argc, CMP_GT);
-}
-
-LU_DEFUN(num_le, "(<= X Y...)",
-         "Returns t when the numbers never decrease, else ().") {
-  return compare_chain(argv, argc, CMP_LE);
-}
-
-LU_DEFUN(num_ge, "(>= X Y...)",
-         "Returns t when the numbers never increase, else ().") {
-  return compare_chain(argv, argc, CMP_GE);
 }
 
 /* NaN is sticky: once m is nan no comparison replaces it. */
@@ -397,26 +392,37 @@ LU_DEFUN(random_int, "(random-int N)",
   return lu_number((double)rand_below((uint64_t)n));
 }
 
-static LuBuiltin *const number_builtins[] = {
-    &add_builtin,        &sub_builtin,
-    &mul_builtin,        &divide_builtin,
-    &div_builtin,        &mod_builtin,
-    &rem_builtin,        &one_plus_builtin,
-    &one_minus_builtin,  &num_eq_builtin,
-    &num_ne_builtin,     &num_lt_builtin,
-    &num_gt_builtin,     &num_le_builtin,
-    &num_ge_builtin,     &max_builtin,
-    &min_builtin,        &zerop_builtin,
-    &evenp_builtin,      &oddp_builtin,
-    &integerp_builtin,   &atan__builtin,
-    &seed_builtin,       &rand_state_builtin,
-    &rand__builtin,      &randn_builtin,
-    &random_int_builtin, NULL};
+static LuBuiltin *const number_builtins[] = {&add_builtin,
+                                             &sub_builtin,
+                                             &mul_builtin,
+                                             &divide_builtin,
+                                             &div_builtin,
+                                             &mod_builtin,
+                                             &rem_builtin,
+                                             &one_plus_builtin,
+                                             &one_minus_builtin,
+                                             &num_ne_builtin,
+                                             &max_builtin,
+                                             &min_builtin,
+                                             &zerop_builtin,
+                                             &evenp_builtin,
+                                             &oddp_builtin,
+                                             &integerp_builtin,
+                                             &atan__builtin,
+                                             &seed_builtin,
+                                             &rand_state_builtin,
+                                             &rand__builtin,
+                                             &randn_builtin,
+                                             &random_int_builtin,
+                                             NULL};
 
 #define MATH_ENTRY(shape, cname, f, usage, doc) &cname##_builtin,
-static LuBuiltin *const math_builtins[] = {MATH_OPS(MATH_ENTRY) NULL};
+#define COMPARE_ENTRY(cname, op, usage, doc) &cname##_builtin,
+/* The builtins of the two tables. */
+static LuBuiltin *const table_builtins[] = {COMPARE_OPS(COMPARE_ENTRY)
+                                                MATH_OPS(MATH_ENTRY) NULL};
 
 void lu_number_open(void) {
   lu_register(number_builtins);
-  lu_register(math_builtins);
+  lu_register(table_builtins);
 }
