@@ -464,20 +464,23 @@ LU_DEFUN(nn_nparams, "(nn-nparams NET)", "The number of parameters of NET.") {
   return lu_number((double)lu_nn_arg_net(argv, 0)->nparams);
 }
 
+/* Sets one of NET's flat vectors (see flat_view) to 0; returns NET. */
+static LuValue *clear_flat(LuValue **argv, int which) {
+  LuNet *n = lu_nn_arg_net(argv, 0);
+  memset(lu_tensor_data(n->pvec[which]), 0, sizeof(float) * (size_t)n->nparams);
+  return argv[0];
+}
+
 LU_DEFUN(nn_clear_grads, "(nn-clear-grads NET)",
          "Sets NET's parameter gradients to 0. Returns NET.") {
   (void)argc;
-  LuNet *n = lu_nn_arg_net(argv, 0);
-  memset(n->pdw, 0, sizeof(float) * (size_t)n->nparams);
-  return argv[0];
+  return clear_flat(argv, 1);
 }
 
 LU_DEFUN(nn_clear_hessian, "(nn-clear-hessian NET)",
          "Sets NET's parameter second derivatives to 0. Returns NET.") {
   (void)argc;
-  LuNet *n = lu_nn_arg_net(argv, 0);
-  memset(n->pddw, 0, sizeof(float) * (size_t)n->nparams);
-  return argv[0];
+  return clear_flat(argv, 2);
 }
 
 static int state_index(LuValue **argv, LuNet *n) {
