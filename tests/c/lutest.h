@@ -92,6 +92,16 @@ static inline const char *lt_message(const char *src) {
       fail_msg("expected \"%s\" to contain \"%s\"", h_ ? h_ : "(null)", n_);   \
   } while (0)
 
+/* Fails unless msg, an error message, mentions both part1 and part2;
+   msg NULL (no error) fails too. */
+static inline void lt_expect_error(const char *msg, const char *part1,
+                                   const char *part2) {
+  if (!msg)
+    fail_msg("no error; expected one mentioning '%s'", part2);
+  if (!strstr(msg, part1) || !strstr(msg, part2))
+    fail_msg("error '%s' does not mention '%s' and '%s'", msg, part1, part2);
+}
+
 /* Fails unless the error's location is (file line col). */
 static inline void lt_assert_where(LuValue *err, const char *file, int line,
                                    int col) {

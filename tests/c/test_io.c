@@ -160,14 +160,6 @@ static const char *run(void (*fn)(void *), Call *c) {
   return err->err->message->str.s;
 }
 
-static void expect_error(const char *msg, const char *part1,
-                         const char *part2) {
-  if (!msg)
-    fail_msg("no error; expected one mentioning '%s'", part2);
-  if (!strstr(msg, part1) || !strstr(msg, part2))
-    fail_msg("error '%s' does not mention '%s' and '%s'", msg, part1, part2);
-}
-
 static LuTensor *load_ok(const char *path) {
   Call c = {.path = path};
   const char *msg = run(do_load, &c);
@@ -329,8 +321,8 @@ static void test_lush_format(void **state) {
   assert_true(get(t, 0) == 1 && get(t, 2) == 255);
 
   int32_t neg[5] = {0x1E3D4C54, 2, -1, 2, 1};
-  expect_error(load_error("neg.mat", neg, sizeof neg, false), "neg.mat",
-               "negative dimension");
+  lt_expect_error(load_error("neg.mat", neg, sizeof neg, false), "neg.mat",
+                  "negative dimension");
 }
 
 /* ---- bad files -------------------------------------------------------- */
@@ -338,70 +330,71 @@ static void test_lush_format(void **state) {
 static void test_bad_files(void **state) {
   (void)state;
   Call c = {.path = in_dir("missing.idx")};
-  expect_error(run(do_load, &c), "missing.idx", "No such file");
+  lt_expect_error(run(do_load, &c), "missing.idx", "No such file");
   c.path = dir;
-  expect_error(run(do_load, &c), dir, "directory");
+  lt_expect_error(run(do_load, &c), dir, "directory");
 
   static const unsigned char ok[] = {0, 0, 8, 2, 0, 0, 0, 2, 0,
                                      0, 0, 2, 1, 2, 3, 4, 5};
-  expect_error(load_error("empty.idx", ok, 0, false), "empty.idx",
-               "truncated header");
-  expect_error(load_error("short.idx", ok, 9, false), "short.idx",
-               "truncated header");
-  expect_error(load_error("trunc.idx", ok, 15, false), "trunc.idx",
-               "truncated");
-  expect_error(load_error("trunc.idx", ok, 15, false), "trunc.idx",
-               "need 4 data bytes, the file has 3");
-  expect_error(load_error("extra.idx", ok, 17, false), "extra.idx",
-               "trailing garbage");
-  expect_error(load_error("magic.idx", "GIF89a", 6, false), "magic.idx",
-               "wrong magic 47 49 46 38");
+  lt_expect_error(load_error("empty.idx", ok, 0, false), "empty.idx",
+                  "truncated header");
+  lt_expect_error(load_error("short.idx", ok, 9, false), "short.idx",
+                  "truncated header");
+  lt_expect_error(load_error("trunc.idx", ok, 15, false), "trunc.idx",
+                  "truncated");
+  lt_expect_error(load_error("trunc.idx", ok, 15, false), "trunc.idx",
+                  "need 4 data bytes, the file has 3");
+  lt_expect_error(load_error("extra.idx", ok, 17, false), "extra.idx",
+                  "trailing garbage");
+  lt_expect_error(load_error("magic.idx", "GIF89a", 6, false), "magic.idx",
+                  "wrong magic 47 49 46 38");
   static const unsigned char type[] = {0, 0, 0x0A, 0};
-  expect_error(load_error("type.idx", type, 4, false), "type.idx",
-               "unknown IDX type code 0x0A");
+  lt_expect_error(load_error("type.idx", type, 4, false), "type.idx",
+                  "unknown IDX type code 0x0A");
   unsigned char nine[4 + 36 + 1] = {0, 0, 8, 9};
   for (int i = 0; i < 9; i++)
     nine[7 + 4 * i] = 1;
-  expect_error(load_error("nine.idx", nine, sizeof nine, false), "nine.idx",
-               "9 dimensions (at most 8)");
+  lt_expect_error(load_error("nine.idx", nine, sizeof nine, false), "nine.idx",
+                  "9 dimensions (at most 8)");
   static const unsigned char huge[] = {0,    0,    0x0E, 3,    0xFF, 0xFF,
                                        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
                                        0xFF, 0xFF, 0xFF, 0xFF, 1};
-  expect_error(load_error("huge.idx", huge, sizeof huge, false), "huge.idx",
-               "overflow");
+  lt_expect_error(load_error("huge.idx", huge, sizeof huge, false), "huge.idx",
+                  "overflow");
   /* 2^31 x 2^31 elements fit in a long, not their bytes... */
   static const unsigned char big[] = {0, 0,    0x0E, 2, 0x80, 0, 0,
                                       0, 0x80, 0,    0, 0,    1};
-  expect_error(load_error("big.idx", big, sizeof big, false), "big.idx",
-               "overflow");
+  lt_expect_error(load_error("big.idx", big, sizeof big, false), "big.idx",
+                  "overflow");
   /* no element, but strides past a long */
   static const unsigned char zero[] = {0,    0,    0x08, 3,    0,    0,
                                        0,    0,    0xFF, 0xFF, 0xFF, 0xFF,
                                        0xFF, 0xFF, 0xFF, 0xFF};
-  expect_error(load_error("zero.idx", zero, sizeof zero, false), "zero.idx",
-               "dims 0x4294967295x4294967295 overflow");
+  lt_expect_error(load_error("zero.idx", zero, sizeof zero, false), "zero.idx",
+                  "dims 0x4294967295x4294967295 overflow");
   /* ...and a plausible size that the data does not back is no allocation */
   static const unsigned char lie[] = {0, 0, 0x0D, 1, 0x40, 0, 0, 0, 1};
-  expect_error(load_error("lie.idx", lie, sizeof lie, false), "lie.idx",
-               "truncated");
+  lt_expect_error(load_error("lie.idx", lie, sizeof lie, false), "lie.idx",
+                  "truncated");
 
   /* gzip: the same checks apply to the decompressed bytes */
-  expect_error(load_error("trunc.idx.gz", ok, 15, true), "trunc.idx.gz",
-               "truncated");
-  expect_error(load_error("plain.idx.gz", ok, 16, false), "plain.idx.gz",
-               "not a gzip file");
+  lt_expect_error(load_error("trunc.idx.gz", ok, 15, true), "trunc.idx.gz",
+                  "truncated");
+  lt_expect_error(load_error("plain.idx.gz", ok, 16, false), "plain.idx.gz",
+                  "not a gzip file");
   /* a small gzip file cannot hold 4 GB: no allocation either */
-  expect_error(load_error("lie.idx.gz", lie, sizeof lie, true), "lie.idx.gz",
-               "more than the file can hold");
-  expect_error(load_error("extra.idx.gz", ok, 17, true), "extra.idx.gz",
-               "the file has 5 (trailing garbage)");
+  lt_expect_error(load_error("lie.idx.gz", lie, sizeof lie, true), "lie.idx.gz",
+                  "more than the file can hold");
+  lt_expect_error(load_error("extra.idx.gz", ok, 17, true), "extra.idx.gz",
+                  "the file has 5 (trailing garbage)");
   /* 64 MB of zeros after the data: not inflated beyond what the header
      asks for and 64K more */
   size_t bomb_len = 64 << 20;
   unsigned char *bomb = calloc(1, bomb_len);
   memcpy(bomb, ok, sizeof ok);
-  expect_error(load_error("bomb.idx.gz", bomb, bomb_len, true), "bomb.idx.gz",
-               "the file has more than 65539 (trailing garbage)");
+  lt_expect_error(load_error("bomb.idx.gz", bomb, bomb_len, true),
+                  "bomb.idx.gz",
+                  "the file has more than 65539 (trailing garbage)");
   free(bomb);
 }
 
@@ -420,13 +413,13 @@ static void test_bad_gzip(void **state) {
   /* cut the stream short */
   write_bytes(in_dir("cut.idx.gz"), gz, n / 2);
   Call c = {.path = in_dir("cut.idx.gz")};
-  expect_error(run(do_load, &c), "cut.idx.gz", "gzip");
+  lt_expect_error(run(do_load, &c), "cut.idx.gz", "gzip");
   /* damage the compressed data; the CRC or the inflater notices */
   for (size_t i = 12; i < n - 8; i += 5)
     gz[i] ^= 0x55;
   write_bytes(in_dir("bad.idx.gz"), gz, n);
   c.path = in_dir("bad.idx.gz");
-  expect_error(run(do_load, &c), "bad.idx.gz", "corrupt gzip stream");
+  lt_expect_error(run(do_load, &c), "bad.idx.gz", "corrupt gzip stream");
 }
 
 /* ---- atomic saves ----------------------------------------------------- */
@@ -437,7 +430,7 @@ static void test_save_failures(void **state) {
   for (long i = 0; i < 10000; i++) /* data gzip cannot shrink much */
     set(t, i, (double)(i * 2654435761u % 1000003));
   Call c = {.path = in_dir("nodir/x.idx"), .t = t};
-  expect_error(run(do_save, &c), "nodir/x.idx", "temporary file");
+  lt_expect_error(run(do_save, &c), "nodir/x.idx", "temporary file");
 
   /* An old file survives a failed save, which leaves nothing else. */
   const char *path = in_dir("keep.idx");
@@ -453,8 +446,8 @@ static void test_save_failures(void **state) {
   const char *gzmsg = run(do_save, &c);
   setrlimit(RLIMIT_FSIZE, &old);
   signal(SIGXFSZ, prev);
-  expect_error(msg, "keep.idx", "write failed");
-  expect_error(gzmsg, "keep.idx.gz", "failed");
+  lt_expect_error(msg, "keep.idx", "write failed");
+  lt_expect_error(gzmsg, "keep.idx.gz", "failed");
   size_t n;
   unsigned char *b = read_bytes(path, &n);
   assert_int_equal(n, 3);
@@ -468,7 +461,7 @@ static void test_save_failures(void **state) {
   lu_interrupted = 1;
   msg = run(do_save, &c);
   lu_interrupted = 0;
-  expect_error(msg, "", "Break");
+  lt_expect_error(msg, "", "Break");
   assert_false(exists(c.path));
   assert_int_equal(dir_entries(), 1);
 }
@@ -542,12 +535,12 @@ static void test_png(void **state) {
 
   LuTensor *three = make(LU_FLOAT, 3, (long[]){1, 2, 2});
   c = (Call){.path = in_dir("d.png"), .t = three};
-  expect_error(run(do_png, &c), "save-png", "1-D or 2-D");
+  lt_expect_error(run(do_png, &c), "save-png", "1-D or 2-D");
   LuTensor *empty = make(LU_FLOAT, 2, (long[]){0, 3});
   c = (Call){.path = in_dir("e.png"), .t = empty};
-  expect_error(run(do_png, &c), "e.png", "0x3 pixels");
+  lt_expect_error(run(do_png, &c), "e.png", "0x3 pixels");
   c = (Call){.path = in_dir("nodir/e.png"), .t = t};
-  expect_error(run(do_png, &c), "nodir/e.png", "temporary file");
+  lt_expect_error(run(do_png, &c), "nodir/e.png", "temporary file");
   assert_int_equal(dir_entries(), 3);
 }
 
@@ -630,15 +623,15 @@ static void test_png_grid(void **state) {
   assert_int_equal(w, 7);
   assert_int_equal(p[3 * 7 + 5], 128); /* f[1][2] = 5 of [0, 10] */
 
-  expect_error(grid(lu_nil, path, 2, NULL), "save-png-grid", "argument 1");
-  expect_error(
+  lt_expect_error(grid(lu_nil, path, 2, NULL), "save-png-grid", "argument 1");
+  lt_expect_error(
       grid(lu_list(2, lu_tensor_value(a), lu_number(3)), path, 2, NULL),
       "save-png-grid", "image 2: expected a 1-D or 2-D tensor, got 3");
-  expect_error(grid(lu_tensor_value(a), path, 0, NULL), "save-png-grid",
-               "argument 3");
+  lt_expect_error(grid(lu_tensor_value(a), path, 0, NULL), "save-png-grid",
+                  "argument 3");
   LuTensor *v = make(LU_FLOAT, 1, (long[]){4});
-  expect_error(grid(lu_tensor_value(v), path, 2, NULL), "save-png-grid",
-               "2 or more dims");
+  lt_expect_error(grid(lu_tensor_value(v), path, 2, NULL), "save-png-grid",
+                  "2 or more dims");
   assert_int_equal(dir_entries(), 1);
 }
 
@@ -776,13 +769,13 @@ static void test_json_errors(void **state) {
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     const char *msg = json_error(cases[i].text);
-    expect_error(msg, cases[i].where, cases[i].what);
+    lt_expect_error(msg, cases[i].where, cases[i].what);
     assert_true(strncmp(msg, "json-read: ", 11) == 0);
   }
   char deep[3000];
   memset(deep, '[', sizeof deep - 1);
   deep[sizeof deep - 1] = 0;
-  expect_error(json_error(deep), "t.json:1:1001", "nested deeper than 1000");
+  lt_expect_error(json_error(deep), "t.json:1:1001", "nested deeper than 1000");
 }
 
 /* Two million bytes of numbers, the size of a digits file, well under a
