@@ -7,11 +7,8 @@
 #include <stdint.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (size == 0)
-    return 0;
-  bool gz = data[0] & 1;
-  const char *path = fz_path(gz ? "x.npy.gz" : "x.npy");
-  fz_write(path, data + 1, size - 1, gz);
-  fz_matrix_round_trip(path, "y.npy");
+  const char *path = fz_input(data, size, "x.npy");
+  if (path)
+    fz_matrix_round_trip(path, "y.npy");
   return 0;
 }

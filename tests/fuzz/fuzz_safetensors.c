@@ -38,11 +38,9 @@ static void import(void *ud) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (size == 0)
+  const char *path = fz_input(data, size, "x.safetensors");
+  if (!path)
     return 0;
-  bool gz = data[0] & 1;
-  const char *path = fz_path(gz ? "x.safetensors.gz" : "x.safetensors");
-  fz_write(path, data + 1, size - 1, gz);
   Named in = {path, NULL, 0};
   if (fz_call(load, &in)) {
     Named out = {fz_path("y.safetensors"), in.t, in.n};

@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <gc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,21 @@ static inline void fz_write(const char *path, const void *data, size_t n,
   FILE *f = fopen(path, "wb");
   if (!f || fwrite(data, 1, n, f) != n || fclose(f) != 0)
     abort();
+}
+
+/* The input after its first byte as the file fz_path(name): as it is, or
+   compressed by zlib into name.gz when bit 0 of the first byte is set. NULL
+   for an empty input. */
+static inline const char *fz_input(const uint8_t *data, size_t size,
+                                   const char *name) {
+  if (size == 0)
+    return NULL;
+  bool gz = data[0] & 1;
+  char file[64];
+  snprintf(file, sizeof file, "%s%s", name, gz ? ".gz" : "");
+  const char *path = fz_path(file);
+  fz_write(path, data + 1, size - 1, gz);
+  return path;
 }
 
 /* Runs fn(ud) under lu_pcall; true when it returned without an error. */
