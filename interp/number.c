@@ -103,6 +103,14 @@ static void int_args(LuValue **argv, long *a, long *b) {
     lu_error("%s: division by zero", lu_caller());
 }
 
+/* C's a % b of the integer arguments, B in *b; 0 when B is -1, where
+   LONG_MIN % -1 would overflow. */
+static long rem_args(LuValue **argv, long *b) {
+  long a;
+  int_args(argv, &a, b);
+  return *b == -1 ? 0 : a % *b;
+}
+
 typedef enum { CMP_EQ, CMP_LT, CMP_GT, CMP_LE, CMP_GE } CmpOp;
 
 /* True when every adjacent pair of the numbers satisfies op. Every argument
@@ -192,11 +200,7 @@ LU_DEFUN(div, "(div A B)",
 LU_DEFUN(mod, "(mod A B)",
          "Returns A modulo B for integers, with the sign of B: (mod -7 2) is "
          "1. Raises on B = 0.") {
-  long a, b;
-  int_args(argv, &a, &b);
-  if (b == -1)
-    return lu_number(0);
-  long r = a % b;
+  long b, r = rem_args(argv, &b);
   if (r != 0 && ((r < 0) != (b < 0)))
     r += b;
   return lu_number((double)r);
@@ -205,11 +209,8 @@ LU_DEFUN(mod, "(mod A B)",
 LU_DEFUN(rem, "(rem A B)",
          "Returns the remainder of integers A and B with the sign of A, as "
          "C's %: (rem -7 2) is -1. Raises on B = 0.") {
-  long a, b;
-  int_args(argv, &a, &b);
-  if (b == -1)
-    return lu_number(0);
-  return lu_number((double)(a % b));
+  long b;
+  return lu_number((double)rem_args(argv, &b));
 }
 
 LU_DEFUN(one_plus, "(1+ X)", "Returns X + 1.") {
