@@ -487,26 +487,29 @@ static int state_index(LuValue **argv, LuNet *n) {
   return lu_nn_arg_range(argv, 1, 0, n->nmod);
 }
 
+/* State I (argument 1) of NET, or its gradient when grad: a view of the
+   work vector. */
+static LuValue *state_view(LuValue **argv, bool grad) {
+  LuNet *n = lu_nn_arg_net(argv, 0);
+  int i = state_index(argv, n);
+  lu_nn_work(n, 0);
+  long off = n->xoff[i] + (grad ? n->stride[i] : 0);
+  return lu_tensor_value(lu_nn_view(n->work[0], off, &n->shape[i]));
+}
+
 LU_DEFUN(nn_state, "(nn-state NET I)",
          "State I of NET as left by the last passes: 0 is the input, I the "
          "output of module I (1-based), (nn-nmodules NET) the output. A view: "
          "the next pass overwrites it.") {
   (void)argc;
-  LuNet *n = lu_nn_arg_net(argv, 0);
-  int i = state_index(argv, n);
-  lu_nn_work(n, 0);
-  return lu_tensor_value(lu_nn_view(n->work[0], n->xoff[i], &n->shape[i]));
+  return state_view(argv, false);
 }
 
 LU_DEFUN(nn_state_grad, "(nn-state-grad NET I)",
          "The gradient of state I of NET (see nn-state) as left by the last "
          "nn-bprop. A view.") {
   (void)argc;
-  LuNet *n = lu_nn_arg_net(argv, 0);
-  int i = state_index(argv, n);
-  lu_nn_work(n, 0);
-  return lu_tensor_value(
-      lu_nn_view(n->work[0], n->xoff[i] + n->stride[i], &n->shape[i]));
+  return state_view(argv, true);
 }
 
 LU_DEFUN(nn_nmodules, "(nn-nmodules NET)", "The number of modules of NET.") {
