@@ -22,7 +22,6 @@ direction; exits 0 when each is below 1e-5 of the largest output (or of
 1), 1 otherwise. A developer
 tool: the project does not need Python.
 """
-import argparse
 import json
 import os
 import struct
@@ -35,7 +34,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_lecun1989 import read_idx, write_idx  # noqa: E402
+from torch_lecun1989 import lush_parser, read_idx, write_idx  # noqa: E402
 
 
 # ---- safetensors, as the reference library reads and writes it ----------
@@ -249,11 +248,8 @@ def check(args, name, shape, net, model_class, gen, d):
 
 
 def main():
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--lush89", default=os.path.join(root, "lush89"))
+    ap = lush_parser(__doc__, 1998)
     ap.add_argument("--n", type=int, default=32, help="examples per net")
-    ap.add_argument("--seed", type=int, default=1998)
     args = ap.parse_args()
     gen = torch.Generator().manual_seed(args.seed)
     worst = 0.0

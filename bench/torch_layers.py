@@ -18,7 +18,6 @@ need Python.
 Prints the largest difference of each quantity (relative to its largest
 magnitude) per case; exits 0 when all are below 1e-5, 1 otherwise.
 """
-import argparse
 import os
 import subprocess
 import sys
@@ -28,13 +27,16 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_lecun1989 import read_idx, write_idx  # noqa: E402
+from torch_lecun1989 import ROOT, lush_parser, read_idx, write_idx  # noqa: E402
 
 
-def bn2d(train):
+def batchnorm(cls, train):
+    """A reference for nn-batchnorm: PyTorch's cls (BatchNorm1d or 2d) set
+    to the parameters p (weights then biases) and running stats, in training
+    mode when train."""
     def run(x, p, stats):
         c = x.shape[0]
-        m = torch.nn.BatchNorm2d(c, momentum=0.1, eps=1e-5).double()
+        m = cls(c, momentum=0.1, eps=1e-5).double()
         with torch.no_grad():
             m.weight.copy_(p[:c])
             m.bias.copy_(p[c:])
@@ -44,19 +46,6 @@ def bn2d(train):
         y = m(x.unsqueeze(0)).squeeze(0)
         return y, [m.weight, m.bias], [m.running_mean, m.running_var]
     return run
-
-
-def bn1d_eval(x, p, stats):
-    c = x.shape[0]
-    m = torch.nn.BatchNorm1d(c, momentum=0.1, eps=1e-5).double()
-    with torch.no_grad():
-        m.weight.copy_(p[:c])
-        m.bias.copy_(p[c:])
-        m.running_mean.copy_(stats[0])
-        m.running_var.copy_(stats[1])
-    m.eval()
-    y = m(x.unsqueeze(0)).squeeze(0)
-    return y, [m.weight, m.bias], [m.running_mean, m.running_var]
 
 
 def plain(f):
@@ -84,9 +73,12 @@ CASES = [
      plain(lambda x: F.avg_pool2d(x, 3, 1))),
     ("avgpool 3 stride 2", "(nn-avgpool 3 2)", (2, 11, 9), 0, False,
      plain(lambda x: F.avg_pool2d(x, 3, 2))),
-    ("batchnorm train [C H W]", "(nn-batchnorm)", (6, 5, 7), 12, True, bn2d(True)),
-    ("batchnorm eval [C H W]", "(nn-batchnorm)", (6, 5, 7), 12, True, bn2d(False)),
-    ("batchnorm vector", "(nn-batchnorm)", (20,), 40, True, bn1d_eval),
+    ("batchnorm train [C H W]", "(nn-batchnorm)", (6, 5, 7), 12, True,
+     batchnorm(torch.nn.BatchNorm2d, True)),
+    ("batchnorm eval [C H W]", "(nn-batchnorm)", (6, 5, 7), 12, True,
+     batchnorm(torch.nn.BatchNorm2d, False)),
+    ("batchnorm vector", "(nn-batchnorm)", (20,), 40, True,
+     batchnorm(torch.nn.BatchNorm1d, False)),
     ("sigmoid", "(nn-sigmoid)", (3, 50), 0, False, plain(torch.sigmoid)),
     ("leaky-relu", "(nn-leaky-relu)", (3, 50), 0, False,
      plain(lambda x: F.leaky_relu(x, 0.01))),
@@ -184,19 +176,16 @@ def rbf_cost(lush89, root, gen, n=10, j=1.0):
 
 
 def main():
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--lush89", default=os.path.join(root, "lush89"))
-    ap.add_argument("--seed", type=int, default=1998)
+    ap = lush_parser(__doc__, 1998)
     args = ap.parse_args()
     gen = torch.Generator().manual_seed(args.seed)
     worst = 0.0
     print("largest |lush89 - torch float64| / largest |torch|")
     for case in CASES:
-        diffs = run_case(args.lush89, root, case, gen)
+        diffs = run_case(args.lush89, ROOT, case, gen)
         worst = max([worst] + [v for _, v in diffs])
         print("%-26s %s" % (case[0], "  ".join("%s %.1e" % q for q in diffs)))
-    c = rbf_cost(args.lush89, root, gen)
+    c = rbf_cost(args.lush89, ROOT, gen)
     worst = max(worst, c)
     print("%-26s loss %.1e" % ("rbf cost (LeNet-5 eq. 9)", c))
     ok = worst < 1e-5

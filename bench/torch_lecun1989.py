@@ -132,12 +132,22 @@ def time_torch(steps, gen):
     return 0
 
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def lush_parser(doc, seed):
+    """The command line of a comparison with lush89: described by the first
+    line of doc, with --lush89 (by default the one at the top of the tree)
+    and --seed (default seed)."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--lush89", default=os.path.join(ROOT, "lush89"))
+    ap.add_argument("--seed", type=int, default=seed)
+    return ap
+
+
 def main():
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--lush89", default=os.path.join(root, "lush89"))
+    ap = lush_parser(__doc__, 1989)
     ap.add_argument("--n", type=int, default=16, help="examples")
-    ap.add_argument("--seed", type=int, default=1989)
     ap.add_argument("--time", action="store_true", help="time PyTorch only")
     ap.add_argument("--steps", type=int, default=500)
     args = ap.parse_args()
@@ -163,7 +173,7 @@ def main():
         write_idx(os.path.join(d, "params.idx"), p64)
         write_idx(os.path.join(d, "x.idx"), x64)
         write_idx(os.path.join(d, "t.idx"), t64)
-        run = subprocess.run([args.lush89, "-e", LISP.format(d=d)], cwd=root,
+        run = subprocess.run([args.lush89, "-e", LISP.format(d=d)], cwd=ROOT,
                              capture_output=True, text=True)
         if run.returncode != 0:
             sys.stderr.write(run.stdout + run.stderr)
