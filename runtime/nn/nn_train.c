@@ -101,6 +101,22 @@ static long read_batch(LuValue **argv, int argc, int i, long steps) {
   return LU_NUM(v) < (double)steps ? (long)LU_NUM(v) : steps;
 }
 
+/* The arguments NET OPT INPUTS TARGETS of who, and COST (argument
+   cost_i): OPT must be made by nn-sdlm when sdlm, and the data must fit
+   NET. Returns the number of examples. */
+static long train_args(const char *who, LuValue **argv, int argc, int cost_i,
+                       bool sdlm, LuNet **n, NnOpt **o, LuTensor **in,
+                       LuTensor **tg, NnCost *cost) {
+  *n = lu_nn_arg_net(argv, 0);
+  *o = lu_nn_arg_opt(argv, 1);
+  if (sdlm && !lu_nn_opt_is(*o, "sdlm"))
+    lu_arg_error(1, "an optimizer made by nn-sdlm", argv[1]);
+  *in = lu_arg_tensor(argv, 2);
+  *tg = lu_arg_tensor(argv, 3);
+  *cost = lu_nn_cost_arg(argv, argc, cost_i);
+  return check_data(who, *n, *in, *tg, cost);
+}
+
 LU_DEFUN(nn_train_pass,
          "(nn-train-pass NET OPT INPUTS TARGETS [COST] [ORDER] [BATCH])",
          "One pass of training, in C: for each example e of INPUTS ([N "
@@ -116,11 +132,12 @@ LU_DEFUN(nn_train_pass,
          "training uses one thread. Returns (mean-loss errors) over the "
          "examples seen, errors counting those whose largest output is not "
          "the target's.") {
-  LuNet *n = lu_nn_arg_net(argv, 0);
-  NnOpt *o = lu_nn_arg_opt(argv, 1);
-  LuTensor *in = lu_arg_tensor(argv, 2), *tg = lu_arg_tensor(argv, 3);
-  NnCost cost = lu_nn_cost_arg(argv, argc, 4);
-  long ne = check_data("nn-train-pass", n, in, tg, &cost);
+  LuNet *n;
+  NnOpt *o;
+  LuTensor *in, *tg;
+  NnCost cost;
+  long ne = train_args("nn-train-pass", argv, argc, 4, false, &n, &o, &in, &tg,
+                       &cost);
   long steps;
   long *order = read_order(argv, argc, 5, ne, &steps);
   long batch = read_batch(argv, argc, 6, steps);
@@ -161,13 +178,12 @@ LU_DEFUN(nn_sdlm_estimate,
          "averages each parameter's second derivative h into (nn-hessian "
          "NET), and sets its rate factor (nn-rates NET) to 1/(MU + h). "
          "Returns the mean of h over the parameters.") {
-  LuNet *n = lu_nn_arg_net(argv, 0);
-  NnOpt *o = lu_nn_arg_opt(argv, 1);
-  if (!lu_nn_opt_is(o, "sdlm"))
-    lu_arg_error(1, "an optimizer made by nn-sdlm", argv[1]);
-  LuTensor *in = lu_arg_tensor(argv, 2), *tg = lu_arg_tensor(argv, 3);
-  NnCost cost = lu_nn_cost_arg(argv, argc, 5);
-  long ne = check_data("nn-sdlm-estimate", n, in, tg, &cost);
+  LuNet *n;
+  NnOpt *o;
+  LuTensor *in, *tg;
+  NnCost cost;
+  long ne = train_args("nn-sdlm-estimate", argv, argc, 5, true, &n, &o, &in,
+                       &tg, &cost);
   long count = lu_arg_int(argv, 4);
   if (count < 1 || count > ne)
     lu_arg_error(4, "a count of examples in the data set", argv[4]);
