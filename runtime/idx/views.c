@@ -25,11 +25,19 @@ static LuTensor *slice(const LuTensor *t, int d, long i) {
   return idx_view(t, t->ndim - 1, dim, mod, t->offset + i * t->mod[d]);
 }
 
+/* Arguments 0 and 1 of the view builtins: a tensor M and, in *d, the
+   number of one of its dimensions D. */
+static LuTensor *tensor_and_dim(LuValue **argv, int *d) {
+  LuTensor *t = lu_arg_tensor(argv, 0);
+  *d = idx_arg_dimno(argv, 1, t);
+  return t;
+}
+
 LU_DEFUN(select_, "(select M D I)",
          "A view of M at index I of dimension D, which it loses: (select m "
          "0 2) is row 2 of a matrix.") {
-  LuTensor *t = lu_arg_tensor(argv, 0);
-  int d = idx_arg_dimno(argv, 1, t);
+  int d;
+  LuTensor *t = tensor_and_dim(argv, &d);
   long i = lu_arg_int(argv, 2);
   check_index(i, d, t->dim[d]);
   return lu_tensor_value(slice(t, d, i));
@@ -38,8 +46,8 @@ LU_DEFUN(select_, "(select M D I)",
 LU_DEFUN(narrow, "(narrow M D SIZE [START])",
          "A view of M whose dimension D keeps SIZE indices from START "
          "(default 0).") {
-  LuTensor *t = lu_arg_tensor(argv, 0);
-  int d = idx_arg_dimno(argv, 1, t);
+  int d;
+  LuTensor *t = tensor_and_dim(argv, &d);
   long size = lu_arg_int(argv, 2);
   long start = lu_arg_given(argv, argc, 3) ? lu_arg_int(argv, 3) : 0;
   if (size < 0 || start < 0 || start > t->dim[d] - size)
@@ -56,8 +64,8 @@ LU_DEFUN(unfold, "(unfold M D SIZE STEP)",
          "A view of M whose dimension D becomes (dim - SIZE) / STEP + 1 "
          "windows, with a new last dimension of SIZE elements along D: "
          "what convolutions loop over.") {
-  LuTensor *t = lu_arg_tensor(argv, 0);
-  int d = idx_arg_dimno(argv, 1, t);
+  int d;
+  LuTensor *t = tensor_and_dim(argv, &d);
   long size = lu_arg_int(argv, 2), step = lu_arg_int(argv, 3);
   if (size < 1 || size > t->dim[d])
     lu_error("%s: window %ld does not fit dimension %d of size %ld",
