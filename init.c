@@ -3,6 +3,7 @@
    the Ctrl-C handler. Shared by main and the C tests. */
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "init.h"
 #include "interp.h"
@@ -33,6 +34,15 @@ void lu_init(void *unused) {
   char prelude[PATH_MAX + 80];
   snprintf(prelude, sizeof prelude, "%s/prelude.lsp", lu_libdir);
   lu_load_file(prelude);
+}
+
+void lu_init_in_tree(void) {
+  lu_libdir = "lib";
+  LuValue *err = NULL;
+  if (!lu_pcall(lu_init, NULL, &err)) {
+    lu_report(err);
+    exit(1);
+  }
 }
 
 static void sigint(int sig) {

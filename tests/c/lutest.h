@@ -30,12 +30,7 @@
 static inline void lt_start(void *stack_base) {
   GC_INIT();
   lu_error_init(stack_base);
-  lu_libdir = "lib";
-  LuValue *err = NULL;
-  if (!lu_pcall(lu_init, NULL, &err)) {
-    lu_report(err);
-    exit(1);
-  }
+  lu_init_in_tree();
 }
 
 typedef struct {

@@ -65,12 +65,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   GC_INIT();
   GC_set_max_heap_size(GC_get_heap_size() + (512u << 20));
   lu_error_init(&base);
-  lu_libdir = "lib";
-  LuValue *err = NULL;
-  if (!lu_pcall(lu_init, NULL, &err)) {
-    lu_report(err);
-    exit(1);
-  }
+  lu_init_in_tree();
   for (size_t i = 0; i < sizeof unbound / sizeof *unbound; i++)
     lu_intern(unbound[i])->sym.value = NULL;
   int null = open("/dev/null", O_WRONLY);

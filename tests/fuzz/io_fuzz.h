@@ -33,12 +33,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   char base;
   GC_INIT();
   lu_error_init(&base);
-  lu_libdir = "lib";
-  LuValue *err = NULL;
-  if (!lu_pcall(lu_init, NULL, &err)) {
-    lu_report(err);
-    exit(1);
-  }
+  lu_init_in_tree();
   const char *tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
   snprintf(fz_dir, sizeof fz_dir, "%s/lush89-fuzz-XXXXXX", tmp);
   if (!mkdtemp(fz_dir))
