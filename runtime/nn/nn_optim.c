@@ -6,6 +6,7 @@
    the row "lisp": its step calls the object's step method. */
 #include "nn_impl.h"
 
+#include <stddef.h>
 #include <string.h>
 
 /* ---- The update steps ---------------------------------------------------- */
@@ -126,16 +127,33 @@ static double finite_arg(LuValue **argv, int argc, int i, double def) {
   return x;
 }
 
+/* An optimizer's field read from an argument: its offset in NnOpt and its
+   default. */
+typedef struct {
+  size_t off;
+  double def;
+} OptArg;
+
+/* A new optimizer of the given kind: the rate from argument 0 (default 0),
+   then the n fields of args from arguments 1 to n. */
+static LuValue *opt_make(int kind, LuValue **argv, int argc, const OptArg *args,
+                         int n) {
+  LuValue *v = opt_new(kind, finite_arg(argv, argc, 0, 0));
+  char *o = v->cdata.ptr;
+  for (int i = 0; i < n; i++)
+    *(double *)(o + args[i].off) = finite_arg(argv, argc, i + 1, args[i].def);
+  return v;
+}
+
 LU_DEFUN(nn_sgd, "(nn-sgd RATE [MOMENTUM] [DECAY])",
          "A stochastic gradient descent optimizer: each update does g = grad "
          "+ DECAY w; v = MOMENTUM v + g (when MOMENTUM, default 0, is not 0); "
          "w -= RATE * factor * v, factor being the parameter's rate factor "
          "(see nn-rates).") {
-  LuValue *v = opt_new(OPT_SGD, finite_arg(argv, argc, 0, 0));
-  NnOpt *o = v->cdata.ptr;
-  o->momentum = finite_arg(argv, argc, 1, 0);
-  o->decay = finite_arg(argv, argc, 2, 0);
-  return v;
+  return opt_make(
+      OPT_SGD, argv, argc,
+      (OptArg[]){{offsetof(NnOpt, momentum), 0}, {offsetof(NnOpt, decay), 0}},
+      2);
 }
 
 LU_DEFUN(nn_sdlm, "(nn-sdlm ETA MU)",
@@ -143,9 +161,8 @@ LU_DEFUN(nn_sdlm, "(nn-sdlm ETA MU)",
          "paper: nn-sdlm-estimate sets each parameter's rate factor to 1/(MU "
          "+ h) from the averaged second derivative h; each update does w -= "
          "ETA * factor * grad. ETA is the optimizer's rate (nn-set-rate).") {
-  LuValue *v = opt_new(OPT_SDLM, finite_arg(argv, argc, 0, 0));
-  ((NnOpt *)v->cdata.ptr)->mu = finite_arg(argv, argc, 1, 0);
-  return v;
+  return opt_make(OPT_SDLM, argv, argc, (OptArg[]){{offsetof(NnOpt, mu), 0}},
+                  1);
 }
 
 LU_DEFUN(nn_adamw, "(nn-adamw RATE [BETA1] [BETA2] [EPS] [DECAY])",
@@ -153,13 +170,12 @@ LU_DEFUN(nn_adamw, "(nn-adamw RATE [BETA1] [BETA2] [EPS] [DECAY])",
          "decoupled weight decay: w -= RATE * factor * (DECAY w + mhat / "
          "(sqrt(vhat) + EPS)). Change RATE between steps with nn-set-rate "
          "for a schedule.") {
-  LuValue *v = opt_new(OPT_ADAMW, finite_arg(argv, argc, 0, 0));
-  NnOpt *o = v->cdata.ptr;
-  o->beta1 = finite_arg(argv, argc, 1, 0.9);
-  o->beta2 = finite_arg(argv, argc, 2, 0.999);
-  o->eps = finite_arg(argv, argc, 3, 1e-8);
-  o->decay = finite_arg(argv, argc, 4, 0.01);
-  return v;
+  return opt_make(OPT_ADAMW, argv, argc,
+                  (OptArg[]){{offsetof(NnOpt, beta1), 0.9},
+                             {offsetof(NnOpt, beta2), 0.999},
+                             {offsetof(NnOpt, eps), 1e-8},
+                             {offsetof(NnOpt, decay), 0.01}},
+                  4);
 }
 
 LU_DEFUN(nn_lisp_optimizer, "(nn-lisp-optimizer OBJ RATE)",
