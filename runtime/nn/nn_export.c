@@ -132,6 +132,14 @@ static Entries tensors_of(LuNet *n) {
 
 /* ---- Export ------------------------------------------------------------ */
 
+/* Arguments NET and FILE of nn-export and nn-import: NET's tensors, the
+   file's name in *path. */
+static Entries net_and_path(LuValue **argv, const char **path) {
+  Entries l = tensors_of(lu_nn_arg_net(argv, 0));
+  *path = lu_arg_str(argv, 1);
+  return l;
+}
+
 LU_DEFUN(nn_export, "(nn-export NET FILE)",
          "Writes NET's parameters as the safetensors file FILE (atomically), "
          "one F32 tensor per parameter tensor of each module, loadable by "
@@ -147,9 +155,8 @@ LU_DEFUN(nn_export, "(nn-export NET FILE)",
          "[out in]; other tensors keep their shapes (per-unit biases [out "
          "rows cols]). A module used twice is written once. Returns FILE; "
          "see nn-import.") {
-  (void)argc;
-  Entries l = tensors_of(lu_nn_arg_net(argv, 0));
-  const char *path = lu_arg_str(argv, 1);
+  const char *path;
+  Entries l = net_and_path(argv, &path);
   LuNamedTensor *t = lu_alloc(sizeof *t * (size_t)(l.n + 1));
   for (int i = 0; i < l.n; i++) {
     Entry *e = &l.e[i];
@@ -208,9 +215,8 @@ LU_DEFUN(nn_import, "(nn-import NET FILE)",
          "shapes, and zeros where a conv's table connects nothing. Any "
          "difference is an error naming the file and the tensor, and then "
          "NET is unchanged. Returns NET.") {
-  (void)argc;
-  Entries l = tensors_of(lu_nn_arg_net(argv, 0));
-  const char *path = lu_arg_str(argv, 1);
+  const char *path;
+  Entries l = net_and_path(argv, &path);
   int nf;
   LuNamedTensor *f = lu_safetensors_load("nn-import", path, &nf);
   const LuTensor **src = lu_alloc(sizeof *src * (size_t)(l.n + 1));
