@@ -58,21 +58,21 @@ def rbf(x, p, stats):
     return y, [c], []
 
 
+def pool_case(kind, f, k, stride, shape):
+    """The case of nn-KINDpool of size k (and stride, when not None) against
+    PyTorch's f."""
+    more = (stride,) if stride else ()
+    name = "%spool %d" % (kind, k) + (" stride %d" % stride if stride else "")
+    lisp = "(nn-%spool %s)" % (kind, " ".join(str(v) for v in (k,) + more))
+    return (name, lisp, shape, 0, False, plain(lambda x: f(x, k, *more)))
+
+
 # name, module (Lisp), input shape, parameters (0: none), has running
 # averages, PyTorch
-CASES = [
-    ("maxpool 2", "(nn-maxpool 2)", (4, 9, 11), 0, False,
-     plain(lambda x: F.max_pool2d(x, 2))),
-    ("maxpool 3 stride 1", "(nn-maxpool 3 1)", (3, 8, 7), 0, False,
-     plain(lambda x: F.max_pool2d(x, 3, 1))),
-    ("maxpool 3 stride 2", "(nn-maxpool 3 2)", (2, 11, 9), 0, False,
-     plain(lambda x: F.max_pool2d(x, 3, 2))),
-    ("avgpool 2", "(nn-avgpool 2)", (4, 9, 11), 0, False,
-     plain(lambda x: F.avg_pool2d(x, 2))),
-    ("avgpool 3 stride 1", "(nn-avgpool 3 1)", (3, 8, 7), 0, False,
-     plain(lambda x: F.avg_pool2d(x, 3, 1))),
-    ("avgpool 3 stride 2", "(nn-avgpool 3 2)", (2, 11, 9), 0, False,
-     plain(lambda x: F.avg_pool2d(x, 3, 2))),
+CASES = [pool_case(kind, f, *row)
+         for kind, f in (("max", F.max_pool2d), ("avg", F.avg_pool2d))
+         for row in ((2, None, (4, 9, 11)), (3, 1, (3, 8, 7)),
+                     (3, 2, (2, 11, 9)))] + [
     ("batchnorm train [C H W]", "(nn-batchnorm)", (6, 5, 7), 12, True,
      batchnorm(torch.nn.BatchNorm2d, True)),
     ("batchnorm eval [C H W]", "(nn-batchnorm)", (6, 5, 7), 12, True,
