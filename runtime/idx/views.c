@@ -7,11 +7,13 @@
 
 /* ---- Views ------------------------------------------------------------ */
 
-/* Checks 0 <= i < size for index i of dimension d. */
-static void check_index(long i, int d, long size) {
-  if (i < 0 || i >= size)
+/* Argument i, an index of dimension d of t (0 <= index < its size). */
+static long index_arg(LuValue **argv, int i, const LuTensor *t, int d) {
+  long x = lu_arg_int(argv, i);
+  if (x < 0 || x >= t->dim[d])
     lu_error("%s: index %ld out of range for dimension %d of size %ld",
-             lu_caller(), i, d, size);
+             lu_caller(), x, d, t->dim[d]);
+  return x;
 }
 
 /* The view of t at index i of dimension d, which it loses (i unchecked). */
@@ -38,9 +40,7 @@ LU_DEFUN(select_, "(select M D I)",
          "0 2) is row 2 of a matrix.") {
   int d;
   LuTensor *t = tensor_and_dim(argv, &d);
-  long i = lu_arg_int(argv, 2);
-  check_index(i, d, t->dim[d]);
-  return lu_tensor_value(slice(t, d, i));
+  return lu_tensor_value(slice(t, d, index_arg(argv, 2, t, d)));
 }
 
 LU_DEFUN(narrow, "(narrow M D SIZE [START])",
