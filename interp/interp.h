@@ -40,6 +40,10 @@ void lu_reader_init(LuReader *r, const char *src, size_t len, const char *file);
    inside a form (r->pos is then left at the form's start); raises on a
    syntax error. */
 LuReadStatus lu_read(LuReader *r, LuValue **out);
+/* lu_read, but a syntax error is not raised: it returns false with the
+   error in *err; else true with the status in *st. */
+bool lu_read_caught(LuReader *r, LuValue **out, LuReadStatus *st,
+                    LuValue **err);
 /* Evaluates a form read at top level; an atom (which carries no location
    of its own) is given the reader's, for error messages. */
 LuValue *lu_eval_toplevel(LuValue *form, const LuLoc *at);

@@ -266,23 +266,35 @@ static void read_call(void *ud) {
   rc->form = read_form(rc->r);
 }
 
-LuReadStatus lu_read(LuReader *r, LuValue **out) {
+bool lu_read_caught(LuReader *r, LuValue **out, LuReadStatus *st,
+                    LuValue **err) {
   skip_space(r);
+  *st = LU_READ_EOF;
   if (peek(r) < 0)
-    return LU_READ_EOF;
+    return true;
   LuReader start = *r;
   r->start = (LuLoc){r->file, r->line, r->col};
   ReadCall rc = {r, NULL};
-  LuValue *err;
-  if (lu_pcall(read_call, &rc, &err)) {
+  if (lu_pcall(read_call, &rc, err)) {
     *out = rc.form;
-    return LU_READ_OK;
+    *st = LU_READ_OK;
+    return true;
   }
-  if (strcmp(err->err->message->str.s, incomplete_msg) == 0) {
+  if (strcmp((*err)->err->message->str.s, incomplete_msg) == 0) {
     *r = start;
-    return LU_READ_INCOMPLETE;
+    *st = LU_READ_INCOMPLETE;
+    return true;
   }
-  if (err->err->where == lu_nil) /* e.g. nesting too deep: where we stopped */
-    err->err->where = lu_loc_list(here(r));
-  lu_rethrow(err);
+  if ((*err)->err->where ==
+      lu_nil) /* e.g. nesting too deep: where we stopped */
+    (*err)->err->where = lu_loc_list(here(r));
+  return false;
+}
+
+LuReadStatus lu_read(LuReader *r, LuValue **out) {
+  LuReadStatus st;
+  LuValue *err;
+  if (!lu_read_caught(r, out, &st, &err))
+    lu_rethrow(err);
+  return st;
 }

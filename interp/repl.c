@@ -154,33 +154,23 @@ static void eval_print(void *ud) {
   fflush(stdout);
 }
 
-typedef struct {
-  LuReader r;
-  LuValue *form;
-  LuReadStatus st;
-} ReadOne;
-
-static void read_one(void *ud) {
-  ReadOne *c = ud;
-  c->st = lu_read(&c->r, &c->form);
-}
-
 /* Evaluates every complete form of text, whose first line is line;
    returns how many bytes it used: the rest is an unfinished form to
    complete with more input. An error drops the rest of the text. */
 static size_t eval_text(const char *text, size_t len, int line) {
-  ReadOne c;
-  lu_reader_init(&c.r, text, len, "<stdin>");
-  c.r.line = line;
+  LuReader r;
+  lu_reader_init(&r, text, len, "<stdin>");
+  r.line = line;
   for (;;) {
-    LuValue *err;
-    if (!lu_pcall(read_one, &c, &err)) {
+    LuValue *form, *err;
+    LuReadStatus st;
+    if (!lu_read_caught(&r, &form, &st, &err)) {
       lu_report(err);
       return len;
     }
-    if (c.st != LU_READ_OK)
-      return c.st == LU_READ_EOF ? len : c.r.pos;
-    EvalPrint e = {c.form, &c.r.start};
+    if (st != LU_READ_OK)
+      return st == LU_READ_EOF ? len : r.pos;
+    EvalPrint e = {form, &r.start};
     if (!lu_pcall(eval_print, &e, &err))
       lu_report(err);
   }

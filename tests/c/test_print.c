@@ -74,30 +74,20 @@ static void assert_shortest(double x) {
     fail_msg("integral %.17g printed as \"%s\"", x, s);
 }
 
-typedef struct {
-  LuReader r;
-  LuValue *form;
-  LuReadStatus st;
-} ReadCall;
-
-static void read_call(void *ud) {
-  ReadCall *c = ud;
-  c->st = lu_read(&c->r, &c->form);
-}
-
 /* read(print(v)), failing on an error or a status other than OK. */
 static LuValue *reread(LuValue *v) {
   LuBuf b;
   lu_buf_init(&b);
   lu_print_to(&b, v, true);
-  ReadCall c;
-  lu_reader_init(&c.r, b.s, b.len, "<print>");
-  LuValue *err;
-  if (!lu_pcall(read_call, &c, &err))
+  LuReader r;
+  lu_reader_init(&r, b.s, b.len, "<print>");
+  LuValue *form = NULL, *err;
+  LuReadStatus st;
+  if (!lu_read_caught(&r, &form, &st, &err))
     fail_msg("reading back %s raised %s", b.s, err->err->message->str.s);
-  if (c.st != LU_READ_OK)
-    fail_msg("reading back %s: status %d", b.s, (int)c.st);
-  return c.form;
+  if (st != LU_READ_OK)
+    fail_msg("reading back %s: status %d", b.s, (int)st);
+  return form;
 }
 
 static void assert_round_trip(LuValue *v) {
