@@ -125,22 +125,30 @@ static double ref_binop(LuBinop op, LuElem e, double x, double y) {
   return stored(e, r);
 }
 
+/* Runs check(op, e, layout) for each op from first to last, each element
+   type e and each layout. */
+static void each_case(int first, int last,
+                      void (*check)(int op, LuElem e, const long *layout)) {
+  for (int op = first; op <= last; op++)
+    for (int t = 0; t < 4; t++)
+      for (int l = 0; l < NLAYOUTS; l++)
+        check(op, elems[t], layouts[l]);
+}
+
+static void check_binop(int op, LuElem e, const long *layout) {
+  Arr o = arr(e, N, layout[0]);
+  Arr a = filled(e, N, layout[1], 1);
+  Arr b = filled(e, N, layout[2], 2);
+  if (e == LU_FLOAT || e == LU_DOUBLE)
+    lu_elem_set(e, b.p, 5 * b.s, NAN);
+  lu_tensor_kbinop(op, e, N, o.p, o.s, a.p, a.s, b.p, b.s);
+  for (long i = 0; i < N; i++)
+    near(get(o, i), ref_binop(op, e, get(a, i), get(b, i)), 0, "binop", i);
+}
+
 static void test_binop(void **state) {
   (void)state;
-  for (int op = LU_ADD; op <= LU_MIN; op++)
-    for (int t = 0; t < 4; t++)
-      for (int l = 0; l < NLAYOUTS; l++) {
-        LuElem e = elems[t];
-        Arr o = arr(e, N, layouts[l][0]);
-        Arr a = filled(e, N, layouts[l][1], 1);
-        Arr b = filled(e, N, layouts[l][2], 2);
-        if (e == LU_FLOAT || e == LU_DOUBLE)
-          lu_elem_set(e, b.p, 5 * b.s, NAN);
-        lu_tensor_kbinop(op, e, N, o.p, o.s, a.p, a.s, b.p, b.s);
-        for (long i = 0; i < N; i++)
-          near(get(o, i), ref_binop(op, e, get(a, i), get(b, i)), 0, "binop",
-               i);
-      }
+  each_case(LU_ADD, LU_MIN, check_binop);
 }
 
 static void test_binop_in_place(void **state) {
@@ -178,20 +186,19 @@ static double ref_unop(LuUnop op, double x) {
   return NAN;
 }
 
+static void check_unop(int op, LuElem e, const long *layout) {
+  Arr o = arr(e, N, layout[0]), a = filled(e, N, layout[1], 3);
+  lu_tensor_kunop(op, e, N, o.p, o.s, a.p, a.s);
+  /* libm's float functions may differ from double ones by an ulp */
+  bool libm = op >= LU_SQRT && op <= LU_TANH;
+  double tol = libm && e == LU_FLOAT ? 2e-7 : libm ? 1e-15 : 0;
+  for (long i = 0; i < N; i++)
+    near(get(o, i), stored(e, ref_unop(op, get(a, i))), tol, "unop", i);
+}
+
 static void test_unop(void **state) {
   (void)state;
-  for (int op = LU_COPY; op <= LU_RELU; op++)
-    for (int t = 0; t < 4; t++)
-      for (int l = 0; l < NLAYOUTS; l++) {
-        LuElem e = elems[t];
-        Arr o = arr(e, N, layouts[l][0]), a = filled(e, N, layouts[l][1], 3);
-        lu_tensor_kunop(op, e, N, o.p, o.s, a.p, a.s);
-        /* libm's float functions may differ from double ones by an ulp */
-        bool libm = op >= LU_SQRT && op <= LU_TANH;
-        double tol = libm && e == LU_FLOAT ? 2e-7 : libm ? 1e-15 : 0;
-        for (long i = 0; i < N; i++)
-          near(get(o, i), stored(e, ref_unop(op, get(a, i))), tol, "unop", i);
-      }
+  each_case(LU_COPY, LU_RELU, check_unop);
 }
 
 /* Float tanh has its own formula: within an ulp of libm's double tanh
