@@ -55,58 +55,82 @@ static LuTensor *product_dst(LuValue **argv, int argc, LuElem e, int nd,
   return dst;
 }
 
+/* One product in progress: c = a b of type e, of m rows and n columns (1
+   for a vector), k the size summed over (1 for the outer product). */
+typedef struct {
+  LuElem e;
+  LuTensor *a, *b, *c;
+  long m, n, k;
+  double *work; /* n doubles for kgemm */
+} Product;
+
+typedef void RowsKernel(const Product *p, long i, long rows);
+
+static void gemv_rows(const Product *p, long i, long rows) {
+  const LuTensor *a = p->a, *x = p->b, *y = p->c;
+  lu_tensor_kgemv(p->e, rows, p->k, row_ptr(a, i), a->mod[0], a->mod[1],
+                  lu_tensor_data(x), x->mod[0], row_ptr(y, i), y->mod[0]);
+}
+
+static void gemm_rows(const Product *p, long i, long rows) {
+  const LuTensor *a = p->a, *b = p->b, *c = p->c;
+  lu_tensor_kgemm(p->e, rows, p->k, p->n, row_ptr(a, i), a->mod[0], a->mod[1],
+                  lu_tensor_data(b), b->mod[0], b->mod[1], row_ptr(c, i),
+                  c->mod[0], c->mod[1], p->work);
+}
+
+static void ger_rows(const Product *p, long i, long rows) {
+  const LuTensor *x = p->a, *y = p->b, *c = p->c;
+  lu_tensor_kger(p->e, rows, p->n, row_ptr(x, i), x->mod[0], lu_tensor_data(y),
+                 y->mod[0], row_ptr(c, i), c->mod[0], c->mod[1]);
+}
+
+/* The product of arguments 0 and 1, tensors of na and nb dimensions
+   (A's last dimension B's first when inner), into OUT (argument 2) or a
+   new tensor: kernel runs over a bounded number of rows per call (about
+   IDX_CHUNK operations) with a poll between calls. */
+static LuValue *product(LuValue **argv, int argc, int na, int nb, bool inner,
+                        RowsKernel *kernel) {
+  Product p = {0};
+  p.e = factors(argv, na, nb, inner, &p.a, &p.b);
+  long dim[2];
+  int nd = 0;
+  for (int i = 0; i < na - inner; i++)
+    dim[nd++] = p.a->dim[i];
+  for (int i = inner; i < nb; i++)
+    dim[nd++] = p.b->dim[i];
+  p.m = dim[0];
+  p.n = nd == 2 ? dim[1] : 1;
+  p.k = inner ? p.a->dim[na - 1] : 1;
+  LuTensor *out;
+  p.c = product_dst(argv, argc, p.e, nd, dim, &out, &p.a, &p.b);
+  if (kernel == gemm_rows)
+    p.work = lu_alloc_atomic(sizeof(double) * (size_t)p.n, lu_caller());
+  long step = rows_per_call(p.k * p.n);
+  for (long i = 0; i < p.m; i += step) {
+    kernel(&p, i, p.m - i < step ? p.m - i : step);
+    lu_poll();
+  }
+  idx_dst_done(out, p.c);
+  return idx_out_value(argv, argc, 2, out);
+}
+
 LU_DEFUN(idx_m2dotm1, "(idx-m2dotm1 A X [OUT])",
          "The matrix-vector product A X: A of m rows and n columns, X of n "
          "elements, the result of m; dot products accumulate in double.") {
-  LuTensor *a, *x, *out;
-  LuElem e = factors(argv, 2, 1, true, &a, &x);
-  LuTensor *y = product_dst(argv, argc, e, 1, a->dim, &out, &a, &x);
-  long m = a->dim[0], n = a->dim[1], step = rows_per_call(n);
-  for (long i = 0; i < m; i += step) {
-    lu_tensor_kgemv(e, m - i < step ? m - i : step, n, row_ptr(a, i), a->mod[0],
-                    a->mod[1], lu_tensor_data(x), x->mod[0], row_ptr(y, i),
-                    y->mod[0]);
-    lu_poll();
-  }
-  idx_dst_done(out, y);
-  return idx_out_value(argv, argc, 2, out);
+  return product(argv, argc, 2, 1, true, gemv_rows);
 }
 
 LU_DEFUN(idx_m2dotm2, "(idx-m2dotm2 A B [OUT])",
          "The matrix product A B: A of m x k, B of k x n, the result m x n; "
          "sums accumulate in double.") {
-  LuTensor *a, *b, *out;
-  LuElem e = factors(argv, 2, 2, true, &a, &b);
-  long m = a->dim[0], k = a->dim[1], n = b->dim[1], dim[2] = {m, n};
-  LuTensor *c = product_dst(argv, argc, e, 2, dim, &out, &a, &b);
-  long step = rows_per_call(k * n);
-  double *work = lu_alloc_atomic(sizeof(double) * (size_t)n, lu_caller());
-  for (long i = 0; i < m; i += step) {
-    lu_tensor_kgemm(e, m - i < step ? m - i : step, k, n, row_ptr(a, i),
-                    a->mod[0], a->mod[1], lu_tensor_data(b), b->mod[0],
-                    b->mod[1], row_ptr(c, i), c->mod[0], c->mod[1], work);
-    lu_poll();
-  }
-  idx_dst_done(out, c);
-  return idx_out_value(argv, argc, 2, out);
+  return product(argv, argc, 2, 2, true, gemm_rows);
 }
 
 LU_DEFUN(idx_m1extm1, "(idx-m1extm1 X Y [OUT])",
          "The outer product: X of m elements, Y of n, the result m x n with "
          "element (i j) = X(i) Y(j).") {
-  LuTensor *x, *y, *out;
-  LuElem e = factors(argv, 1, 1, false, &x, &y);
-  long m = x->dim[0], n = y->dim[0], dim[2] = {m, n};
-  LuTensor *c = product_dst(argv, argc, e, 2, dim, &out, &x, &y);
-  long step = rows_per_call(n);
-  for (long i = 0; i < m; i += step) {
-    lu_tensor_kger(e, m - i < step ? m - i : step, n, row_ptr(x, i), x->mod[0],
-                   lu_tensor_data(y), y->mod[0], row_ptr(c, i), c->mod[0],
-                   c->mod[1]);
-    lu_poll();
-  }
-  idx_dst_done(out, c);
-  return idx_out_value(argv, argc, 2, out);
+  return product(argv, argc, 1, 1, false, ger_rows);
 }
 
 LuBuiltin *const idx_linalg_builtins[] = {
