@@ -33,8 +33,15 @@ static NnCtx ctx_of(LuNet *n, int i, float *work) {
              .scratch = work + m->soff,
              .train = n->train,
              .ref = use_reference,
-             .y2 = i + 2 <= n->nmod ? work + n->xoff[i + 2] : NULL};
+             .y2 = i + 2 <= n->nmod ? work + n->xoff[i + 2] : NULL,
+             .nb = 1,
+             .ws = n->worksize};
   return c;
+}
+
+uint32_t lu_nn_rand(NnCtx *c) {
+  (void)c;
+  return lu_rand_u32();
 }
 
 /* ---- Nets

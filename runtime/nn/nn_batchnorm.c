@@ -206,6 +206,14 @@ static int bn_params(const NnModule *m, NnShape shape[NN_MAXPARAMS]) {
   return 2;
 }
 
+/* The running mean and variance, saved with the parameters. */
+static int bn_buffers(const NnModule *m, LuTensor *t[NN_MAXPARAMS],
+                      const char *names[NN_MAXPARAMS]) {
+  t[0] = bn_of(m)->run[0], names[0] = "running_mean";
+  t[1] = bn_of(m)->run[1], names[1] = "running_var";
+  return 2;
+}
+
 static void bn_describe(NnModule *m, LuBuf *b) {
   lu_buf_printf(b, "batchnorm %ld %s", bn_of(m)->C,
                 bn_of(m)->S > 1 ? "channels" : "features");
@@ -218,7 +226,8 @@ static const NnOps bn_ops = {.kind = "batchnorm",
                              .bbprop = bn_bbprop,
                              .init = bn_init,
                              .describe = bn_describe,
-                             .params = bn_params};
+                             .params = bn_params,
+                             .buffers = bn_buffers};
 
 LU_DEFUN(nn_batchnorm, "(nn-batchnorm)",
          "A batch-normalisation module: per channel (the first dimension of "

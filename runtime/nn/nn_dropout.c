@@ -33,7 +33,7 @@ static void dropout_fprop(NnCtx *c, const float *x, float *y) {
     float keep = (float)(1 / (1 - drop_of(c->m)->rate));
     uint32_t cut = (uint32_t)(drop_of(c->m)->rate * 4294967296.0);
     for (long i = 0; i < n; i++)
-      mask[i] = lu_rand_u32() < cut ? 0.0f : keep;
+      mask[i] = lu_nn_rand(c) < cut ? 0.0f : keep;
   }
   for (long i = 0; i < n; i++)
     y[i] = x[i] * mask[i];

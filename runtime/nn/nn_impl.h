@@ -21,7 +21,10 @@
      element-wise function that a conv or linear module before it may apply
      in its own kernel, m->squash saying which; NN_FUSES_SQUASH for a
      module that can; NN_BACK_ALWAYS for a module whose bprop must run even
-     when nothing before it needs a gradient), and the functions below.
+     when nothing before it needs a gradient; NN_WHOLE_BATCH for one whose
+     passes need every example of a batch at once, c->nb of them, as batch
+     norm's statistics do), and the functions below. Random draws come
+     from lu_nn_rand(c).
    - setup(m, in, out): checks the input shape in (raising "nn-seq: KIND
      ..." naming it) and sets out and the sizes: np parameters (the first nw
      of them weights), ns floats of per-thread scratch, macs and conns.
@@ -34,9 +37,10 @@
    - init(m, w, a, bias) fills the parameters (NULL: none); params(m,
      shapes) gives their shapes (weights, then biases) for nn-weights and
      nn-biases and nn-export (exchange(m, k, shape), when PyTorch lays
-     one out otherwise); describe(m, buf) the line of nn-summary (NULL: the
-     kind); nets(m, &nets), for a container, the nets it runs: the outer
-     net lays their parameters and work buffers out inside the module's.
+     one out otherwise); buffers(m, t, names) the state saved with them
+     that is not trained (NULL: none); describe(m, buf) the line of nn-summary
+   (NULL: the kind); nets(m, &nets), for a container, the nets it runs: the
+   outer net lays their parameters and work buffers out inside the module's.
    - A module given twice to one net is run twice with one set of weights
      (m->tie), so fprop, bprop and bbprop keep no state outside c->scratch
      and the states; bprop and bbprop add, never overwrite, dw and ddw.
@@ -75,12 +79,16 @@ typedef struct {
   bool replay; /* dropout and shifts reuse the last draw (gradient checks) */
   bool ref;    /* use the reference kernels */
   float *y2;   /* the state after the next module, for a fused squash */
+  /* NN_WHOLE_BATCH modules: the nb examples of the batch, example b's
+     states and scratch ws floats after example 0's. Others: nb = 1. */
+  long nb, ws;
 } NnCtx;
 
 enum {
   NN_SQUASHING = 1,    /* element-wise m->squash, fusable into the previous */
   NN_FUSES_SQUASH = 2, /* applies a following squashing module itself */
   NN_BACK_ALWAYS = 4,  /* bprop runs even without parameters or dx wanted */
+  NN_WHOLE_BATCH = 8,  /* passes see the whole batch at once (batch norm) */
 };
 
 enum { NN_MAXPARAMS = 2 };
@@ -106,6 +114,11 @@ typedef struct {
      in row-major order, the element of parameter k it is, or -1 for one
      that is always 0. NULL, or a NULL result: params' shape as it is. */
   long *(*exchange)(const NnModule *m, int k, NnShape *shape);
+  /* State saved with the parameters that no optimizer trains (batch
+     norm's running averages): sets t[k] and names[k] ("running_mean"),
+     returns how many. */
+  int (*buffers)(const NnModule *m, LuTensor *t[NN_MAXPARAMS],
+                 const char *names[NN_MAXPARAMS]);
 } NnOps;
 
 struct NnModule {
@@ -198,6 +211,12 @@ void lu_nn_read_checked(const char *who, LuTensor *t, const NnShape *s,
 LuNet *lu_nn_arg_net(LuValue **argv, int i);
 float *lu_nn_work(LuNet *n, int t);
 void lu_nn_init_params(LuNet *n, double a, double bias, bool lisp);
+
+/* A draw from the generator of the example being run (dropout, random
+   shifts): the global one (see seed) when examples run one at a time;
+   in batches each example has its own, seeded from the global one, so
+   that draws do not depend on the number of threads. */
+uint32_t lu_nn_rand(NnCtx *c);
 
 /* The passes, on one work buffer (see lu_nn_work). */
 void lu_nn_fprop(LuNet *n, float *work, bool train, bool replay);

@@ -64,8 +64,8 @@ static void shift_fprop(NnCtx *c, const float *x, float *y) {
   }
   if (!c->replay) {
     uint32_t span = 2 * (uint32_t)shift_of(m)->shift + 1;
-    c->scratch[0] = (float)((int)(lu_rand_u32() % span) - shift_of(m)->shift);
-    c->scratch[1] = (float)((int)(lu_rand_u32() % span) - shift_of(m)->shift);
+    c->scratch[0] = (float)((int)(lu_nn_rand(c) % span) - shift_of(m)->shift);
+    c->scratch[1] = (float)((int)(lu_nn_rand(c) % span) - shift_of(m)->shift);
   }
   shift_apply(m, x, y, (int)c->scratch[0], (int)c->scratch[1], false,
               shift_of(m)->fill);
