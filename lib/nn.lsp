@@ -2,7 +2,7 @@
 ;;
 ;; The simulator in brief: module constructors (nn-conv, nn-linear, nn-tanh,
 ;; nn-stanh, nn-relu, nn-logsoftmax, nn-softmax, nn-dropout,
-;; nn-random-shift) make modules; (nn-seq SHAPE MODULE...) makes a net
+;; nn-random-shift, nn-random-flip) make modules; (nn-seq SHAPE MODULE...) makes a net
 ;; of them, which owns the states and one flat parameter vector; nets nest
 ;; as modules, and (nn-residual m...) and (nn-concat m...) branch. Then:
 ;;   (nn-fprop net x) -> output       (nn-bprop net dy) -> input gradient

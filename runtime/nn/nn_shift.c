@@ -1,6 +1,7 @@
-/* nn_shift.c: the random-shift module (nn-random-shift): augmentation as a
-   layer, shifting the last two dimensions by a random number of pixels in
-   training. */
+/* nn_shift.c: random shifts and flips, augmentation as layers: the
+   random-shift module (nn-random-shift) shifts the last two dimensions by
+   a random number of pixels in training, the random-flip module
+   (nn-random-flip) mirrors the last dimension with probability 1/2. */
 #include "nn_impl.h"
 
 #include <string.h>
@@ -115,7 +116,63 @@ LU_DEFUN(nn_random_shift, "(nn-random-shift K [FILL])",
   return m->self;
 }
 
-static LuBuiltin *const shift_builtins[] = {&nn_random_shift_builtin, NULL};
+/* ---- Flips --------------------------------------------------------------- */
+
+/* The scratch keeps the last draw: 1 when the example was mirrored. */
+static void flip_setup(NnModule *m, const NnShape *in, NnShape *out) {
+  if (in->ndim < 1 || in->n == 0)
+    lu_error("nn-seq: random-flip needs a non-empty input, got %s",
+             lu_nn_shape_cstr(in));
+  *out = *in;
+  m->ns = 1;
+}
+
+/* y = x with its last dimension reversed when mirror, else a copy. A
+   mirror is its own transpose, so this is the backward passes too. */
+static void flip_apply(const NnModule *m, const float *x, float *y,
+                       bool mirror) {
+  long w = m->out.dim[m->out.ndim - 1], rows = m->out.n / w;
+  if (!mirror) {
+    memcpy(y, x, sizeof(float) * (size_t)m->out.n);
+    return;
+  }
+  for (long r = 0; r < rows; r++)
+    for (long j = 0; j < w; j++)
+      y[r * w + j] = x[r * w + w - 1 - j];
+}
+
+/* In training, mirrors the example with probability 1/2, drawn anew
+   unless the step is replayed and kept in scratch for the backward
+   passes. In evaluation y = x. */
+static void flip_fprop(NnCtx *c, const float *x, float *y) {
+  if (c->train && !c->replay)
+    c->scratch[0] = lu_nn_rand(c) >> 31 ? 1.0f : 0.0f;
+  flip_apply(c->m, x, y, c->train && c->scratch[0] != 0);
+}
+
+static void flip_bprop(NnCtx *c, const float *x, const float *y,
+                       const float *dy, float *dx) {
+  (void)x, (void)y;
+  flip_apply(c->m, dy, dx, c->train && c->scratch[0] != 0);
+}
+
+static const NnOps flip_ops = {.kind = "random-flip",
+                               .setup = flip_setup,
+                               .fprop = flip_fprop,
+                               .bprop = flip_bprop,
+                               .bbprop = flip_bprop};
+
+LU_DEFUN(nn_random_flip, "(nn-random-flip)",
+         "A module that, in training mode, mirrors its input along its last "
+         "dimension (left to right, for images) with probability 1/2, drawn "
+         "anew for every example: augmentation as a layer. In evaluation "
+         "mode it passes its input through.") {
+  (void)argv, (void)argc;
+  return lu_nn_module_new(&flip_ops, 0)->self;
+}
+
+static LuBuiltin *const shift_builtins[] = {&nn_random_shift_builtin,
+                                            &nn_random_flip_builtin, NULL};
 
 void lu_nn_shift_open(void) {
   lu_register(shift_builtins);
