@@ -75,6 +75,9 @@ typedef struct {
   int *fan_out;  /* ... and their output map */
   bool dwt;      /* weight gradients by the transposed output gradient */
   bool *same4;   /* [nout]: outputs o to o + 3 read the same planes */
+  bool dense;    /* one kernel-sized unpadded input and every plane to every
+                    map: a fully connected layer of nin kk inputs, whose
+                    weights are the linear kernels' [nout][nin kk] */
   int *roff;     /* [nconn * kk]: row c kk + k of the unfolded input ... */
   int *doff;     /* ... and of the output gradient it meets */
 } LuConvGeom;

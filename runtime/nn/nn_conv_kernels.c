@@ -50,6 +50,8 @@ static ConvScratch conv_scratch(const LuConvGeom *g, float *s) {
 }
 
 long lu_nn_conv_scratch(const LuConvGeom *g) {
+  if (g->dense)
+    return 0;
   long n[6], sum = 0;
   conv_sizes(g, n);
   for (int i = 0; i < 6; i++)
@@ -212,10 +214,14 @@ void lu_nn_conv_prepare(LuConvGeom *g) {
   g->rh = (g->ph + s - 1) / s;
   g->rw = (g->pw + s - 1) / s;
   g->nep = (g->oh * g->rw + VL - 1) / VL * VL;
+  conv_output_groups(g);
+  g->dense = g->pad == 0 && g->ih == g->kh && g->iw == g->kw &&
+             g->nconn == g->nin * g->nout;
+  if (g->dense) /* the linear kernels need none of the tables below */
+    return;
   conv_phase_maps(g);
   conv_tile_maps(g);
   conv_row_maps(g);
-  conv_output_groups(g);
   g->dwt = g->nout <= VL && g->np <= DWT_MAX_NP;
   conv_connection_maps(g);
 }
@@ -383,6 +389,8 @@ INLINE void conv_tiles4(const LuConvGeom *g, const float *w, const float *col,
 }
 
 void lu_nn_conv_unfold(const LuConvGeom *g, const float *x, float *scratch) {
+  if (g->dense)
+    return;
   ConvScratch cs = conv_scratch(g, scratch);
   conv_pad(g, x, cs.xp);
   conv_im2col(g, cs.xp, cs.col);
@@ -391,6 +399,10 @@ void lu_nn_conv_unfold(const LuConvGeom *g, const float *x, float *scratch) {
 void lu_nn_conv_fprop(const LuConvGeom *g, const float *w, const float *b,
                       const float *x, float *s, LuSquash f, float *y,
                       float *scratch) {
+  if (g->dense) {
+    lu_nn_linear_fprop(g->nin * g->kk, g->nout, w, b, x, s, f, y);
+    return;
+  }
   ConvScratch cs = conv_scratch(g, scratch);
   conv_pad(g, x, cs.xp);
   conv_im2col(g, cs.xp, cs.col);
@@ -627,15 +639,19 @@ INLINE void conv_back(bool SQ, const LuConvGeom *g, const float *w,
 void lu_nn_conv_bprop(const LuConvGeom *g, const float *w, const float *x,
                       const float *ds, float *dx, float *dw, float *db,
                       float *scratch) {
-  (void)x;
-  conv_back(false, g, w, ds, dx, dw, db, scratch);
+  if (g->dense)
+    lu_nn_linear_bprop(g->nin * g->kk, g->nout, w, x, ds, dx, dw, db);
+  else
+    conv_back(false, g, w, ds, dx, dw, db, scratch);
 }
 
 void lu_nn_conv_bbprop(const LuConvGeom *g, const float *w, const float *x,
                        const float *dds, float *ddx, float *ddw, float *ddb,
                        float *scratch) {
-  (void)x;
-  conv_back(true, g, w, dds, ddx, ddw, ddb, scratch);
+  if (g->dense)
+    lu_nn_linear_bbprop(g->nin * g->kk, g->nout, w, x, dds, ddx, ddw, ddb);
+  else
+    conv_back(true, g, w, dds, ddx, ddw, ddb, scratch);
 }
 
 /* ---- Reference convolution: the definition, loop by loop ------------- */

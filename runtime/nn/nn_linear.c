@@ -6,6 +6,9 @@
 
 /* ---- Kernels ------------------------------------------------------------- */
 
+/* The dot product of a and b in a fixed order: two vector partial sums
+   over alternate vectors, one more vector into the first, their lanes
+   summed, then the scalar tail. dot_rows keeps exactly this order. */
 float lu_nn_dot(const float *a, const float *b, long n) {
   vf s0 = {}, s1 = {};
   long i = 0;
@@ -21,33 +24,93 @@ float lu_nn_dot(const float *a, const float *b, long n) {
   return s;
 }
 
+/* out[r] = lu_nn_dot(w + r n, x, n) for R rows at once, each summed in
+   lu_nn_dot's order (so the results are the same to the bit), x loaded
+   once for the R rows. */
+INLINE void dot_rows(int R, const float *w, const float *x, long n,
+                     float *out) {
+  vf s0[4] = {{0}}, s1[4] = {{0}};
+  long i = 0;
+  for (; i + 2 * VL <= n; i += 2 * VL) {
+    vf x0 = vload(x + i), x1 = vload(x + i + VL);
+    for (int r = 0; r < R; r++) {
+      s0[r] += vload(w + r * n + i) * x0;
+      s1[r] += vload(w + r * n + i + VL) * x1;
+    }
+  }
+  for (; i + VL <= n; i += VL)
+    for (int r = 0; r < R; r++)
+      s0[r] += vload(w + r * n + i) * vload(x + i);
+  for (int r = 0; r < R; r++) {
+    float s = vsum(s0[r] + s1[r]);
+    for (long j = i; j < n; j++)
+      s += w[r * n + j] * x[j];
+    out[r] = s;
+  }
+}
+
 void lu_nn_linear_fprop(int nin, int nout, const float *w, const float *b,
                         const float *x, float *s, LuSquash f, float *y) {
-  for (int o = 0; o < nout; o++)
-    s[o] = b[o] + lu_nn_dot(w + (long)o * nin, x, nin);
+  int o = 0;
+  for (; o + 4 <= nout; o += 4)
+    dot_rows(4, w + (long)o * nin, x, nin, s + o);
+  for (; o < nout; o++)
+    dot_rows(1, w + (long)o * nin, x, nin, s + o);
+  for (o = 0; o < nout; o++)
+    s[o] = b[o] + s[o];
   if (f != LU_SQ_NONE)
     lu_nn_squash(f, s, y, nout);
 }
 
-INLINE void linear_back(bool SQ, int nin, int nout, const float *restrict w,
-                        const float *restrict x, const float *restrict ds,
-                        float *restrict dx, float *restrict dw,
-                        float *restrict db) {
-  for (int o = 0; o < nout; o++) {
-    float d = ds[o];
-    float *dwo = dw + (long)o * nin;
-    db[o] += d;
-    for (int i = 0; i < nin; i++)
-      dwo[i] += (SQ ? x[i] * x[i] : x[i]) * d;
+/* Columns i0.. (V vectors of them) of the backward pass: dw[o][i] +=
+   x[i] d[o] and dx[i] = sum over o of w[o][i] d[o] (x and w squared when
+   SQ), the sums kept in registers and added in the order of o. */
+INLINE void linear_back_cols(bool SQ, int V, int nin, int nout, const float *w,
+                             const float *x, const float *ds, float *dx,
+                             float *dw, long i0) {
+  vf xv[4], acc[4] = {{0}};
+  for (int v = 0; v < V; v++) {
+    xv[v] = vload(x + i0 + v * VL);
+    xv[v] = SQ ? xv[v] * xv[v] : xv[v];
   }
-  if (!dx)
-    return;
-  memset(dx, 0, sizeof(float) * (size_t)nin);
   for (int o = 0; o < nout; o++) {
-    float d = ds[o];
-    const float *wo = w + (long)o * nin;
-    for (int i = 0; i < nin; i++)
-      dx[i] += (SQ ? wo[i] * wo[i] : wo[i]) * d;
+    vf d = vsplat(ds[o]);
+    float *dwo = dw + (long)o * nin + i0;
+    const float *wo = w + (long)o * nin + i0;
+    for (int v = 0; v < V; v++) {
+      vstore(dwo + v * VL, vload(dwo + v * VL) + xv[v] * d);
+      if (dx) {
+        vf wv = vload(wo + v * VL);
+        acc[v] += (SQ ? wv * wv : wv) * d;
+      }
+    }
+  }
+  for (int v = 0; dx && v < V; v++)
+    vstore(dx + i0 + v * VL, acc[v]);
+}
+
+/* The backward pass, by blocks of 4 vectors of columns so that w and dw
+   are each streamed once; the last columns (fewer than a vector) one by
+   one in the same order. */
+INLINE void linear_back(bool SQ, int nin, int nout, const float *w,
+                        const float *x, const float *ds, float *dx, float *dw,
+                        float *db) {
+  for (int o = 0; o < nout; o++)
+    db[o] += ds[o];
+  long i = 0;
+  for (; i + 4 * VL <= nin; i += 4 * VL)
+    linear_back_cols(SQ, 4, nin, nout, w, x, ds, dx, dw, i);
+  for (; i + VL <= nin; i += VL)
+    linear_back_cols(SQ, 1, nin, nout, w, x, ds, dx, dw, i);
+  for (; i < nin; i++) {
+    float xi = SQ ? x[i] * x[i] : x[i], sum = 0;
+    for (int o = 0; o < nout; o++) {
+      float wi = w[(long)o * nin + i];
+      dw[(long)o * nin + i] += xi * ds[o];
+      sum += (SQ ? wi * wi : wi) * ds[o];
+    }
+    if (dx)
+      dx[i] = sum;
   }
 }
 

@@ -122,7 +122,8 @@ typedef struct {
 
 /* Sizes that take each path of the kernels: tiles of 1, 2, 4 and more
    vectors, tails, weight gradients by transposition (few output maps) and
-   by dot products (many). */
+   by dot products (many), and the dense geometries that run as a fully
+   connected layer beside the one-output ones that do not. */
 static const ConvCase conv_cases[] = {
     {1, 16, 16, 12, 5, 2, 2, -1, true, 0, false}, /* 1989 H1 */
     {12, 8, 8, 12, 5, 2, 2, -1, true, 1, false},  /* 1989 H2 */
@@ -134,6 +135,11 @@ static const ConvCase conv_cases[] = {
     {2, 16, 16, 17, 5, 2, 2, -1, true, 2, false}, /* many maps, 4 vectors */
     {4, 20, 20, 7, 5, 1, 2, -1, true, 2, false},  /* many vectors */
     {1, 16, 16, 2, 14, 1, 0, 0, false, 0, true},  /* tiles span > 2 vectors */
+    {16, 5, 5, 120, 5, 1, 0, 0, false, 0, false}, /* LeNet-5's C5: dense */
+    {3, 4, 4, 5, 4, 2, 0, 0, true, 0, true},      /* dense, bias per unit */
+    {16, 5, 5, 20, 5, 1, 0, 0, false, 2, false},  /* C5-like, partial table */
+    {2, 6, 6, 4, 5, 2, 0, 0, false, 0, true},     /* 1 output, input > kernel */
+    {2, 3, 3, 3, 5, 1, 1, 0.5f, false, 0, true},  /* 1 output, padded */
 };
 
 /* Fills g for case c; the connection arrays are malloc'd. */
