@@ -3,17 +3,21 @@
 into equivalent PyTorch models, and that nn-import reads back what PyTorch
 writes.
 
-For each of three nets (the 1989 net, whose H2 has a connection table;
+For each of four nets (the 1989 net, whose H2 has a connection table;
 LeNet-5 as built in 1998, with trainable subsampling, the Table I
 connections of C3 and an RBF output; a modern net with a full conv,
-max pooling and a residual block), lush89 draws random parameters, writes
-them with nn-export and runs the net on random inputs. The file is read
-here (struct + json + torch.frombuffer, with the checks of
-safetensors.torch.load_file, which is not needed) into a PyTorch model
-written from the layers' definitions, whose state_dict names must be
-exactly the file's (load_state_dict strict), and the outputs compared.
-Then the parameters are changed here, written as a safetensors file by
-the writer below, read by nn-import, and the outputs compared again.
+max pooling and a residual block; a net with batch norm after a conv and
+after a linear layer), lush89 draws random parameters and batch norm
+running averages, writes them with nn-export and runs the net on random
+inputs in evaluation mode. The file is read here (by
+safetensors.torch.load_file when the safetensors package is installed,
+else by struct + json + torch.frombuffer with its checks) into a PyTorch
+model written from the layers' definitions, in evaluation mode, by
+load_state_dict(strict=True): its state_dict names must be the file's
+(batch norm's num_batches_tracked, which lush89 does not keep, is filled
+in by PyTorch). Then the parameters and running averages are changed here,
+written as a safetensors file by the writer below, read by nn-import, and
+the outputs compared again.
 
     /usr/bin/python3 bench/torch_export.py [--lush89 PATH] [--n N] [--seed S]
 
@@ -40,8 +44,14 @@ from torch_lecun1989 import lush_parser, read_idx, write_idx  # noqa: E402
 # ---- safetensors, as the reference library reads and writes it ----------
 
 def load_safetensors(path):
-    """The tensors of a safetensors file, after the reference checks: F32
-    only here, sizes that match the shapes, data covered exactly."""
+    """The tensors of a safetensors file, as safetensors.torch.load_file
+    gives them; without that package, read here after the reference
+    checks: F32 only, sizes that match the shapes, data covered exactly."""
+    try:
+        from safetensors.torch import load_file
+        return load_file(path)
+    except ImportError:
+        pass
     with open(path, "rb") as f:
         data = f.read()
     (n,) = struct.unpack("<Q", data[:8])
@@ -66,6 +76,10 @@ def load_safetensors(path):
 
 
 def save_safetensors(tensors, path):
+    """Writes tensors (a state_dict) as F32 safetensors, as
+    safetensors.torch.save_file would but for the int64 num_batches_tracked
+    of batch norm, left out: lush89 reads no I64 and keeps no such count."""
+    tensors = {k: v for k, v in tensors.items() if not k.endswith(".num_batches_tracked")}
     header, at = {"__metadata__": {"format": "pt"}}, 0
     for name, t in tensors.items():
         size = 4 * t.numel()
@@ -176,6 +190,20 @@ class Modern(nn.Module):
         return F.log_softmax(self.l3(x.flatten(1)), dim=1)
 
 
+class BatchNormed(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(1, 6, 3, padding=1)
+        self.b2 = nn.BatchNorm2d(6)
+        self.l3 = nn.Linear(6 * 8 * 8, 16)
+        self.b4 = nn.BatchNorm1d(16)
+        self.l5 = nn.Linear(16, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.b2(self.c1(x))), 2)
+        return self.l5(F.relu(self.b4(self.l3(x.flatten(1)))))
+
+
 def table_i():
     """LeNet-5's C3 connections (Table I of the 1998 paper), (in out)."""
     sets = [[(o + k) % 6 for k in range(3)] for o in range(6)]
@@ -195,6 +223,9 @@ NETS = [
      "(nn-seq '(1 16 16) (nn-conv 8 3 1 () 1) (nn-relu) (nn-maxpool 2)"
      " (nn-residual (nn-conv 8 3 1 () 1)) (nn-linear 10) (nn-logsoftmax))",
      Modern),
+    ("batchnorm", (1, 16, 16),
+     "(nn-seq '(1 16 16) (nn-conv 6 3 1 () 1) (nn-batchnorm) (nn-relu) (nn-maxpool 2)"
+     " (nn-linear 16) (nn-batchnorm) (nn-relu) (nn-linear 10))", BatchNormed),
 ]
 
 LISP = """
@@ -204,6 +235,7 @@ LISP = """
 (nn-mode net 'eval)
 (if {export}
     (progn (idx-rand (nn-params net) -0.5 0.5)
+           (each ((b (nn-buffers net))) (idx-rand (cdr b) 0.5 1.5))
            (nn-export net "{d}/lush.safetensors"))
   (nn-import net "{d}/torch.safetensors"))
 (defvar xs (load-matrix "{d}/x.idx"))
@@ -227,18 +259,21 @@ def check(args, name, shape, net, model_class, gen, d):
     x = torch.rand((args.n,) + shape, generator=gen) * 2 - 1
     write_idx(os.path.join(d, "x.idx"), x)
     y_lush = lush(args, d, net, True)
-    model = model_class()
+    model = model_class().eval()
     state = load_safetensors(os.path.join(d, "lush.safetensors"))
     model.load_state_dict(state, strict=True)
     with torch.no_grad():
         out = (model(x) - y_lush).abs().max().item()
-        # PyTorch's turn: other weights, written here, read by nn-import
-        for p in model.parameters():
-            p.mul_(0.5 + torch.rand(p.shape, generator=gen))
+        # PyTorch's turn: other weights and running averages, written
+        # here, read by nn-import
+        for p in list(model.parameters()) + list(model.buffers()):
+            if p.is_floating_point():
+                p.mul_(0.5 + torch.rand(p.shape, generator=gen))
         # a table conv keeps its absent connections at 0
+        params = dict(model.named_parameters())
         for k, v in state.items():
-            p = model.get_parameter(k)
-            p.masked_fill_(v == 0, 0)
+            if k in params:
+                params[k].masked_fill_(v == 0, 0)
         save_safetensors(dict(model.state_dict()), os.path.join(d, "torch.safetensors"))
         back = (model(x) - lush(args, d, net, False)).abs().max().item()
     scale = max(1.0, y_lush.abs().max().item())

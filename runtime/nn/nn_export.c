@@ -15,7 +15,12 @@
      and with several branches under NAME.B. for branch B (c2.1.l1.weight).
    - Tensors keep their own shapes, except where the module gives
      PyTorch's layout (exchange): a convolution's weights are [out in K K],
-     0 where its table connects nothing. */
+     0 where its table connects nothing.
+   - After a module's parameters come its buffers, state saved but not
+     trained, under the names the module gives them: b3.running_mean and
+     b3.running_var for batch norm, as PyTorch's state_dict names them
+     (nn-buffers lists them; PyTorch's num_batches_tracked, which lush89
+     does not keep, is neither written nor required). */
 #include "io.h"
 #include "nn_impl.h"
 
@@ -25,12 +30,14 @@
 #include <string.h>
 
 /* One tensor of the file: its name and shape there, and where its values
-   are: w as it is, or element i at w[map[i]] (0 where map[i] is -1). */
+   are: w as it is, or element i at w[map[i]] (0 where map[i] is -1). For a
+   buffer, buffer is the module's tensor (w its data). */
 typedef struct {
   const char *name;
   NnShape shape;
   float *w;
   const long *map;
+  LuTensor *buffer;
 } Entry;
 
 typedef struct {
@@ -82,7 +89,7 @@ static void module_entries(Entries *l, LuNet *n, NnModule *m,
   long off = 0;
   for (int k = 0; k < np; k++) {
     Entry e = {text("%s.%s", name, off < m->nw ? "weight" : "bias"), shape[k],
-               n->pw + m->poff + off, NULL};
+               n->pw + m->poff + off, NULL, NULL};
     if (m->ops->exchange)
       e.map = m->ops->exchange(m, k, &e.shape);
     if (!e.map)
@@ -97,12 +104,19 @@ static void module_entries(Entries *l, LuNet *n, NnModule *m,
     LuTensor *t = p->value->cdata.ptr;
     add(l, (Entry){text("%s.%s", name, slot_name(m, p)),
                    lu_nn_shape_make(t->ndim, t->dim),
-                   n->pw + m->poff + m->lpoff[j], NULL});
+                   n->pw + m->poff + m->lpoff[j], NULL, NULL});
     off += p->n;
   }
   if (off != m->np)
     lu_error("%s: module %s (%s) describes %ld of its %ld parameters",
              lu_caller(), name, m->ops->kind, off, m->np);
+  LuTensor *buf[NN_MAXPARAMS];
+  const char *names[NN_MAXPARAMS];
+  int nb = m->ops->buffers ? m->ops->buffers(m, buf, names) : 0;
+  for (int k = 0; k < nb; k++)
+    add(l, (Entry){text("%s.%s", name, names[k]),
+                   lu_nn_shape_make(buf[k]->ndim, buf[k]->dim),
+                   lu_tensor_data(buf[k]), NULL, buf[k]});
 }
 
 /* Adds the tensors of net n, their names starting with prefix. */
@@ -110,7 +124,7 @@ static void net_entries(Entries *l, LuNet *n, const char *prefix) {
   int pos = 0;
   for (int i = 0; i < n->nmod; i++) {
     NnModule *m = n->mod[i];
-    if (m->tie || m->np == 0)
+    if (m->tie || (m->np == 0 && !m->ops->buffers))
       continue;
     const char *name = text("%s%c%d", prefix, m->ops->kind[0], ++pos);
     LuNet **inner;
@@ -153,8 +167,11 @@ LU_DEFUN(nn_export, "(nn-export NET FILE)",
          "concat (c2.1.l1.weight). Shapes are PyTorch's: a conv's weights "
          "[out in K K], zero where its table connects nothing; linear "
          "[out in]; other tensors keep their shapes (per-unit biases [out "
-         "rows cols]). A module used twice is written once. Returns FILE; "
-         "see nn-import.") {
+         "rows cols]). After a module's parameters come its buffers (see "
+         "nn-buffers) under PyTorch's names: b3.running_mean and "
+         "b3.running_var of a batch norm (PyTorch's load_state_dict fills "
+         "in num_batches_tracked, not kept here). A module used twice is "
+         "written once. Returns FILE; see nn-import.") {
   const char *path;
   Entries l = net_and_path(argv, &path);
   LuNamedTensor *t = lu_alloc(sizeof *t * (size_t)(l.n + 1));
@@ -208,11 +225,26 @@ static void check_tensor(const char *path, const Entry *e, const LuTensor *x) {
                path, e->name, (double)d[j], index_text(&s, j));
 }
 
+/* Whether name is PyTorch's NAME.num_batches_tracked of a module of l
+   that has NAME.running_mean: a count lush89 does not keep, skipped. */
+static bool batches_tracked(const Entries *l, const char *name) {
+  const char *dot = strrchr(name, '.');
+  if (!dot || strcmp(dot, ".num_batches_tracked") != 0)
+    return false;
+  const char *mean = text("%.*s.running_mean", (int)(dot - name), name);
+  for (int j = 0; j < l->n; j++)
+    if (l->e[j].buffer && strcmp(l->e[j].name, mean) == 0)
+      return true;
+  return false;
+}
+
 LU_DEFUN(nn_import, "(nn-import NET FILE)",
          "Reads NET's parameters from the safetensors file FILE, as "
          "nn-export writes them: the file must hold exactly the tensors "
-         "nn-export would write for NET, with their names, dtype F32 and "
-         "shapes, and zeros where a conv's table connects nothing. Any "
+         "nn-export would write for NET (its buffers included; a batch "
+         "norm's num_batches_tracked from PyTorch is ignored), with their "
+         "names, dtype F32 and shapes, and zeros where a conv's table "
+         "connects nothing. Any "
          "difference is an error naming the file and the tensor, and then "
          "NET is unchanged. Returns NET.") {
   const char *path;
@@ -224,6 +256,8 @@ LU_DEFUN(nn_import, "(nn-import NET FILE)",
     int j = 0;
     while (j < l.n && strcmp(l.e[j].name, f[i].name) != 0)
       j++;
+    if (j == l.n && batches_tracked(&l, f[i].name))
+      continue;
     if (j == l.n)
       lu_error("nn-import: %s: tensor \"%s\" is not a parameter of the net "
                "(its first is \"%s\")",
@@ -233,8 +267,11 @@ LU_DEFUN(nn_import, "(nn-import NET FILE)",
   }
   for (int j = 0; j < l.n; j++)
     if (!src[j])
-      lu_error("nn-import: %s: no tensor \"%s\" (%s)", path, l.e[j].name,
-               lu_nn_shape_cstr(&l.e[j].shape));
+      lu_error("nn-import: %s: no tensor \"%s\" (%s)%s", path, l.e[j].name,
+               lu_nn_shape_cstr(&l.e[j].shape),
+               l.e[j].buffer ? ", a buffer of its module (files exported "
+                               "before buffers were kept lack it)"
+                             : "");
   for (int j = 0; j < l.n; j++) {
     const Entry *e = &l.e[j];
     const float *d = lu_tensor_data(src[j]);
@@ -247,8 +284,28 @@ LU_DEFUN(nn_import, "(nn-import NET FILE)",
   return argv[0];
 }
 
-static LuBuiltin *const export_builtins[] = {&nn_export_builtin,
-                                             &nn_import_builtin, NULL};
+/* ---- Buffers ----------------------------------------------------------- */
+
+LU_DEFUN(nn_buffers, "(nn-buffers NET)",
+         "The state of NET's modules that is saved with the parameters but "
+         "not trained (batch norm's running mean and variance), as a list "
+         "of (NAME . TENSOR) pairs in module order, named as nn-export "
+         "names them (\"b3.running_mean\"); the tensors are the modules' "
+         "own (writing into them changes the net). () for a net without "
+         "any. nn-save, nn-load and the checkpoints of a run keep them.") {
+  (void)argc;
+  Entries l = tensors_of(lu_nn_arg_net(argv, 0));
+  LuValue *out = lu_nil;
+  for (int j = l.n - 1; j >= 0; j--)
+    if (l.e[j].buffer)
+      out = lu_cons(lu_cons(lu_string(l.e[j].name, strlen(l.e[j].name)),
+                            lu_tensor_value(l.e[j].buffer)),
+                    out);
+  return out;
+}
+
+static LuBuiltin *const export_builtins[] = {
+    &nn_export_builtin, &nn_import_builtin, &nn_buffers_builtin, NULL};
 
 void lu_nn_export_open(void) {
   lu_register(export_builtins);
