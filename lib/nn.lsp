@@ -17,24 +17,61 @@
 ;; Its trainable weights are (nn-parameter d...) tensors kept in its slots;
 ;; its bprop adds into their (nn-grad p), and they join the net's flat vector.
 
+(de nn-pack (tensors)
+  "A new float vector holding the elements of the list of TENSORS one after
+the other, each in row-major order (see nn-unpack)."
+  (let ((packed (float-matrix (apply + (mapcar idx-nelem tensors)))) (at 0))
+    (each ((m tensors))
+      (idx-copy m (idx-reshape (narrow packed 0 (idx-nelem m) at) (idx-shape m)))
+      (incr at (idx-nelem m)))
+    packed))
+
+(de nn-unpack (packed tensors)
+  "Copies the vector PACKED, as nn-pack made it, back into the list of
+TENSORS, which must hold as many elements in all. Returns TENSORS."
+  (let ((at 0))
+    (each ((m tensors))
+      (idx-copy (idx-reshape (narrow packed 0 (idx-nelem m) at) (idx-shape m)) m)
+      (incr at (idx-nelem m)))
+    tensors))
+
+(de nn-buffer-tensors (net)
+  "The tensors of NET's buffers (see nn-buffers), in order."
+  (mapcar cdr (nn-buffers net)))
+
 (de nn-save (net file)
   "Saves NET's flat parameter vector to FILE as an IDX float vector (gzip
-when FILE ends in .gz). Returns FILE."
-  (save-matrix (nn-params net) file))
+when FILE ends in .gz), followed by the values of its buffers (nn-buffers:
+batch norm's running averages) when it has any. Returns FILE."
+  (save-matrix (if (nn-buffers net)
+                   (nn-pack (cons (nn-params net) (nn-buffer-tensors net)))
+                 (nn-params net))
+               file))
 
 (de nn-load (net file)
-  "Loads NET's parameters from FILE, an IDX vector saved by nn-save, after
-checking that it holds as many values as NET has parameters, all finite (a
-NaN or an infinity is an error, and NET is left as it was). A masked
-net (nn-mask) keeps its deleted parameters at zero. Returns NET."
-  (let ((m (load-matrix file)) (mask (nn-mask net)))
-    (unless (= (idx-nelem m) (nn-nparams net))
-      (error "nn-load: %s holds %d values (shape %l), the net has %d parameters"
-             file (idx-nelem m) (idx-shape m) (nn-nparams net)))
+  "Loads NET's parameters and buffers from FILE, an IDX vector saved by
+nn-save, after checking that it holds as many values as NET has (parameters,
+then buffers), all finite (a NaN or an infinity is an error, and NET is left
+as it was). A file of the parameters alone, as nn-save wrote before it kept
+buffers, loads too: the buffers (batch norm's running averages) stay as they
+are, with a note on standard error. A masked net (nn-mask) keeps its deleted
+parameters at zero. Returns NET."
+  (let* ((m (load-matrix file)) (mask (nn-mask net))
+         (buffers (nn-buffer-tensors net))
+         (nb (apply + (mapcar idx-nelem buffers)))
+         (n (nn-nparams net)))
+    (unless (member (idx-nelem m) (list n (+ n nb)))
+      (error "nn-load: %s holds %d values (shape %l), the net has %d parameters%s"
+             file (idx-nelem m) (idx-shape m) n
+             (if (> nb 0) (sprintf " and %d values of buffers" nb) "")))
     (let ((s (idx-sumsqr m)))             ; NaN or inf when any value is
       (unless (and (= s s) (< s (/ 1 0)))
         (error "nn-load: %s holds values that are not finite (NaN or infinite)" file)))
-    (idx-copy (idx-reshape m (list (nn-nparams net))) (nn-params net))
+    (if (= (idx-nelem m) (+ n nb))
+        (nn-unpack (idx-reshape m (list (+ n nb))) (cons (nn-params net) buffers))
+      (idx-copy (idx-reshape m (list n)) (nn-params net))
+      (eprintf "nn-load: %s holds the parameters but not the buffers (batch norm's running averages): the net keeps its own\n"
+               file))
     (when mask (nn-mask net mask))
     net))
 
