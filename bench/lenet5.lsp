@@ -15,13 +15,14 @@
 ;;   time: pass 1 train 2.345 s eval 0.456 s (25586 examples/s)
 ;;
 ;; (examples/s: training examples per second of training) and the eval lines
-;; of both splits. bench/torch_lenet5.py is the same in PyTorch; bench/run.sh
+;; of both splits, after a first line naming the data, the batch and the
+;; threads. bench/torch_lenet5.py is the same in PyTorch; bench/run.sh
 ;; runs both side by side.
 ;;
 ;;   lush89 bench/lenet5.lsp [--batch B] [--threads T] [--passes P] [--limit N]
 ;;
 ;; --limit N trains and evaluates on the first N images of each split;
-;; --threads sets the simulator's threads (default: its own count).
+;; --threads sets the threads (default: $LUSH89_THREADS, else all cores).
 
 (libload "train")
 
@@ -36,19 +37,6 @@
              (nn-linear 10))
            1 0))
 
-(de bench-evaluate (r split)
-  "Evaluates recipe R's net on SPLIT of its data: (loss error-percent
-misses), as train-eval computes them, without printing."
-  (let* ((data (hget r 'data))
-         (tg (train-targets data split 'ce))
-         (n (data-count data split))
-         (parts (train-chunks data split
-                              (lambda (x start k)
-                                (cons k (nn-evaluate (hget r 'net) x (narrow tg 0 k start) 'ce)))))
-         (misses (reduce (lambda (sum p) (+ sum (nth 2 p))) parts 0)))
-    (list (/ (reduce (lambda (sum p) (+ sum (* (car p) (cadr p)))) parts 0) n)
-          (/ (* 100 misses) n) misses)))
-
 (de bench-lenet5-main (args)
   "Parses ARGS (see the top of bench/lenet5.lsp), loads Fashion-MNIST and
 runs the passes, printing the time line and the eval lines of each."
@@ -57,9 +45,9 @@ runs the passes, printing the time line and the eval lines of each."
                 '(("passes" 1) ("data" "fashion"))
                 '(("limit" int () "use only the first N images of each split"))))
          (batch (hget opts "batch"))
-         (data (train-data opts '(1 32 32) 'pad))
          (limit (hget opts "limit"))
-         (data (if limit (data-slice data limit limit) data)))
+         (data (let ((all (train-data opts)))
+                 (data-fit (if limit (data-slice all limit limit) all) '(1 32 32) 'pad))))
     (seed (hget opts "seed"))
     (let ((r (train-configure
               (train-recipe 'name "bench lenet5" 'net (bench-lenet5-net)
@@ -70,16 +58,17 @@ runs the passes, printing the time line and the eval lines of each."
                             'passes (hget opts "passes"))
               opts)))
       (hset r 'quiet t)
+      (printf "lenet5: %s, %d training and %d test images, batch %d, %d thread%s\n"
+              (hget data 'name) (data-count data 'train) (data-count data 'test)
+              batch (nn-threads) (if (= 1 (nn-threads)) "" "s"))
       (for (pass 1 (hget r 'passes))
         (let* ((seconds (nth 2 (train-pass r pass)))
                (start (clock))
-               (evals (all ((split '(train test))) (cons split (bench-evaluate r split))))
+               (evals (all ((split '(train test))) (cons split (train-evaluate r split))))
                (eval-seconds (- (clock) start)))
           (printf "time: pass %d train %.3f s eval %.3f s (%.0f examples/s)\n"
                   pass seconds eval-seconds (/ (data-count data 'train) (max seconds 1e-9)))
-          (each ((e evals))
-            (printf "eval: split %-5s. loss %e. error %.2f%%. misses: %d\n"
-                    (symbol->string (car e)) (nth 1 e) (nth 2 e) (nth 3 e)))
+          (each ((e evals)) (train-eval-line (car e) (cdr e)))
           (flush)))
       r)))
 

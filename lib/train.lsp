@@ -207,7 +207,9 @@ examples after ELAPSED seconds."
 ;; ---- One pass ---------------------------------------------------------------
 
 (defvar train-chunk 512
-  "Examples per call of nn-train-pass while a progress bar is drawn.")
+  "Examples per call of the training pass on a split held as bytes (each
+chunk converted to floats just before), or while a progress bar is drawn;
+rounded down to whole batches (see train-chunk-size).")
 
 (de train-index (n)
   "The int vector 0, 1, ..., N-1: the fixed order of the examples."
@@ -222,52 +224,58 @@ probed by the arity check, which runs before any argument is looked at."
                       (catch e (error-message e)))))
     (null (search "wrong number of arguments" message))))
 
+;; A split converted once (data-fit) is trained on in one call of the C
+;; pass, which follows a shuffled order itself; a split held as bytes, or
+;; any split while the progress bar is drawn, goes by chunks of whole
+;; batches, so that every batch is the same as in one call.
+
 (de train-step (r x tg &optional order)
-  "One call of the C pass on recipe R's net with inputs X and targets TG,
-in ORDER (see nn-train-pass; default: X's order): (mean-loss errors). R's
-batch, when not 1, is its 7th argument."
+  "Trains recipe R's net on inputs X and targets TG, in ORDER (an int
+vector of example indices; default: X's order), with R's loop: the C pass
+(nn-train-pass, R's batch its 7th argument when not 1) or the Lisp one
+(nn-train-loop). Returns (mean-loss errors)."
+  (let ((net (hget r 'net)) (opt (hget r 'opt)) (cost (hget r 'cost))
+        (batch (hget r 'batch 1)))
+    (cond ((eq (hget r 'loop) 'lisp) (nn-train-loop net opt x tg cost order))
+          ((= batch 1) (nn-train-pass net opt x tg cost order))
+          (t (nn-train-pass net opt x tg cost order batch)))))
+
+(de train-chunk-size (r)
+  "Examples per chunk of a pass of recipe R: train-chunk rounded down to
+whole batches, at least one batch."
   (let ((batch (hget r 'batch 1)))
-    (if (= batch 1)
-        (nn-train-pass (hget r 'net) (hget r 'opt) x tg (hget r 'cost) order)
-      (nn-train-pass (hget r 'net) (hget r 'opt) x tg (hget r 'cost) order batch))))
+    (* batch (max 1 (div train-chunk batch)))))
 
 (de train-pass (r pass)
   "Trains recipe R's net for pass PASS over the training set, in fixed
-order or, when R shuffles, in a new random order. A split held as bytes is
-converted a chunk (train-chunk examples) at a time, as is every split
-while the progress bar is drawn (on a terminal, unless quiet). Returns
-(mean-loss errors seconds) of the training examples as seen during the
-pass."
-  (let* ((net (hget r 'net)) (opt (hget r 'opt)) (cost (hget r 'cost))
-         (data (hget r 'data))
-         (tg (train-targets data 'train cost))
+order or, when R shuffles, in a new random order: in one call on a split
+converted once (unless the progress bar is drawn: on a terminal, unless
+quiet), else by chunks (train-chunk-size), each converted from bytes when
+the split is held as bytes. Returns (mean-loss errors seconds) of the
+training examples as seen during the pass."
+  (let* ((data (hget r 'data))
+         (tg (train-targets data 'train (hget r 'cost)))
          (n (data-count data 'train))
          (order (and (hget r 'shuffle) (data-permutation n)))
          (whole (hget data 'train-inputs))
          (bar (and (not (hget r 'quiet)) (train-tty-p)))
+         (chunk (train-chunk-size r))
          (start (clock)))
-    (cond ((eq (hget r 'loop) 'lisp)
-           (append (nn-train-loop net opt (train-inputs data 'train) tg cost order)
-                   (list (- (clock) start))))
-          ((and whole (not bar))
-           (append (train-step r whole tg order) (list (- (clock) start))))
-          (t
-           (let ((loss 0) (errors 0) (done 0))
-             (while (< done n)
-               (let* ((k (min train-chunk (- n done)))
-                      (res (cond ((and whole order)
-                                  (train-step r whole tg (narrow order 0 k done)))
-                                 (order
-                                  (train-step r (data-inputs data 'train done k order)
-                                              (data-gather tg order done k)))
-                                 (t (train-step r (data-inputs data 'train done k)
-                                                (narrow tg 0 k done))))))
-                 (setq loss (+ loss (* k (car res)))
-                       errors (+ errors (cadr res))
-                       done (+ done k))
-                 (when bar (train-bar pass (hget r 'passes) done n (- (clock) start)))))
-             (when bar (train-bar-clear))
-             (list (/ loss n) errors (- (clock) start)))))))
+    (if (and whole (not bar))
+        (append (train-step r whole tg order) (list (- (clock) start)))
+      (let ((loss 0) (errors 0) (done 0))
+        (while (< done n)
+          (let* ((k (min chunk (- n done)))
+                 (res (if (and whole order)
+                          (train-step r whole tg (narrow order 0 k done))
+                        (train-step r (data-inputs data 'train done k order)
+                                    (if order (data-gather tg order done k) (narrow tg 0 k done))))))
+            (setq loss (+ loss (* k (car res)))
+                  errors (+ errors (cadr res))
+                  done (+ done k))
+            (when bar (train-bar pass (hget r 'passes) done n (- (clock) start)))))
+        (when bar (train-bar-clear))
+        (list (/ loss n) errors (- (clock) start))))))
 
 (defvar train-eval-chunk 1024
   "Examples per call of nn-evaluate and nn-predict on a split held as
@@ -284,28 +292,41 @@ converted one after the other. Returns the list of FN's values."
         (let ((k (min train-eval-chunk (- n start))))
           (fn (data-inputs data split start k) start k))))))
 
-(de train-eval (r split)
-  "Evaluates recipe R's net on SPLIT ('train or 'test), prints the eval line
-    eval: split train. loss 4.073383e-03. error 0.62%. misses: 45
-and returns (loss error-percent misses)."
+(de train-evaluate (r split)
+  "Evaluates recipe R's net on SPLIT ('train or 'test) of its data, a chunk
+at a time when the split is held as bytes (see train-chunks): (loss
+error-percent misses), the loss the mean over the examples."
   (let* ((data (hget r 'data)) (cost (hget r 'cost))
          (tg (train-targets data split cost))
          (n (data-count data split))
          (parts (train-chunks data split
                               (lambda (x start k)
                                 (cons k (nn-evaluate (hget r 'net) x (narrow tg 0 k start) cost)))))
-         (loss (if (cdr parts)
-                   (/ (reduce (lambda (sum p) (+ sum (* (car p) (cadr p)))) parts 0) n)
-                 (cadr (car parts))))
-         (misses (reduce (lambda (sum p) (+ sum (nth 2 p))) parts 0))
-         (err (/ (* 100 misses) n)))
-    (printf "eval: split %-5s. loss %e. error %.2f%%. misses: %d\n"
-            (symbol->string split) loss err misses)
-    (list loss err misses)))
+         (misses (reduce (lambda (sum p) (+ sum (nth 2 p))) parts 0)))
+    (list (if (cdr parts)
+              (/ (reduce (lambda (sum p) (+ sum (* (car p) (cadr p)))) parts 0) n)
+            (cadr (car parts)))
+          (/ (* 100 misses) n)
+          misses)))
+
+(de train-eval-line (split res)
+  "Prints the eval line of SPLIT for RES, what train-evaluate returned:
+    eval: split train. loss 4.073383e-03. error 0.62%. misses: 45"
+  (printf "eval: split %-5s. loss %e. error %.2f%%. misses: %d\n"
+          (symbol->string split) (car res) (cadr res) (nth 2 res)))
+
+(de train-eval (r split)
+  "Evaluates recipe R's net on SPLIT ('train or 'test) (see
+train-evaluate), prints the eval line (see train-eval-line) and returns
+(loss error-percent misses)."
+  (let ((res (train-evaluate r split)))
+    (train-eval-line split res)
+    res))
 
 (de train-predict (r split)
   "The outputs of recipe R's net on SPLIT of its data, float [N outputs]
-(see nn-predict)."
+(see nn-predict), computed a chunk at a time when the split is held as
+bytes."
   (let* ((data (hget r 'data))
          (parts (train-chunks data split (lambda (x start k) (nn-predict (hget r 'net) x))))
          (n (data-count data split))
@@ -502,6 +523,24 @@ image per unit. () for other first layers."
            (idx-reshape found (idx-dim found 0) size size))
           (t ()))))
 
+(defvar train-misclassified-most 200
+  "The most test examples misclassified.png shows.")
+
+(de train-misclassified (r most)
+  "The indices of the first MOST test examples recipe R's net misclassifies
+(its test-predictions against the labels, see train-confusion), int [K]:
+only they are converted for misclassified.png."
+  (let* ((labels (train-labels (hget r 'data) 'test))
+         (predicted (hget r 'test-predictions))
+         (wrong (int-matrix (min most (idx-dim labels 0))))
+         (k 0) (i 0))
+    (while (and (< k (idx-dim wrong 0)) (< i (idx-dim labels 0)))
+      (when (/= (labels i) (predicted i))
+        (wrong k i)
+        (incr k))
+      (incr i))
+    (narrow wrong 0 k 0)))
+
 (de train-write-outputs (r)
   "Writes recipe R's outputs into its folder out: params.idx (the trained
 flat parameter vector, see nn-save), metrics.csv, curves.svg (learning
@@ -526,12 +565,15 @@ true→predicted). Sets R's key outputs to the list of the files' names."
     (when kernels
       (plot-kernels (file "h1-kernels.png") kernels (if (> (idx-dim kernels 0) 12) 10 6))
       (setq names (append names (list "h1-kernels.png"))))
-    (when (> (plot-misclassified (file "misclassified.png") (train-inputs data 'test)
-                                 (train-labels data 'test)
-                                 (hget r 'test-predictions) 20 200)
-             0)
-      (setq names (append names (list "misclassified.png"))))
+    (let* ((wrong (train-misclassified r train-misclassified-most))
+           (k (idx-dim wrong 0)))
+      (when (> k 0)
+        (plot-misclassified (file "misclassified.png") (data-inputs data 'test 0 k wrong)
+                            (data-gather (train-labels data 'test) wrong 0 k)
+                            (data-gather (hget r 'test-predictions) wrong 0 k) 20 k)
+        (setq names (append names (list "misclassified.png")))))
     (hset r 'outputs names)))
+
 
 ;; ---- Scripts -----------------------------------------------------------------
 

@@ -86,6 +86,62 @@ toy data for PASSES passes; PAIRS add keys."
   (assert (not (tr-same (nn-params (hget whole 'net))
                         (nn-params (hget (train-run (tr-recipe 2)) 'net))))))
 
+;; chunks hold whole batches: by chunks of 7 (the bar drawn) in batches of
+;; 3, a pass is the same as in one call
+(let* ((chunk train-chunk)
+       (whole (train-run (tr-recipe 2 'shuffle t 'batch 3)))
+       (chunked (progn (setq train-chunk 7 train-tty t)
+                       (train-run (tr-recipe 2 'shuffle t 'batch 3 'quiet ())))))
+  (setq train-tty 'unknown)
+  (assert (= 6 (train-chunk-size whole)))
+  (setq train-chunk 2)
+  (assert (= 3 (train-chunk-size whole)))
+  (setq train-chunk chunk)
+  (assert (tr-same (nn-params (hget whole 'net)) (nn-params (hget chunked 'net)))))
+
+;; the Lisp loop trains on bytes by chunks as on floats
+(let* ((floats (train-run (tr-recipe 2 'shuffle t 'loop 'lisp)))
+       (budget data-float-budget) (chunk train-chunk)
+       (bytes (progn (setq data-float-budget 0 train-chunk 7)
+                     (prog1 (tr-recipe 2 'shuffle t 'loop 'lisp)
+                       (setq data-float-budget budget)))))
+  (train-run bytes)
+  (setq train-chunk chunk)
+  (assert (null (hget (hget bytes 'data) 'train-inputs)))
+  (assert (tr-same (nn-params (hget floats 'net)) (nn-params (hget bytes 'net)))))
+
+;; ---- a split held as bytes is converted a chunk at a time, never whole
+
+;; A 60,000-image training set stays bytes even at 16x16.
+(assert (> (* 4 60000 16 16) data-float-budget))
+
+;; Every conversion of a whole run (training, evaluation, the confusion
+;; matrix, the outputs) is noted: none holds more than a chunk (nor the
+;; misclassified examples shown, at most 8 here).
+(defvar tr-converted ())
+(defvar tr-convert data-convert)
+(de data-convert (images size &optional geometry)
+  "data-convert, noting how many images each call converts."
+  (setq tr-converted (cons (idx-dim images 0) tr-converted))
+  (tr-convert images size geometry))
+(let* ((budget data-float-budget) (chunk train-chunk) (eval-chunk train-eval-chunk)
+       (most train-misclassified-most)
+       (r (progn (setq data-float-budget 0 train-chunk 7 train-eval-chunk 9
+                       train-misclassified-most 8)
+                 (prog1 (tr-recipe 2 'shuffle t 'out (tr-file "chunks"))
+                   (setq data-float-budget budget)))))
+  (setq tr-converted ())
+  (train-run r)
+  (setq train-chunk chunk train-eval-chunk eval-chunk train-misclassified-most most)
+  (assert (member "misclassified.png" (hget r 'outputs)))
+  (assert (null (hget (hget r 'data) 'train-inputs)))
+  (assert (null (hget (hget r 'data) 'test-inputs)))
+  ;; 2 passes of training and of evaluating both splits, and the test split
+  ;; once more for the confusion matrix
+  (assert (>= (apply + tr-converted) (+ (* 2 80) (* 2 (+ 80 40)) 40)))
+  (assert (<= (apply max tr-converted) 9)))
+(setq data-convert tr-convert)
+
 ;; ---- the confusion matrix
 
 (let* ((out (tr-file "confusion"))
