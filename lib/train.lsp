@@ -153,19 +153,10 @@ Raises for a --batch below 1 or one this build cannot train with."
 
 ;; ---- Data -----------------------------------------------------------------
 
-(de train-data (name shape &optional quiet geometry)
-  "The dataset NAME (see data-load: \"digits\", \"mnist\", \"fashion\" or a
-folder) fitted to a net whose input shape is SHAPE (see data-fit; GEOMETRY
-forces 'native, 'pad or 'resize). QUIET silences the data steps. Loading
-the digits seeds the generator: seed it afterwards."
-  (let ((verbose data-verbose))
-    (when quiet (setq data-verbose ()))
-    (unwind-protect (data-fit (data-load name) shape geometry)
-      (setq data-verbose verbose))))
-
 (de train-inputs (data split)
-  "The float inputs of SPLIT ('train or 'test) of DATA, all of them (see
-data-inputs: a large split is converted now)."
+  "The float inputs of SPLIT ('train or 'test) of DATA, all of them at once
+(see data-inputs: a split held as bytes is converted now, whole; training
+and evaluation convert a chunk at a time instead)."
   (data-inputs data split))
 
 (de train-targets (data split cost)
