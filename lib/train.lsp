@@ -67,6 +67,7 @@ option of SPECS (see train-parse-args)."
         ((eq kind 'int) "N")
         ((eq kind 'number) "X")
         ((eq kind 'name) "NAME")
+        ((eq kind 'file) "FILE")
         (t "DIR")))
 
 (de train-usage-exit (usage specs why)
@@ -76,8 +77,8 @@ status 2 (misuse)."
   (exit 2))
 
 (de train-option-value (kind text)
-  "TEXT converted for an option of KIND ('int, 'number, 'string or a list of
-allowed strings), or the symbol bad."
+  "TEXT converted for an option of KIND ('int, 'number, a list of allowed
+strings, or any other kind: TEXT as it is), or the symbol bad."
   (let ((n (string->number text)))
     (cond ((eq kind 'int) (if (and n (integerp n) (>= n 0)) n 'bad))
           ((eq kind 'number) (if (and n (> n 0)) n 'bad))
@@ -87,8 +88,9 @@ allowed strings), or the symbol bad."
 (de train-parse-args (args specs usage)
   "Parses the command-line strings ARGS against SPECS, a list of
 (NAME KIND DEFAULT DOC): NAME without its leading --; KIND 'int (a count
->= 0), 'number (> 0), 'string (a folder), 'name (a string), 'flag (no value;
-t when given) or a list of the allowed strings. Returns a hash table from each NAME to its value.
+>= 0), 'number (> 0), 'string (a folder), 'file (a file), 'name (a
+string), 'flag (no value; t when given) or a list of the allowed strings.
+Returns a hash table from each NAME to its value.
 --help prints the usage message (USAGE then the options) and exits 0; an
 unknown option, a missing or bad value exits 2 after the usage message."
   (let ((opts (htable)))
@@ -124,8 +126,8 @@ unknown option, a missing or bad value exits 2 after the usage message."
      "digits, mnist ($MNIST_DIR), fashion ($FASHION_MNIST_DIR) or a folder of IDX files")
     ("out" string () "folder for the outputs and the checkpoint of every pass")
     ("resume" string () "continue the killed run whose --out was DIR, writing there")
-    ("batch" int 1 "examples per optimizer step")
-    ("threads" int () "threads of the simulator (default: its own count)")
+    ("batch" int 1 "examples per optimizer step (the gradient is averaged over them)")
+    ("threads" int () "threads training and evaluating (default: $LUSH89_THREADS, else all cores)")
     ("loop" ("c" "lisp") "c" "per-example loop: the C pass, or the Lisp one")
     ("quiet" flag () "only the eval lines and the final table"))
   "The options every training script takes (see train-parse-args); scripts
@@ -135,7 +137,9 @@ add theirs and set the defaults of passes, lr and out.")
   "Parses ARGS against train-common-options plus the EXTRA specs, the
 defaults of the common options replaced by DEFAULTS, an alist ((NAME
 VALUE)...). Returns the options' hash table (see train-parse-args).
-Raises for a --batch below 1 or one this build cannot train with."
+Raises for a --batch below 1, one this build cannot train with or one
+the Lisp loop (--loop lisp, one example at a time) would ignore, and for
+--threads 0."
   (let* ((opts (train-parse-args
                 args
                 (append (all ((s train-common-options))
@@ -149,6 +153,10 @@ Raises for a --batch below 1 or one this build cannot train with."
     (unless (or (null batch) (= batch 1) (train-batch-supported))
       (error "--batch %d: not yet: this build's nn-train-pass trains one example at a time (--batch 1)"
              batch))
+    (when (and batch (> batch 1) (equal (hget opts "loop") "lisp"))
+      (error "--batch %d: --loop lisp trains one example at a time (--batch 1)" batch))
+    (when (equal (hget opts "threads") 0)
+      (error "--threads 0: training needs at least 1 thread"))
     opts))
 
 ;; ---- Data -----------------------------------------------------------------
@@ -631,12 +639,13 @@ Returns R."
 
 (de train-header (r what)
   "Unless R is quiet, prints what is about to run: WHAT, the data set and
-its sizes, the passes and the net's table."
+its sizes, the passes, the batch, the threads and the net's table."
   (unless (hget r 'quiet)
     (let ((data (hget r 'data)) (batch (hget r 'batch 1)))
-      (printf "%s; data %s: %d training and %d test images at %dx%d (%s), %d passes, %s\n"
+      (printf "%s; data %s: %d training and %d test images at %dx%d (%s), %d passes, %s, %d %s\n"
               what (hget data 'name) (data-count data 'train) (data-count data 'test)
               (hget data 'size) (hget data 'size) (hget data 'geometry) (hget r 'passes)
-              (if (= batch 1) "one example at a time" (sprintf "batches of %d" batch)))
+              (if (= batch 1) "one example at a time" (sprintf "batches of %d" batch))
+              (nn-threads) (if (= 1 (nn-threads)) "thread" "threads"))
       (nn-summary (hget r 'net))
       (printf "\n"))))

@@ -278,7 +278,13 @@ toy data for PASSES passes; PAIRS add keys."
                        'batch)))
   (assert-error (train-options '("--batch" "2") "usage" ()) "--batch 2: not yet"))
 (assert-error (train-options '("--batch" "0") "usage" ()) "at least 1")
+(assert-error (train-options '("--batch" "2" "--loop" "lisp") "usage" ()) "--loop lisp trains one example")
+(assert-error (train-options '("--threads" "0") "usage" ()) "--threads 0: training needs at least 1 thread")
+(assert (= 3 (hget (train-options '("--threads" "3") "usage" ()) "threads")))
 (assert (search "--data NAME" (train-usage-text "u" train-common-options)))
+(assert (search "--threads N" (train-usage-text "u" train-common-options)))
+(assert (search "--params FILE" (train-usage-text "u" '(("params" file () "a saved net")))))
+(assert (search "--out DIR" (train-usage-text "u" '(("out" string () "a folder")))))
 
 ;; a script on a folder of IDX files, resumed in a child process: the last
 ;; eval lines are those of the uninterrupted run
@@ -300,6 +306,10 @@ toy data for PASSES passes; PAIRS add keys."
   (assert (tr-same (load-matrix (tr-file "s-all/params.idx")) (load-matrix (tr-file "s-part/params.idx"))))
   (assert (equal (read-file (tr-file "s-all/confusion.csv")) (read-file (tr-file "s-part/confusion.csv"))))
   (assert (search "confusion matrix (test)" (read-file (tr-file "all.log"))))
+  ;; --batch and --threads reach the run: its header says so
+  (assert (= 0 (sys (sprintf "./lush89 scripts/lenet1.lsp --data %s --passes 1 --batch 4 --threads 1 --out %s >%s 2>&1"
+                             dir (tr-file "s-batch") (tr-file "batch.log")))))
+  (assert (search "batches of 4, 1 thread\n" (read-file (tr-file "batch.log"))))
   (assert (= 1 (tr-script (concat "--resume " (tr-file "nowhere")) (tr-file "bad.log"))))
   (assert (search "nowhere: no such folder" (read-file (tr-file "bad.log")))))
 
