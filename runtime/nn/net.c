@@ -8,6 +8,7 @@
    to open. */
 #include "nn_impl.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,26 +23,41 @@ static LuValue *shape_list(const NnShape *s) {
 /* Whether nets use the reference kernels (nn-reference). */
 static bool use_reference;
 
-/* Module i's parameters, states and scratch, for one work buffer. */
-static NnCtx ctx_of(LuNet *n, int i, float *work) {
+/* Module i's parameters, states and scratch in the work area ex of one
+   example of pass p, its gradients in gbase (laid out as p->top's). */
+static NnCtx ctx_of(LuNet *n, int i, float *ex, const NnPass *p, float *gbase) {
   NnModule *m = n->mod[i];
+  long g = (n->pdw - p->top->pdw) + m->poff;
   NnCtx c = {.net = n,
              .m = m,
              .w = n->pw + m->poff,
-             .dw = n->pdw + m->poff,
-             .ddw = n->pddw + m->poff,
-             .scratch = work + m->soff,
-             .train = n->train,
+             .dw = gbase ? gbase + g : NULL,
+             .ddw = gbase ? gbase + g : NULL,
+             .scratch = ex + m->soff,
+             .train = p->train,
+             .replay = p->replay,
              .ref = use_reference,
-             .y2 = i + 2 <= n->nmod ? work + n->xoff[i + 2] : NULL,
-             .nb = 1,
-             .ws = n->worksize};
+             .y2 = i + 2 <= n->nmod ? ex + n->xoff[i + 2] : NULL,
+             .nb = m->whole ? p->nb : 1,
+             .ws = p->ws,
+             .pass = p,
+             .ex = p->ex0,
+             .gbase = gbase};
   return c;
 }
 
+/* splitmix64: the examples' generators, one 64-bit state each. */
+static uint64_t splitmix(uint64_t *s) {
+  uint64_t z = (*s += 0x9E3779B97F4A7C15u);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+  return z ^ (z >> 31);
+}
+
 uint32_t lu_nn_rand(NnCtx *c) {
-  (void)c;
-  return lu_rand_u32();
+  if (!c->pass || !c->pass->rng)
+    return lu_rand_u32();
+  return (uint32_t)(splitmix(&c->pass->rng[c->ex]) >> 32);
 }
 
 /* ---- Nets
@@ -89,11 +105,26 @@ static LuTensor *float_vector(long n) {
   return lu_tensor_make(LU_FLOAT, 1, &n, NULL, NULL, 0);
 }
 
-/* The work buffer of thread t, made on first use (by the main thread). */
-float *lu_nn_work(LuNet *n, int t) {
-  if (!n->work[t])
-    n->work[t] = float_vector(n->worksize);
-  return lu_tensor_data(n->work[t]);
+static void net_place_inner(LuNet *n);
+
+float *lu_nn_slots(LuNet *n, long nb) {
+  if (n->outer && nb > 1)
+    lu_error("%s: a net inside another runs its batches as part of the outer "
+             "net",
+             lu_caller());
+  if (!n->work || n->cap < nb) {
+    long cap = nb > 1 ? nb : 1;
+    if (cap > (LONG_MAX - 64) / n->worksize)
+      lu_error("%s: a batch of %ld examples is too large", lu_caller(), nb);
+    LuTensor *t = float_vector(cap * n->worksize + 64);
+    if (n->work) /* keep example 0's states, and the scratch kept by kernels */
+      memcpy(lu_tensor_data(t), lu_tensor_data(n->work),
+             sizeof(float) * (size_t)(n->cap * n->worksize));
+    n->work = t;
+    n->cap = cap;
+    net_place_inner(n);
+  }
+  return lu_tensor_data(n->work);
 }
 
 /* Fuses each squash that follows a conv or linear module into it. */
@@ -185,7 +216,7 @@ static void check_shared(LuNet *top, LuNet *n) {
 
 /* Points the parameters made by nn-parameter at n's flat vectors, and the
    flat vectors and work buffer of the nets inside n's containers at their
-   ranges of n's. */
+   ranges of n's (of its first example). */
 static void net_place_inner(LuNet *n) {
   for (int i = 0; i < n->nmod; i++) {
     NnModule *m = n->mod[i];
@@ -220,10 +251,7 @@ static void net_move(LuNet *n, LuNet *outer, long p, long s) {
     st->data = to[k];
   }
   n->pw = to[0], n->pdw = to[1], n->pddw = to[2], n->prate = to[3];
-  LuStorage *ws = n->work[0]->st;
-  ws->data = lu_nn_work(outer, 0) + s;
-  for (int t = 1; t < NN_MAXTHREADS; t++)
-    n->work[t] = NULL; /* never used: containers pass their scratch */
+  n->work->st->data = lu_nn_slots(outer, 1) + s;
   net_place_inner(n);
 }
 
@@ -304,6 +332,8 @@ LuNet *lu_nn_build(const NnShape *in, int nmod, LuValue **mods, bool branch) {
     check_output(m, i, &n->shape[i + 1]);
     m->out = n->shape[i + 1];
     n->has_lisp |= m->lisp;
+    m->whole |= (m->ops->flags & NN_WHOLE_BATCH) != 0;
+    n->whole |= m->whole;
   }
   net_own_params(n, branch);
   net_layout(n);
@@ -316,7 +346,7 @@ LuNet *lu_nn_build(const NnShape *in, int nmod, LuValue **mods, bool branch) {
   for (long i = 0; i < n->nparams; i++)
     n->prate[i] = 1;
   net_fuse(n);
-  lu_nn_work(n, 0);
+  lu_nn_slots(n, 1);
   for (int i = 0; i < n->nmod; i++)
     n->mod[i]->net = n;
   net_place_inner(n);
@@ -343,86 +373,263 @@ LuNet *lu_nn_arg_net(LuValue **argv, int i) {
   return lu_arg_cdata(argv, i, &lu_nn_net_ctype);
 }
 
-/* ---- Passes through the net, on one work buffer -----------------------------
+/* ---- Passes through the net -------------------------------------------------
  */
 
-void lu_nn_fprop(LuNet *n, float *work, bool train, bool replay) {
-  for (int i = 0; i < n->nmod; i++) {
-    NnModule *m = n->mod[i];
-    if (m->fused)
+/* The steps of a pass, for one example: k < nmod runs module k forward,
+   k == nmod the cost hook, k > nmod module 2 nmod - k backward. A run
+   goes through steps [from, to) for the examples of a slice. */
+typedef struct {
+  LuNet *n;
+  float *work;
+  const NnPass *p;
+  const NnHooks *h;
+  int from, to;
+  bool load, second, input;
+} Run;
+
+/* Whether step k runs once for the whole batch. */
+static bool whole_step(const LuNet *n, int k) {
+  return k != n->nmod && n->mod[k < n->nmod ? k : 2 * n->nmod - k]->whole;
+}
+
+/* Step k for example b of the run, in its work area ex (for the whole
+   batch when b is -1), its gradients into gbase. */
+static void step(const Run *r, int k, float *ex, long b, float *gbase) {
+  LuNet *n = r->n;
+  if (k == n->nmod) {
+    if (r->h && r->h->cost)
+      r->h->cost(r->h->arg, ex, b);
+    return;
+  }
+  bool fwd = k < n->nmod;
+  int i = fwd ? k : 2 * n->nmod - k;
+  NnModule *m = n->mod[i];
+  NnCtx c = ctx_of(n, i, ex, r->p, gbase);
+  c.ex += b > 0 ? b : 0;
+  float *x = ex + n->xoff[i], *y = ex + n->xoff[i + 1];
+  if (fwd) {
+    if (!m->fused)
+      m->ops->fprop(&c, x, y);
+    return;
+  }
+  long d = r->second ? 2 : 1;
+  float *dx = i > 0 || r->input ? x + d * n->stride[i] : NULL;
+  if (!dx && !(m->ops->flags & NN_BACK_ALWAYS) && m->np == 0)
+    return; /* no parameters and no input gradient wanted */
+  (r->second ? m->ops->bbprop : m->ops->bprop)(&c, x, y,
+                                               y + d * n->stride[i + 1], dx);
+}
+
+/* The run's steps for example b of slice s: in its own work area, or in
+   the slice's when the pass shares them. */
+static void run_example(const Run *r, long b, int s) {
+  const NnPass *p = r->p;
+  float *ex = r->work + (p->shared ? s : b) * p->ws;
+  if (r->load)
+    r->h->load(r->h->arg, ex, b);
+  for (int k = r->from; k < r->to; k++)
+    step(r, k, ex, b, p->grad[s]);
+}
+
+/* The run's steps for the examples of slice s, in order. */
+static void run_slice(void *arg, long s) {
+  const Run *r = arg;
+  const NnPass *p = r->p;
+  long end = (s + 1) * p->nb / p->nslice;
+  for (long b = s * p->nb / p->nslice; b < end && !lu_interrupted; b++)
+    run_example(r, b, (int)s);
+}
+
+void lu_nn_run(LuNet *n, float *work, const NnPass *p, const NnHooks *h,
+               bool fwd, bool back, bool second, bool input) {
+  Run r = {.n = n,
+           .work = work,
+           .p = p,
+           .h = h,
+           .load = fwd && h && h->load,
+           .second = second,
+           .input = input};
+  int to = back ? 2 * n->nmod + 1 : n->nmod + 1;
+  for (int k = fwd ? 0 : n->nmod + 1; k < to || r.load;) {
+    int e = k;
+    while (e < to && !whole_step(n, e))
+      e++;
+    if (e == k && !r.load) { /* a module that needs the whole batch */
+      step(&r, k++, work, -1, p->grad[0]);
       continue;
-    NnCtx c = ctx_of(n, i, work);
-    c.train = train;
-    c.replay = replay;
-    m->ops->fprop(&c, work + n->xoff[i], work + n->xoff[i + 1]);
+    }
+    r.from = k, r.to = e;
+    if (p->nb == 1)
+      run_example(&r, 0, 0);
+    else
+      lu_nn_parallel(p->nslice, p->serial, run_slice, &r);
+    r.load = false;
+    k = e;
   }
 }
 
-/* Backward from the output's dx (second = false) or ddx (second = true).
-   The input's dx or ddx is computed only when input is true. */
-void lu_nn_back(LuNet *n, float *work, bool train, bool second, bool input) {
-  for (int i = n->nmod - 1; i >= 0; i--) {
-    NnModule *m = n->mod[i];
-    NnCtx c = ctx_of(n, i, work);
-    c.train = train;
-    long d = second ? 2 : 1;
-    float *x = work + n->xoff[i], *y = work + n->xoff[i + 1];
-    float *dy = y + d * n->stride[i + 1];
-    float *dx = i > 0 || input ? x + d * n->stride[i] : NULL;
-    if (!dx && !(m->ops->flags & NN_BACK_ALWAYS) && m->np == 0)
-      continue; /* no parameters and no input gradient wanted */
-    (second ? m->ops->bbprop : m->ops->bprop)(&c, x, y, dy, dx);
+void lu_nn_fprop(LuNet *n, float *work, const NnPass *p) {
+  lu_nn_run(n, work, p, NULL, true, false, false, false);
+}
+
+void lu_nn_back(LuNet *n, float *work, const NnPass *p, bool second,
+                bool input) {
+  lu_nn_run(n, work, p, NULL, false, true, second, input);
+}
+
+/* The gradient vectors of slices 1.. of a batch of nb on n, zeroed. */
+static void slice_grads(LuNet *n, NnPass *p) {
+  long need = (p->nslice - 1) * (n->nparams + 16);
+  if (need && (!n->sgrad || lu_tensor_nelem(n->sgrad) < need))
+    n->sgrad = float_vector(need);
+  for (int s = 1; s < p->nslice; s++) {
+    p->grad[s] =
+        (float *)lu_tensor_data(n->sgrad) + (s - 1) * (n->nparams + 16);
+    memset(p->grad[s], 0, sizeof(float) * (size_t)n->nparams);
   }
 }
 
-static LuValue *state_copy(LuNet *n, int i, int which) {
-  NnShape *s = &n->shape[i];
-  LuTensor *t = lu_tensor_make(LU_FLOAT, s->ndim, s->dim, NULL, NULL, 0);
-  memcpy(lu_tensor_data(t),
-         lu_nn_work(n, 0) + n->xoff[i] + which * n->stride[i],
-         sizeof(float) * (size_t)s->n);
+/* Per-example generators for a training batch, seeded from one draw of
+   the global generator. */
+static uint64_t *batch_rng(LuNet *n, long nb) {
+  if (!n->rng || n->nrng < nb) {
+    n->rng = lu_alloc_atomic(sizeof(uint64_t) * (size_t)nb, "nn");
+    n->nrng = nb;
+  }
+  uint64_t base = (uint64_t)lu_rand_u32() << 32 | lu_rand_u32();
+  for (long b = 0; b < nb; b++) {
+    uint64_t s = base + (uint64_t)b;
+    n->rng[b] = splitmix(&s);
+  }
+  return n->rng;
+}
+
+void lu_nn_reduce(LuNet *n, const NnPass *p) {
+  for (int s = 1; s < p->nslice; s++)
+    for (long i = 0; i < n->nparams; i++)
+      p->grad[0][i] += p->grad[s][i];
+}
+
+NnPass lu_nn_pass(LuNet *n, long nb, bool train, float *grad, bool keep) {
+  NnPass p = {.top = n,
+              .ws = n->worksize,
+              .nb = nb,
+              .train = train,
+              .serial = n->has_lisp,
+              .nslice = nb < NN_SLICES ? (int)nb : NN_SLICES,
+              .shared = !keep && !n->whole};
+  lu_nn_slots(n, p.shared ? p.nslice : nb);
+  p.buf = n->work;
+  p.grad[0] = grad;
+  if (grad)
+    slice_grads(n, &p);
+  if (train && nb > 1)
+    p.rng = batch_rng(n, nb);
+  return p;
+}
+/* ---- Passes from Lisp ------------------------------------------------------
+ */
+
+/* The examples in x for inputs (or outputs) of shape s: -1 for one
+   example, B for a batch [B s...]. A tensor with one dimension more than
+   s is a batch; else one that fits s is one example. Raises naming who. */
+static long batch_of(const char *who, const LuTensor *x, const NnShape *s) {
+  bool rest = x->ndim >= 1 && x->dim[0] >= 1 &&
+              lu_nn_shape_fits(s, x->dim + 1, x->ndim - 1);
+  if (rest && x->ndim == s->ndim + 1)
+    return x->dim[0];
+  if (lu_nn_shape_fits(s, x->dim, x->ndim))
+    return -1;
+  if (rest)
+    return x->dim[0];
+  NnShape xs = lu_nn_shape_make(x->ndim, x->dim);
+  lu_error("%s: expected a tensor of shape %s, got %s (or a batch [B %s)", who,
+           lu_nn_shape_cstr(s), lu_nn_shape_cstr(&xs), lu_nn_shape_cstr(s) + 1);
+}
+
+/* Reads x (nb examples as batch_of says) into state i (which: 0 x, 1 dx,
+   2 ddx) of the examples of n's work buffer. */
+static void read_state(LuNet *n, const LuTensor *x, long nb, int i, int which) {
+  float *w = lu_nn_slots(n, nb < 0 ? 1 : nb);
+  long off = n->xoff[i] + which * n->stride[i];
+  if (nb < 0)
+    lu_nn_read(x, 0, x->offset, w + off);
+  for (long b = 0; b < nb; b++)
+    lu_nn_read_example(x, b, w + b * n->worksize + off);
+}
+
+/* A view of state i (which: 0 x, 1 dx, 2 ddx) of the last pass: of its
+   one example, or of its batch when it had nb >= 1 examples. */
+static LuTensor *state_of(LuNet *n, int i, int which, long nb) {
+  lu_nn_slots(n, 1);
+  long off = n->xoff[i] + which * n->stride[i];
+  return lu_nn_view_batch(n->work, off, nb < 0 ? 0 : nb, n->worksize,
+                          &n->shape[i]);
+}
+
+static LuValue *state_copy(LuNet *n, int i, int which, long nb) {
+  LuTensor *v = state_of(n, i, which, nb);
+  LuTensor *t = lu_tensor_make(LU_FLOAT, v->ndim, v->dim, NULL, NULL, 0);
+  lu_tensor_copy(t, v);
   return lu_tensor_value(t);
 }
 
 LU_DEFUN(nn_fprop, "(nn-fprop NET X)",
-         "Runs NET forward on the tensor X (of the net's input shape; size-1 "
-         "dimensions may differ) and returns a new tensor holding the "
-         "output. The states stay in the net for nn-bprop and nn-state.") {
+         "Runs NET forward on the tensor X, one example of the net's input "
+         "shape (size-1 dimensions may differ) or a batch [B input-shape...] "
+         "of them, in the net's mode, and returns a new tensor holding the "
+         "output (or the batch [B output-shape...] of outputs; in training "
+         "mode batch normalisation uses the batch's statistics). The "
+         "states stay in the net for nn-bprop and nn-state. A batch runs "
+         "over (nn-threads) threads.") {
   (void)argc;
   LuNet *n = lu_nn_arg_net(argv, 0);
-  float *w = lu_nn_work(n, 0);
-  lu_nn_read_checked("nn-fprop", lu_arg_tensor(argv, 1), &n->shape[0], w);
-  lu_nn_fprop(n, w, n->train, false);
-  n->fresh = true;
-  return state_copy(n, n->nmod, 0);
+  LuTensor *x = lu_arg_tensor(argv, 1);
+  long nb = batch_of("nn-fprop", x, &n->shape[0]);
+  NnPass p = lu_nn_pass(n, nb < 0 ? 1 : nb, n->train, NULL, true);
+  read_state(n, x, nb, 0, 0);
+  lu_nn_fprop(n, lu_tensor_data(n->work), &p);
+  lu_poll();
+  n->fresh = nb;
+  return state_copy(n, n->nmod, 0, nb);
 }
 
 static LuValue *back_builtin(LuValue **argv, bool second, const char *who) {
   LuNet *n = lu_nn_arg_net(argv, 0);
   if (!n->fresh)
     lu_error("%s: no nn-fprop on this net yet", who);
-  float *w = lu_nn_work(n, 0);
-  lu_nn_read_checked(who, lu_arg_tensor(argv, 1), &n->shape[n->nmod],
-                     w + n->xoff[n->nmod] +
-                         (second ? 2 : 1) * n->stride[n->nmod]);
-  lu_nn_back(n, w, n->train, second, true);
-  return state_copy(n, 0, second ? 2 : 1);
+  LuTensor *d = lu_arg_tensor(argv, 1);
+  long nb = batch_of(who, d, &n->shape[n->nmod]);
+  if (nb != n->fresh)
+    lu_error("%s: the last nn-fprop ran %ld example%s, but %s has %ld", who,
+             n->fresh < 0 ? 1 : n->fresh, n->fresh == 1 ? "" : "s",
+             lu_repr_limit(argv[1], 60), nb < 0 ? 1 : nb);
+  read_state(n, d, nb, n->nmod, second ? 2 : 1);
+  NnPass p =
+      lu_nn_pass(n, nb < 0 ? 1 : nb, n->train, second ? n->pddw : n->pdw, true);
+  lu_nn_back(n, lu_tensor_data(n->work), &p, second, true);
+  lu_nn_reduce(n, &p);
+  lu_poll();
+  return state_copy(n, 0, second ? 2 : 1, nb);
 }
 
 LU_DEFUN(nn_bprop, "(nn-bprop NET DY)",
-         "Back-propagates the output gradient DY through NET, as left by the "
-         "last nn-fprop: adds the parameter gradients into (nn-grads NET) "
-         "and returns a new tensor holding the gradient with respect to the "
-         "input.") {
+         "Back-propagates the output gradient DY (or a batch of them, after "
+         "an nn-fprop of a batch of as many) through NET, as left by the "
+         "last nn-fprop: adds the parameter gradients, summed over a "
+         "batch, into (nn-grads NET) and returns a new tensor holding the "
+         "gradient with respect to the input (or the batch of them).") {
   (void)argc;
   return back_builtin(argv, false, "nn-bprop");
 }
 
 LU_DEFUN(nn_bbprop, "(nn-bbprop NET DDY)",
-         "Back-propagates the output second derivatives DDY through NET "
-         "(the Gauss-Newton diagonal approximation of the Hessian): adds the "
-         "parameters' second derivatives into (nn-hessian NET) and returns "
-         "a new tensor of the input's.") {
+         "Back-propagates the output second derivatives DDY (or a batch of "
+         "them, as nn-bprop) through NET (the Gauss-Newton diagonal "
+         "approximation of the Hessian): adds the parameters' second "
+         "derivatives into (nn-hessian NET) and returns a new tensor of the "
+         "input's.") {
   (void)argc;
   return back_builtin(argv, true, "nn-bbprop");
 }
@@ -495,18 +702,17 @@ static int state_index(LuValue **argv, LuNet *n) {
 }
 
 /* State I (argument 1) of NET, or its gradient when grad: a view of the
-   work vector. */
+   work buffer, of the last nn-fprop's batch when it ran one. */
 static LuValue *state_view(LuValue **argv, bool grad) {
   LuNet *n = lu_nn_arg_net(argv, 0);
   int i = state_index(argv, n);
-  lu_nn_work(n, 0);
-  long off = n->xoff[i] + (grad ? n->stride[i] : 0);
-  return lu_tensor_value(lu_nn_view(n->work[0], off, &n->shape[i]));
+  return lu_tensor_value(state_of(n, i, grad ? 1 : 0, n->fresh));
 }
 
 LU_DEFUN(nn_state, "(nn-state NET I)",
          "State I of NET as left by the last passes: 0 is the input, I the "
-         "output of module I (1-based), (nn-nmodules NET) the output. A view: "
+         "output of module I (1-based), (nn-nmodules NET) the output; "
+         "after an nn-fprop of a batch, [B state-shape...]. A view: "
          "the next pass overwrites it.") {
   (void)argc;
   return state_view(argv, false);
@@ -712,4 +918,5 @@ void lu_net_open(void) {
   lu_nn_mask_open();
   lu_nn_train_open();
   lu_nn_check_open();
+  lu_nn_parallel_open();
 }

@@ -3,11 +3,10 @@
    scale (x - mean) / sqrt(var + eps) + shift, the scale and shift
    trainable. In training the mean and variance are the batch's, and
    running averages of them are kept; in evaluation (nn-mode) the running
-   averages are used. Passes see one example at a time, so the batch is one
-   example: a channel's statistics are over its positions, a valid
-   normalisation for [C H W] inputs; a vector, with one value per feature,
-   has no batch statistics and uses the running averages in both modes
-   (which only batches of more than one value per channel change). */
+   averages are used. The module sees the whole batch at once
+   (NN_WHOLE_BATCH); a batch of one example has statistics over a
+   channel's positions, and a single vector, with one value per feature,
+   none: it uses the running averages in both modes. */
 #include "nn_impl.h"
 #include "nn_layers.h"
 
@@ -20,23 +19,23 @@
 
 /* ---- Kernels ------------------------------------------------------------- */
 
-/* The values of channel c are x[(b C + c) S + s] for b < B, s < S. */
-static const float *chan(const float *x, long C, long S, long b, long c) {
-  return x + (b * C + c) * S;
+/* The values of channel c are x[b ld + c S + s] for b < B, s < S. */
+static const float *chan(const float *x, long ld, long S, long b, long c) {
+  return x + b * ld + c * S;
 }
 
-void lu_nn_bn_stats(long B, long C, long S, const float *x, float *mean,
-                    float *var) {
+void lu_nn_bn_stats(long B, long ld, long C, long S, const float *x,
+                    float *mean, float *var) {
   double n = (double)B * (double)S;
   for (long c = 0; c < C; c++) {
     double sum = 0, sq = 0;
     for (long b = 0; b < B; b++)
       for (long s = 0; s < S; s++)
-        sum += chan(x, C, S, b, c)[s];
+        sum += chan(x, ld, S, b, c)[s];
     double mu = sum / n;
     for (long b = 0; b < B; b++)
       for (long s = 0; s < S; s++) {
-        double d = chan(x, C, S, b, c)[s] - mu;
+        double d = chan(x, ld, S, b, c)[s] - mu;
         sq += d * d;
       }
     mean[c] = (float)mu;
@@ -44,12 +43,12 @@ void lu_nn_bn_stats(long B, long C, long S, const float *x, float *mean,
   }
 }
 
-void lu_nn_bn_fprop(long B, long C, long S, const float *x, const float *mean,
-                    const float *istd, const float *gamma, const float *beta,
-                    float *y) {
+void lu_nn_bn_fprop(long B, long ld, long C, long S, const float *x,
+                    const float *mean, const float *istd, const float *gamma,
+                    const float *beta, float *y) {
   for (long b = 0; b < B; b++)
     for (long c = 0; c < C; c++) {
-      const float *xc = chan(x, C, S, b, c);
+      const float *xc = chan(x, ld, S, b, c);
       float *yc = y + (xc - x);
       float k = gamma[c] * istd[c], m = mean[c];
       for (long s = 0; s < S; s++)
@@ -57,14 +56,15 @@ void lu_nn_bn_fprop(long B, long C, long S, const float *x, const float *mean,
     }
 }
 
-void lu_nn_bn_bprop(long B, long C, long S, const float *x, const float *mean,
-                    const float *istd, const float *gamma, const float *dy,
-                    float *dx, float *dgamma, float *dbeta, bool batch) {
+void lu_nn_bn_bprop(long B, long ld, long C, long S, const float *x,
+                    const float *mean, const float *istd, const float *gamma,
+                    const float *dy, float *dx, float *dgamma, float *dbeta,
+                    bool batch) {
   double n = (double)B * (double)S;
   for (long c = 0; c < C; c++) {
     double sdy = 0, sdyx = 0;
     for (long b = 0; b < B; b++) {
-      const float *xc = chan(x, C, S, b, c), *dyc = dy + (xc - x);
+      const float *xc = chan(x, ld, S, b, c), *dyc = dy + (xc - x);
       for (long s = 0; s < S; s++) {
         sdy += dyc[s];
         sdyx += dyc[s] * (xc[s] - mean[c]) * istd[c];
@@ -79,7 +79,7 @@ void lu_nn_bn_bprop(long B, long C, long S, const float *x, const float *mean,
     float mdy = batch ? (float)(sdy / n) : 0,
           mdyx = batch ? (float)(sdyx / n) : 0;
     for (long b = 0; b < B; b++) {
-      const float *xc = chan(x, C, S, b, c), *dyc = dy + (xc - x);
+      const float *xc = chan(x, ld, S, b, c), *dyc = dy + (xc - x);
       float *dxc = dx + (xc - x);
       for (long s = 0; s < S; s++)
         dxc[s] = k * (dyc[s] - mdy - (xc[s] - mean[c]) * istd[c] * mdyx);
@@ -87,14 +87,15 @@ void lu_nn_bn_bprop(long B, long C, long S, const float *x, const float *mean,
   }
 }
 
-void lu_nn_bn_bbprop(long B, long C, long S, const float *x, const float *mean,
-                     const float *istd, const float *gamma, const float *ddy,
-                     float *ddx, float *ddgamma, float *ddbeta) {
+void lu_nn_bn_bbprop(long B, long ld, long C, long S, const float *x,
+                     const float *mean, const float *istd, const float *gamma,
+                     const float *ddy, float *ddx, float *ddgamma,
+                     float *ddbeta) {
   for (long c = 0; c < C; c++) {
     float k = gamma[c] * istd[c];
     double sg = 0, sb = 0;
     for (long b = 0; b < B; b++) {
-      const float *xc = chan(x, C, S, b, c), *d = ddy + (xc - x);
+      const float *xc = chan(x, ld, S, b, c), *d = ddy + (xc - x);
       for (long s = 0; s < S; s++) {
         float xh = (xc[s] - mean[c]) * istd[c];
         sg += xh * xh * d[s];
@@ -148,22 +149,25 @@ static void bn_setup(NnModule *m, const NnShape *in, NnShape *out) {
 }
 
 /* Whether a pass uses batch statistics: in training, with more than one
-   value per channel. */
+   value per channel in the batch. */
 static bool batch_stats(const NnCtx *c) {
-  return c->train && bn_of(c->m)->S > 1;
+  return c->train && c->nb * bn_of(c->m)->S > 1;
 }
 
+/* The statistics are those of the nb examples of the pass (kept in the
+   first one's scratch); the running averages move once per batch. */
 static void bn_fprop(NnCtx *c, const float *x, float *y) {
   NnModule *m = c->m;
   long C = bn_of(m)->C, S = bn_of(m)->S;
   float *mean = c->scratch, *istd = c->scratch + C;
   if (batch_stats(c)) {
-    lu_nn_bn_stats(1, C, S, x, mean, istd);
+    double n = (double)c->nb * (double)S;
+    lu_nn_bn_stats(c->nb, c->ws, C, S, x, mean, istd);
     for (long k = 0; k < C && !c->replay; k++) {
       float *rm = running(m, 0) + k, *rv = running(m, 1) + k;
       *rm = (float)((1 - BN_MOMENTUM) * *rm + BN_MOMENTUM * mean[k]);
       *rv = (float)((1 - BN_MOMENTUM) * *rv +
-                    BN_MOMENTUM * istd[k] * (double)S / (double)(S - 1));
+                    BN_MOMENTUM * istd[k] * n / (n - 1));
     }
   } else {
     memcpy(mean, running(m, 0), sizeof(float) * (size_t)C);
@@ -171,23 +175,23 @@ static void bn_fprop(NnCtx *c, const float *x, float *y) {
   }
   for (long k = 0; k < C; k++)
     istd[k] = (float)(1 / sqrt(istd[k] + BN_EPS));
-  lu_nn_bn_fprop(1, C, S, x, mean, istd, c->w, c->w + C, y);
+  lu_nn_bn_fprop(c->nb, c->ws, C, S, x, mean, istd, c->w, c->w + C, y);
 }
 
 static void bn_bprop(NnCtx *c, const float *x, const float *y, const float *dy,
                      float *dx) {
   (void)y;
   long C = bn_of(c->m)->C;
-  lu_nn_bn_bprop(1, C, bn_of(c->m)->S, x, c->scratch, c->scratch + C, c->w, dy,
-                 dx, c->dw, c->dw + C, batch_stats(c));
+  lu_nn_bn_bprop(c->nb, c->ws, C, bn_of(c->m)->S, x, c->scratch, c->scratch + C,
+                 c->w, dy, dx, c->dw, c->dw + C, batch_stats(c));
 }
 
 static void bn_bbprop(NnCtx *c, const float *x, const float *y,
                       const float *ddy, float *ddx) {
   (void)y;
   long C = bn_of(c->m)->C;
-  lu_nn_bn_bbprop(1, C, bn_of(c->m)->S, x, c->scratch, c->scratch + C, c->w,
-                  ddy, ddx, c->ddw, c->ddw + C);
+  lu_nn_bn_bbprop(c->nb, c->ws, C, bn_of(c->m)->S, x, c->scratch,
+                  c->scratch + C, c->w, ddy, ddx, c->ddw, c->ddw + C);
 }
 
 /* Scale 1, shift 0, whatever A and BIAS; the running averages restart. */
@@ -220,6 +224,7 @@ static void bn_describe(NnModule *m, LuBuf *b) {
 }
 
 static const NnOps bn_ops = {.kind = "batchnorm",
+                             .flags = NN_WHOLE_BATCH,
                              .setup = bn_setup,
                              .fprop = bn_fprop,
                              .bprop = bn_bprop,
@@ -234,13 +239,13 @@ LU_DEFUN(nn_batchnorm, "(nn-batchnorm)",
          "its input, or each element of a vector) y = scale (x - mean) / "
          "sqrt(var + 1e-5) + shift, the scale (initially 1) and shift "
          "(initially 0) trainable; parameters: the scales [C], then the "
-         "shifts [C]. In training mode mean and var are those of the batch, "
-         "which is one example: over a channel's positions for a [C H W] "
-         "input. Running averages of them (momentum 0.1, the variance "
-         "unbiased, starting at 0 and 1) are kept and used in evaluation "
-         "mode (see nn-mode), and in both modes for a vector, which has one "
-         "value per feature. bbprop takes the statistics as constants. See "
-         "nn-batchnorm-stats.") {
+         "shifts [C]. In training mode mean and var are those of the batch "
+         "(nn-train-pass's BATCH, or an nn-fprop of a batch), over the "
+         "channel's positions in every example. Running averages of them "
+         "(momentum 0.1, the variance unbiased, starting at 0 and 1) are "
+         "kept and used in evaluation mode (see nn-mode), and in both modes "
+         "for a batch of one vector. bbprop takes the statistics as "
+         "constants. See nn-batchnorm-stats.") {
   (void)argv, (void)argc;
   return lu_nn_module_new(&bn_ops, sizeof(BatchNorm))->self;
 }

@@ -11,7 +11,9 @@
    reusing the last random draws. */
 static double check_loss(LuNet *n, float *work, const NnCost *cost,
                          const float *t) {
-  lu_nn_fprop(n, work, n->train, true);
+  NnPass p = lu_nn_pass(n, 1, n->train, NULL, true);
+  p.replay = true;
+  lu_nn_fprop(n, work, &p);
   bool wrong;
   return lu_nn_cost_eval(cost, lu_nn_x(n, work, n->nmod), n->shape[n->nmod].n,
                          t, NULL, NULL, &wrong);
@@ -105,7 +107,7 @@ static LuValue *check(LuValue **argv, int argc, bool second) {
                                                 : (second ? 0.1 : 1e-3);
   if (!(eps > 0 && eps < 1e30))
     lu_arg_error(epsarg, "a positive step", argv[epsarg]);
-  float *work = lu_nn_work(n, 0);
+  float *work = lu_nn_slots(n, 1);
   const NnShape *is = &n->shape[0], *os = &n->shape[n->nmod];
   lu_nn_read_checked(lu_caller(), lu_arg_tensor(argv, 1), is, work);
   float *t = lu_alloc_atomic(sizeof(float) * (size_t)(os->n + 1), "nn");
@@ -113,14 +115,15 @@ static LuValue *check(LuValue **argv, int argc, bool second) {
   /* analytic */
   float *pd = second ? n->pddw : n->pdw;
   memset(pd, 0, sizeof(float) * (size_t)n->nparams);
-  lu_nn_fprop(n, work, n->train, false);
+  NnPass p = lu_nn_pass(n, 1, n->train, pd, true);
+  lu_nn_fprop(n, work, &p);
   bool wrong;
   double l0 =
       lu_nn_cost_eval(&cost, lu_nn_x(n, work, n->nmod), os->n, t,
                       second ? NULL : lu_nn_dx(n, work, n->nmod),
                       second ? lu_nn_ddx(n, work, n->nmod) : NULL, &wrong);
-  lu_nn_back(n, work, n->train, second, true);
-  n->fresh = true;
+  lu_nn_back(n, work, &p, second, true);
+  n->fresh = -1;
   double *ap = lu_alloc_atomic(sizeof(double) * (size_t)(n->nparams + 1), "nn");
   double *ax = lu_alloc_atomic(sizeof(double) * (size_t)(is->n + 1), "nn");
   for (long i = 0; i < n->nparams; i++)

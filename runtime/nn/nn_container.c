@@ -40,12 +40,14 @@ static void container_sizes(NnModule *m) {
     m->np += n->nparams;
     m->ns += n->worksize;
     m->lisp |= n->has_lisp;
+    m->whole |= n->whole;
     for (int j = 0; j < n->nmod; j++)
       m->macs += n->mod[j]->macs, m->conns += n->mod[j]->conns;
   }
 }
 
-/* Branch i's work buffer, in the container's scratch. */
+/* Branch i's work area for the first example, in the container's
+   scratch. */
 static float *branch_work(NnCtx *c, int i) {
   float *w = c->scratch;
   for (int j = 0; j < i; j++)
@@ -53,25 +55,47 @@ static float *branch_work(NnCtx *c, int i) {
   return w;
 }
 
-/* Runs every branch forward on x; returns nothing, the outputs stay in the
-   branches' states. */
+/* The pass of the branches: the container's examples (one, or the whole
+   batch), their gradients where the container's go. */
+static NnPass branch_pass(const NnCtx *c) {
+  NnPass p = *c->pass;
+  if (c->nb == 1) {
+    p.nb = 1, p.ex0 = c->ex, p.nslice = 1;
+    p.grad[0] = c->gbase;
+  }
+  return p;
+}
+
+/* Copies n floats of each of nb examples, ws floats apart, from src to
+   dst; adds them instead when add. */
+static void copy_examples(float *dst, const float *src, long n, long nb,
+                          long ws, bool add) {
+  for (long b = 0; b < nb; b++, dst += ws, src += ws)
+    for (long j = 0; j < n; j++)
+      dst[j] = add ? dst[j] + src[j] : src[j];
+}
+
+/* Runs every branch forward on x; the outputs stay in the branches'
+   states. */
 static void branches_fprop(NnCtx *c, const float *x) {
   Container *b = box(c->m);
+  NnPass p = branch_pass(c);
   for (int i = 0; i < b->nnet; i++) {
     LuNet *n = b->net[i];
     float *w = branch_work(c, i);
-    memcpy(lu_nn_x(n, w, 0), x, sizeof(float) * (size_t)c->m->in.n);
-    lu_nn_fprop(n, w, c->train, c->replay);
+    copy_examples(lu_nn_x(n, w, 0), x, c->m->in.n, c->nb, c->ws, false);
+    lu_nn_fprop(n, w, &p);
   }
 }
 
-/* Runs every branch backward from its slice of d (the output gradient,
+/* Runs every branch backward from its part of d (the output gradient,
    or second derivatives when second), then sets dx to the sum of the
    branches' input gradients, plus d itself when skip (the residual's
    identity path). */
 static void branches_back(NnCtx *c, const float *d, float *dx, bool second,
                           bool skip) {
   Container *b = box(c->m);
+  NnPass p = branch_pass(c);
   long at = 0, nin = c->m->in.n;
   int k = second ? 2 : 1;
   for (int i = 0; i < b->nnet; i++) {
@@ -79,21 +103,21 @@ static void branches_back(NnCtx *c, const float *d, float *dx, bool second,
     float *w = branch_work(c, i);
     long nout = n->shape[n->nmod].n;
     float *out = lu_nn_x(n, w, n->nmod) + k * n->stride[n->nmod];
-    memcpy(out, d + at, sizeof(float) * (size_t)nout);
+    copy_examples(out, d + at, nout, c->nb, c->ws, false);
     at += nout;
-    lu_nn_back(n, w, c->train, second, dx != NULL);
+    lu_nn_back(n, w, &p, second, dx != NULL);
   }
   if (!dx)
     return;
-  if (skip)
-    memcpy(dx, d, sizeof(float) * (size_t)nin);
-  else
-    memset(dx, 0, sizeof(float) * (size_t)nin);
+  for (long e = 0; e < c->nb; e++)
+    if (skip)
+      memcpy(dx + e * c->ws, d + e * c->ws, sizeof(float) * (size_t)nin);
+    else
+      memset(dx + e * c->ws, 0, sizeof(float) * (size_t)nin);
   for (int i = 0; i < b->nnet; i++) {
     LuNet *n = b->net[i];
     const float *g = lu_nn_x(n, branch_work(c, i), 0) + k * n->stride[0];
-    for (long j = 0; j < nin; j++)
-      dx[j] += g[j];
+    copy_examples(dx, g, nin, c->nb, c->ws, true);
   }
 }
 
@@ -105,13 +129,12 @@ static void container_fprop(NnCtx *c, const float *x, float *y) {
   for (int i = 0; i < b->nnet; i++) {
     LuNet *n = b->net[i];
     long nout = n->shape[n->nmod].n;
-    memcpy(y + at, lu_nn_x(n, branch_work(c, i), n->nmod),
-           sizeof(float) * (size_t)nout);
+    copy_examples(y + at, lu_nn_x(n, branch_work(c, i), n->nmod), nout, c->nb,
+                  c->ws, false);
     at += nout;
   }
   if (is_residual(c->m))
-    for (long j = 0; j < c->m->out.n; j++)
-      y[j] += x[j];
+    copy_examples(y, x, c->m->out.n, c->nb, c->ws, true);
 }
 
 static void container_bprop(NnCtx *c, const float *x, const float *y,

@@ -57,6 +57,8 @@
 #include <math.h>
 
 #define NN_MAXTHREADS 16
+/* A batch's examples are cut into at most this many slices (see NnPass). */
+#define NN_SLICES 8
 
 typedef struct {
   int ndim;
@@ -66,10 +68,33 @@ typedef struct {
 
 typedef struct LuNet LuNet;
 typedef struct NnModule NnModule;
+typedef struct NnPass NnPass;
 
-/* What a module's pass sees: its parameters (values, gradients, second
-   derivatives) in the flat vectors, its scratch in the work buffer of the
-   running thread, and the mode. */
+/* How a pass runs (see lu_nn_fprop): on nb examples, example b's work
+   area (its states and the modules' scratch) ws floats after example 0's
+   in the work buffer buf of the net top the pass was started on. bprop
+   and bbprop add into vectors laid out as top's flat vectors: grad[s]
+   for the examples of slice s, [s nb / nslice, (s + 1) nb / nslice).
+   Slices depend on nb only, never on the threads, so sums are the same
+   for any number of threads. rng: a generator state per example of the
+   top batch (ex0 is the first of these examples), or NULL for the
+   global one. serial: run on the calling thread only (Lisp code).
+   shared: the examples of a slice share its work area, for passes
+   whose states nobody reads afterwards, in nets without whole-batch
+   modules: example after example, the area stays in the cache. */
+struct NnPass {
+  LuNet *top;
+  LuTensor *buf;
+  long ws, nb, ex0;
+  bool train, replay, serial, shared;
+  float *grad[NN_SLICES];
+  int nslice;
+  uint64_t *rng;
+};
+
+/* What a module's pass sees: its parameters (values, and gradients or
+   second derivatives in the pass's vector for its example), its scratch
+   in the example's work area, and the mode. */
 typedef struct {
   LuNet *net;
   NnModule *m;
@@ -82,6 +107,9 @@ typedef struct {
   /* NN_WHOLE_BATCH modules: the nb examples of the batch, example b's
      states and scratch ws floats after example 0's. Others: nb = 1. */
   long nb, ws;
+  const NnPass *pass;
+  long ex;      /* the example (in the top batch), when nb = 1 */
+  float *gbase; /* the vector dw and ddw are in (grad[slice]) */
 } NnCtx;
 
 enum {
@@ -143,6 +171,7 @@ struct NnModule {
   long *lpoff;
   int nlparam;
   bool lisp;     /* runs Lisp code: the net's passes stay on one thread */
+  bool whole;    /* NN_WHOLE_BATCH, or a container of such modules */
   NnModule *tie; /* a module used again: the first use, whose weights */
 };
 
@@ -172,10 +201,17 @@ struct LuNet {
   long nparams;
   LuTensor *pvec[4]; /* values, gradients, second derivatives, rates */
   float *pw, *pdw, *pddw, *prate;
-  LuTensor *work[NN_MAXTHREADS]; /* one per thread; [0] is Lisp-visible */
+  /* The work buffer: cap example areas of worksize floats (see
+     lu_nn_slots); a net inside a container has one, in its scratch. */
+  LuTensor *work;
+  long cap;
+  LuTensor *sgrad; /* the gradients of slices 1.. of a batch */
+  uint64_t *rng;   /* the generators of a batch's examples */
+  long nrng;
   bool train;
   bool has_lisp; /* Lisp modules: single-threaded passes only */
-  bool fresh;    /* an nn-fprop was done */
+  bool whole;    /* some module needs whole batches */
+  long fresh;    /* the examples of the last nn-fprop (0: none yet) */
   LuValue *self;
   NnModule *outer; /* the container running it inside another net */
   float *mask;     /* 0/1 per parameter, or NULL (nn_mask.c) */
@@ -202,6 +238,9 @@ NnShape lu_nn_shape_make(int ndim, const long *dim);
 int lu_nn_arg_range(LuValue **argv, int i, long lo, long hi);
 bool lu_nn_shape_fits(const NnShape *a, const long *dim, int ndim);
 LuTensor *lu_nn_view(LuTensor *base, long off, const NnShape *s);
+/* The same, of nb examples ws floats apart: [nb s...] (nb 0: s). */
+LuTensor *lu_nn_view_batch(LuTensor *base, long off, long nb, long ws,
+                           const NnShape *s);
 void lu_nn_read(const LuTensor *t, int from, long base, float *dst);
 void lu_nn_read_example(const LuTensor *t, long e, float *dst);
 /* Reads t into dst after checking its shape against s; raises naming who
@@ -209,7 +248,6 @@ void lu_nn_read_example(const LuTensor *t, long e, float *dst);
 void lu_nn_read_checked(const char *who, LuTensor *t, const NnShape *s,
                         float *dst);
 LuNet *lu_nn_arg_net(LuValue **argv, int i);
-float *lu_nn_work(LuNet *n, int t);
 void lu_nn_init_params(LuNet *n, double a, double bias, bool lisp);
 
 /* A draw from the generator of the example being run (dropout, random
@@ -218,9 +256,43 @@ void lu_nn_init_params(LuNet *n, double a, double bias, bool lisp);
    that draws do not depend on the number of threads. */
 uint32_t lu_nn_rand(NnCtx *c);
 
-/* The passes, on one work buffer (see lu_nn_work). */
-void lu_nn_fprop(LuNet *n, float *work, bool train, bool replay);
-void lu_nn_back(LuNet *n, float *work, bool train, bool second, bool input);
+/* The work buffer of n with room for nb examples, made or grown as
+   needed (a grown buffer is a new tensor: earlier views keep the old). */
+float *lu_nn_slots(LuNet *n, long nb);
+/* A pass of n over nb examples in training mode or not, adding into the
+   gradient vector grad (NULL: no backward pass); keep: each example's
+   states stay in its own work area (else see shared). A simple one (one
+   thread, one slice, the global generator) when nb is 1. */
+NnPass lu_nn_pass(LuNet *n, long nb, bool train, float *grad, bool keep);
+/* Per-example work of a pass, beside the modules: load fills example b's
+   input state (before the forward steps), cost its output gradient
+   (between forward and backward). Called on any thread. */
+typedef struct {
+  void (*load)(void *arg, float *work, long b);
+  void (*cost)(void *arg, float *work, long b);
+  void *arg;
+} NnHooks;
+/* Runs p over n from work: forward when fwd, then the cost hook, then
+   backward when back (second derivatives when second; the input's
+   gradient only when input). Examples are spread over the threads slice
+   by slice; modules needing whole batches run on the calling thread. On
+   Ctrl-C stops early: the caller polls. */
+void lu_nn_run(LuNet *n, float *work, const NnPass *p, const NnHooks *h,
+               bool fwd, bool back, bool second, bool input);
+void lu_nn_fprop(LuNet *n, float *work, const NnPass *p);
+void lu_nn_back(LuNet *n, float *work, const NnPass *p, bool second,
+                bool input);
+/* Adds the gradients of slices 1.. of p into grad[0], in slice order. */
+void lu_nn_reduce(LuNet *n, const NnPass *p);
+
+/* The threads (nn_parallel.c): how many passes use (nn-threads), and a
+   run of fn(arg, item) for item in [0, nitems) spread over them, each
+   taking the next item; the caller takes part, and waits. Idle threads
+   sleep. Nested calls, and serial ones, run on the calling thread. */
+int lu_nn_threads(void);
+void lu_nn_parallel(long nitems, bool serial, void (*fn)(void *arg, long item),
+                    void *arg);
+void lu_nn_parallel_open(void);
 
 static inline float *lu_nn_x(LuNet *n, float *work, int i) {
   return work + n->xoff[i];

@@ -58,27 +58,30 @@ void lu_nn_subsample_bbprop(const LuPoolGeom *g, long B, const float *w,
 
 /* ---- Batch normalisation (nn_batchnorm.c) ---------------------------- */
 
-/* An example is C channels of S values each (S = 1: C features). The
-   statistics of channel c are over the B S values of c in the batch. */
+/* An example is C channels of S values each (S = 1: C features); example
+   b starts ld floats after example b - 1 (ld >= C S). The statistics of
+   channel c are over the B S values of c in the batch. */
 
 /* mean[c] and the biased variance var[c] of the batch. */
-void lu_nn_bn_stats(long B, long C, long S, const float *x, float *mean,
-                    float *var);
+void lu_nn_bn_stats(long B, long ld, long C, long S, const float *x,
+                    float *mean, float *var);
 /* y = gamma[c] (x - mean[c]) istd[c] + beta[c]. */
-void lu_nn_bn_fprop(long B, long C, long S, const float *x, const float *mean,
-                    const float *istd, const float *gamma, const float *beta,
-                    float *y);
+void lu_nn_bn_fprop(long B, long ld, long C, long S, const float *x,
+                    const float *mean, const float *istd, const float *gamma,
+                    const float *beta, float *y);
 /* Accumulates dgamma, dbeta; overwrites dx unless NULL. batch: mean and
    istd are the batch's statistics, and dx carries their dependence on x;
    else they are constants (running averages). */
-void lu_nn_bn_bprop(long B, long C, long S, const float *x, const float *mean,
-                    const float *istd, const float *gamma, const float *dy,
-                    float *dx, float *dgamma, float *dbeta, bool batch);
+void lu_nn_bn_bprop(long B, long ld, long C, long S, const float *x,
+                    const float *mean, const float *istd, const float *gamma,
+                    const float *dy, float *dx, float *dgamma, float *dbeta,
+                    bool batch);
 /* The Gauss-Newton diagonal with the statistics taken as constants:
    ddgamma += xhat^2 ddy, ddbeta += ddy, ddx = (gamma istd)^2 ddy. */
-void lu_nn_bn_bbprop(long B, long C, long S, const float *x, const float *mean,
-                     const float *istd, const float *gamma, const float *ddy,
-                     float *ddx, float *ddgamma, float *ddbeta);
+void lu_nn_bn_bbprop(long B, long ld, long C, long S, const float *x,
+                     const float *mean, const float *istd, const float *gamma,
+                     const float *ddy, float *ddx, float *ddgamma,
+                     float *ddbeta);
 
 /* ---- Element-wise (nn_activation.c), over n values ------------------- */
 

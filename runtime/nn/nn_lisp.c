@@ -23,9 +23,9 @@ static LuValue *lisp_call(NnCtx *c, const char *method, int argc,
   return r;
 }
 
-/* A tensor viewing the work buffer at p. */
+/* A tensor viewing the pass's work buffer at p. */
 static LuValue *work_view(NnCtx *c, const float *p, const NnShape *s) {
-  LuTensor *w = c->net->work[0];
+  LuTensor *w = c->pass->buf;
   long off = p - (const float *)lu_tensor_data(w);
   return lu_tensor_value(lu_nn_view(w, off, s));
 }

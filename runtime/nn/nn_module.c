@@ -91,14 +91,24 @@ NnShape lu_nn_shape_arg(LuValue **argv, int i) {
 
 /* A tensor of shape s viewing base's storage from element off of base. */
 LuTensor *lu_nn_view(LuTensor *base, long off, const NnShape *s) {
-  long mod[LU_MAXDIM];
+  return lu_nn_view_batch(base, off, 0, 0, s);
+}
+
+LuTensor *lu_nn_view_batch(LuTensor *base, long off, long nb, long ws,
+                           const NnShape *s) {
+  long dim[LU_MAXDIM], mod[LU_MAXDIM];
+  int lead = nb > 0, nd = s->ndim + lead;
+  if (nd > LU_MAXDIM) /* a batch of 8-D states: flattened */
+    nd = 2;
   long m = 1;
-  for (int i = s->ndim - 1; i >= 0; i--) {
+  for (int i = nd - 1; i >= lead; i--) {
+    dim[i] = nd == s->ndim + lead ? s->dim[i - lead] : s->n;
     mod[i] = m;
-    m *= s->dim[i];
+    m *= dim[i];
   }
-  return lu_tensor_make(LU_FLOAT, s->ndim, s->dim, base, mod,
-                        base->offset + off);
+  if (lead)
+    dim[0] = nb, mod[0] = ws;
+  return lu_tensor_make(LU_FLOAT, nd, dim, base, mod, base->offset + off);
 }
 
 /* ---- Reading tensors of any element type into floats ----------------- */

@@ -3,7 +3,6 @@
    Hessian estimate, and evaluations and predictions spread over threads. */
 #include "nn_impl.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -46,13 +45,77 @@ static long check_data(const char *who, LuNet *n, LuTensor *in, LuTensor *tg,
   return in->dim[0];
 }
 
-/* Reads example e's input into the net's input state and its target into
-   t. */
-static void load_example(LuNet *n, float *work, LuTensor *in, LuTensor *tg,
-                         long e, float *t) {
-  lu_nn_read_example(in, e, lu_nn_x(n, work, 0));
-  if (tg)
-    lu_nn_read_example(tg, e, t);
+/* What the hooks of a pass over a data set read and write: the data,
+   the example numbers of the batch, and per example of the batch its
+   target (nt floats), loss and whether it was wrong, and its output
+   (nn-predict). The cost fills the output's gradient (grad) or second
+   derivatives (second). */
+typedef struct {
+  LuNet *n;
+  LuTensor *in, *tg;
+  const NnCost *cost;
+  const long *ex;
+  long nt;
+  float *t;
+  double *loss;
+  unsigned char *wrong;
+  float *out;
+  bool grad, second;
+} Feed;
+
+static void feed_load(void *arg, float *work, long b) {
+  Feed *f = arg;
+  lu_nn_read_example(f->in, f->ex[b], lu_nn_x(f->n, work, 0));
+  if (f->tg)
+    lu_nn_read_example(f->tg, f->ex[b], f->t + b * f->nt);
+}
+
+static void feed_cost(void *arg, float *work, long b) {
+  Feed *f = arg;
+  LuNet *n = f->n;
+  long nout = n->shape[n->nmod].n;
+  const float *y = lu_nn_x(n, work, n->nmod);
+  if (f->out)
+    memcpy(f->out + b * nout, y, sizeof(float) * (size_t)nout);
+  if (!f->tg)
+    return;
+  bool wrong;
+  f->loss[b] =
+      lu_nn_cost_eval(f->cost, y, nout, f->t + b * f->nt,
+                      f->grad ? lu_nn_dx(n, work, n->nmod) : NULL,
+                      f->second ? lu_nn_ddx(n, work, n->nmod) : NULL, &wrong);
+  f->wrong[b] = wrong;
+}
+
+/* A feed for batches of up to nb examples of in (and tg, with cost). */
+static Feed feed_new(LuNet *n, LuTensor *in, LuTensor *tg, const NnCost *cost,
+                     long nb) {
+  Feed f = {.n = n, .in = in, .tg = tg, .cost = cost};
+  f.nt = cost->tshape.n > 1 ? cost->tshape.n : 1;
+  f.t = lu_alloc_atomic(sizeof(float) * (size_t)(nb * f.nt), "nn");
+  f.loss = lu_alloc_atomic(sizeof(double) * (size_t)nb, "nn");
+  f.wrong = lu_alloc_atomic((size_t)nb, "nn");
+  return f;
+}
+
+/* Runs the examples ex[0..nb) of f through n (forward; backward too when
+   back, into grad), spread over the threads, and adds their losses and
+   errors to *loss and *errors in example order. */
+static void feed_run(Feed *f, const long *ex, long nb, bool train, bool back,
+                     float *grad, double *loss, long *errors) {
+  LuNet *n = f->n;
+  NnPass p = lu_nn_pass(n, nb, train, grad, false);
+  p.serial |= f->cost->fn != NULL;
+  f->ex = ex;
+  NnHooks h = {.load = feed_load, .cost = feed_cost, .arg = f};
+  lu_nn_run(n, lu_tensor_data(p.buf), &p, &h, true, back, f->second, false);
+  lu_poll();
+  if (back)
+    lu_nn_reduce(n, &p);
+  for (long b = 0; f->tg && b < nb; b++) {
+    *loss += f->loss[b];
+    *errors += f->wrong[b];
+  }
 }
 
 /* ---- Training
@@ -126,10 +189,11 @@ LU_DEFUN(nn_train_pass,
          "of classes) and bprop; makes one OPT update per BATCH (default 1) "
          "consecutive examples, on their gradients averaged (the last, "
          "shorter batch over its own size), as PyTorch's mean-reduced "
-         "losses do; BATCH 1 steps after every example. Within a batch the "
-         "examples still run one at a "
-         "time: batch normalisation normalises each example on its own, and "
-         "training uses one thread. Returns (mean-loss errors) over the "
+         "losses do; BATCH 1 steps after every example. A batch runs over "
+         "(nn-threads) threads, with the same result for any number of "
+         "them; batch normalisation uses the batch's statistics, dropout "
+         "and random shifts draw per example from generators seeded by "
+         "the global one. Returns (mean-loss errors) over the "
          "examples seen, errors counting those whose largest output is not "
          "the target's.") {
   LuNet *n;
@@ -141,32 +205,22 @@ LU_DEFUN(nn_train_pass,
   long steps;
   long *order = read_order(argv, argc, 5, ne, &steps);
   long batch = read_batch(argv, argc, 6, steps);
-  float *work = lu_nn_work(n, 0);
-  long nout = n->shape[n->nmod].n;
-  float *t = lu_alloc_atomic(sizeof(float) * (size_t)(nout + 1), "nn");
   lu_nn_opt_bind(o, n);
   memset(n->pdw, 0, sizeof(float) * (size_t)n->nparams);
+  Feed f = feed_new(n, in, tg, &cost, batch);
+  f.grad = true;
   double loss = 0;
   long errors = 0;
-  for (long k = 0; k < steps;) {
-    long end = k + batch < steps ? k + batch : steps;
-    long size = end - k;
-    for (; k < end; k++) {
-      lu_poll();
-      load_example(n, work, in, tg, order[k], t);
-      lu_nn_fprop(n, work, true, false);
-      bool wrong;
-      loss += lu_nn_cost_eval(&cost, lu_nn_x(n, work, n->nmod), nout, t,
-                              lu_nn_dx(n, work, n->nmod), NULL, &wrong);
-      errors += wrong;
-      lu_nn_back(n, work, true, false, false);
-    }
+  for (long k = 0; k < steps; k += batch) {
+    lu_poll();
+    long size = k + batch < steps ? batch : steps - k;
+    feed_run(&f, order + k, size, true, true, n->pdw, &loss, &errors);
     if (size > 1) /* the mean; at batch 1 the gradient is left untouched */
       for (long i = 0; i < n->nparams; i++)
         n->pdw[i] /= (float)size;
     lu_nn_opt_step(o, n, true);
   }
-  n->fresh = true;
+  n->fresh = batch == 1 ? -1 : 0; /* nn-bprop may follow one example */
   return lu_list(2, lu_number(steps ? loss / (double)steps : 0),
                  lu_number((double)errors));
 }
@@ -187,18 +241,14 @@ LU_DEFUN(nn_sdlm_estimate,
   long count = lu_arg_int(argv, 4);
   if (count < 1 || count > ne)
     lu_arg_error(4, "a count of examples in the data set", argv[4]);
-  float *work = lu_nn_work(n, 0);
-  long nout = n->shape[n->nmod].n;
-  float *t = lu_alloc_atomic(sizeof(float) * (size_t)(nout + 1), "nn");
   memset(n->pddw, 0, sizeof(float) * (size_t)n->nparams);
+  Feed f = feed_new(n, in, tg, &cost, 1);
+  f.second = true;
+  double loss = 0;
+  long errors = 0;
   for (long e = 0; e < count; e++) {
     lu_poll();
-    load_example(n, work, in, tg, e, t);
-    lu_nn_fprop(n, work, true, false);
-    bool wrong;
-    lu_nn_cost_eval(&cost, lu_nn_x(n, work, n->nmod), nout, t, NULL,
-                    lu_nn_ddx(n, work, n->nmod), &wrong);
-    lu_nn_back(n, work, true, true, false);
+    feed_run(&f, &e, 1, true, true, n->pddw, &loss, &errors);
   }
   double mean = 0;
   for (long i = 0; i < n->nparams; i++) {
@@ -207,113 +257,36 @@ LU_DEFUN(nn_sdlm_estimate,
     n->prate[i] = (float)(1 / (o->mu + h));
     mean += h;
   }
-  n->fresh = true;
+  n->fresh = -1;
   return lu_number(n->nparams ? mean / (double)n->nparams : 0);
 }
 
 /* ---- Evaluation over threads
  * ------------------------------------------------------ */
 
-static int nn_threads = 2;
-
-LU_DEFUN(nn_threads_fn, "(nn-threads [N])",
-         "The number of threads nn-evaluate and nn-predict use (default 2); "
-         "with N (1 to 16), sets it. Results do not depend on it.") {
-  if (lu_arg_given(argv, argc, 0)) {
-    long t = lu_arg_int(argv, 0);
-    if (t < 1 || t > NN_MAXTHREADS)
-      lu_arg_error(0, "a number of threads in [1, 16]", argv[0]);
-    nn_threads = (int)t;
-  }
-  return lu_number(nn_threads);
+/* Examples per evaluation batch: up to 32, fewer for nets whose work
+   areas are large (about 128 MB in all at most), at least one per
+   thread. */
+static long eval_batch(const LuNet *n) {
+  long b = (32L << 20) / n->worksize;
+  b = b < 32 ? b : 32;
+  return b > lu_nn_threads() ? b : lu_nn_threads();
 }
 
-/* A share of an evaluation: examples [beg, end) on one work buffer. Only
-   reads the net and the data, and writes its own work buffer and its own
-   slots of loss, wrong and out: no Lisp, no GC allocation. */
-typedef struct {
-  LuNet *n;
-  float *work, *t;
-  LuTensor *in, *tg;
-  const NnCost *cost;
-  long beg, end;
-  double *loss;
-  unsigned char *wrong;
-  float *out;
-  volatile int *stop;
-} EvalJob;
-
-/* Runs examples [beg, end) of j in evaluation mode, filling their slots;
-   stops early once *j->stop is set. */
-static void eval_range(EvalJob *j, long beg, long end) {
-  LuNet *n = j->n;
-  long nout = n->shape[n->nmod].n;
-  for (long e = beg; e < end && !*j->stop; e++) {
-    load_example(n, j->work, j->in, j->tg, e, j->t);
-    lu_nn_fprop(n, j->work, false, false);
-    float *y = lu_nn_x(n, j->work, n->nmod);
-    if (j->out)
-      memcpy(j->out + e * nout, y, sizeof(float) * (size_t)nout);
-    if (j->tg) {
-      bool wrong;
-      j->loss[e] = lu_nn_cost_eval(j->cost, y, nout, j->t, NULL, NULL, &wrong);
-      j->wrong[e] = wrong;
-    }
-  }
-}
-
-static void *eval_thread(void *arg) {
-  EvalJob *j = arg;
-  eval_range(j, j->beg, j->end);
-  return NULL;
-}
-
-/* Runs the evaluation jobs: job 0 on this thread, polling for Ctrl-C, the
-   others on new threads (or here, when a thread cannot be made). */
-static void eval_run(EvalJob *jobs, int nj) {
-  pthread_t th[NN_MAXTHREADS];
-  bool started[NN_MAXTHREADS] = {false};
-  for (int i = 1; i < nj; i++)
-    started[i] = pthread_create(&th[i], NULL, eval_thread, &jobs[i]) == 0;
-  for (long e = jobs[0].beg; e < jobs[0].end && !lu_interrupted; e += 64)
-    eval_range(&jobs[0], e, e + 64 < jobs[0].end ? e + 64 : jobs[0].end);
-  if (lu_interrupted)
-    *jobs[0].stop = 1;
-  for (int i = 1; i < nj; i++) {
-    if (started[i])
-      pthread_join(th[i], NULL);
-    else if (!lu_interrupted)
-      eval_thread(&jobs[i]);
-  }
-  lu_poll();
-}
-
-/* Evaluates the net on all of in (and tg) in evaluation mode. */
+/* Evaluates the net on all of in (and tg) in evaluation mode, in batches
+   spread over the threads; the outputs into out unless NULL. */
 static void evaluate(LuNet *n, LuTensor *in, LuTensor *tg, const NnCost *cost,
-                     long ne, double *loss, unsigned char *wrong, float *out) {
-  int nt = n->has_lisp || cost->fn ? 1 : nn_threads;
-  if (nt > ne / 32 + 1)
-    nt = (int)(ne / 32 + 1);
-  EvalJob jobs[NN_MAXTHREADS];
-  volatile int stop = 0;
-  long nout = n->shape[n->nmod].n;
-  int i = 0;
-  do {
-    jobs[i] = (EvalJob){
-        .n = n,
-        .work = lu_nn_work(n, i),
-        .t = lu_alloc_atomic(sizeof(float) * (size_t)(nout + 1), "nn"),
-        .in = in,
-        .tg = tg,
-        .cost = cost,
-        .beg = ne * i / nt,
-        .end = ne * (i + 1) / nt,
-        .loss = loss,
-        .wrong = wrong,
-        .out = out,
-        .stop = &stop};
-  } while (++i < nt);
-  eval_run(jobs, nt);
+                     long ne, double *loss, long *errors, float *out) {
+  long nb = eval_batch(n), nout = n->shape[n->nmod].n;
+  long *ex = lu_alloc_atomic(sizeof(long) * (size_t)nb, "nn");
+  Feed f = feed_new(n, in, tg, cost, nb);
+  for (long k = 0; k < ne; k += nb) {
+    long size = k + nb < ne ? nb : ne - k;
+    for (long b = 0; b < size; b++)
+      ex[b] = k + b;
+    f.out = out ? out + k * nout : NULL;
+    feed_run(&f, ex, size, false, false, NULL, loss, errors);
+  }
 }
 
 LU_DEFUN(nn_evaluate, "(nn-evaluate NET INPUTS TARGETS [COST])",
@@ -325,15 +298,9 @@ LU_DEFUN(nn_evaluate, "(nn-evaluate NET INPUTS TARGETS [COST])",
   LuTensor *in = lu_arg_tensor(argv, 1), *tg = lu_arg_tensor(argv, 2);
   NnCost cost = lu_nn_cost_arg(argv, argc, 3);
   long ne = check_data("nn-evaluate", n, in, tg, &cost);
-  double *loss = lu_alloc_atomic(sizeof(double) * (size_t)(ne + 1), "nn");
-  unsigned char *wrong = lu_alloc_atomic((size_t)ne + 1, "nn");
-  evaluate(n, in, tg, &cost, ne, loss, wrong, NULL);
   double sum = 0;
   long errors = 0;
-  for (long e = 0; e < ne; e++) {
-    sum += loss[e];
-    errors += wrong[e];
-  }
+  evaluate(n, in, tg, &cost, ne, &sum, &errors, NULL);
   return lu_list(2, lu_number(ne ? sum / (double)ne : 0),
                  lu_number((double)errors));
 }
@@ -356,13 +323,15 @@ LU_DEFUN(nn_predict, "(nn-predict NET INPUTS)",
   if (nd < os->ndim + 1) /* an 8-D output: flatten it */
     nd = 2, dim[1] = os->n;
   LuTensor *out = lu_tensor_make(LU_FLOAT, nd, dim, NULL, NULL, 0);
-  evaluate(n, in, NULL, &cost, ne, NULL, NULL, lu_tensor_data(out));
+  double sum = 0;
+  long errors = 0;
+  evaluate(n, in, NULL, &cost, ne, &sum, &errors, lu_tensor_data(out));
   return lu_tensor_value(out);
 }
 
 static LuBuiltin *const train_builtins[] = {
-    &nn_train_pass_builtin, &nn_sdlm_estimate_builtin, &nn_threads_fn_builtin,
-    &nn_evaluate_builtin,   &nn_predict_builtin,       NULL};
+    &nn_train_pass_builtin, &nn_sdlm_estimate_builtin, &nn_evaluate_builtin,
+    &nn_predict_builtin, NULL};
 
 void lu_nn_train_open(void) {
   lu_register(train_builtins);

@@ -190,10 +190,10 @@ static void test_pool_agree(void **state) {
 static double bn_loss(long B, long C, long S, const float *x, const float *g,
                       const float *b, const float *r) {
   float mean[8], istd[8], y[256];
-  lu_nn_bn_stats(B, C, S, x, mean, istd);
+  lu_nn_bn_stats(B, C * S, C, S, x, mean, istd);
   for (long c = 0; c < C; c++)
     istd[c] = 1.0f / sqrtf(istd[c] + 1e-5f);
-  lu_nn_bn_fprop(B, C, S, x, mean, istd, g, b, y);
+  lu_nn_bn_fprop(B, C * S, C, S, x, mean, istd, g, b, y);
   double l = 0;
   for (long i = 0; i < B * C * S; i++)
     l += (double)r[i] * y[i];
@@ -205,7 +205,7 @@ static void test_batchnorm_batch(void **state) {
   /* statistics over the batch: channel 0 holds 1 2 | 5 0, channel 1
      3 3 | 1 1 (examples [2 channels][2 positions]) */
   float x[8] = {1, 2, 3, 3, 5, 0, 1, 1}, mean[2], var[2];
-  lu_nn_bn_stats(2, 2, 2, x, mean, var);
+  lu_nn_bn_stats(2, 4, 2, 2, x, mean, var);
   assert_near(mean, (float[]){2, 2}, 2, 1e-6);
   assert_near(var, (float[]){3.5f, 1}, 2, 1e-6);
   /* the gradient through the batch statistics, against central
@@ -215,10 +215,10 @@ static void test_batchnorm_batch(void **state) {
     long B = shapes[t][0], C = shapes[t][1], S = shapes[t][2], n = B * C * S;
     float *xs = noise(n), *r = noise(n), *g = noise(C), *b = noise(C);
     float *dx = zeros(n), *dg = zeros(C), *db = zeros(C), m[8], is[8];
-    lu_nn_bn_stats(B, C, S, xs, m, is);
+    lu_nn_bn_stats(B, C * S, C, S, xs, m, is);
     for (long c = 0; c < C; c++)
       is[c] = 1.0f / sqrtf(is[c] + 1e-5f);
-    lu_nn_bn_bprop(B, C, S, xs, m, is, g, r, dx, dg, db, true);
+    lu_nn_bn_bprop(B, C * S, C, S, xs, m, is, g, r, dx, dg, db, true);
     double worst = 0, big = 0;
     for (long i = 0; i < n; i++) {
       float keep = xs[i];
@@ -254,14 +254,14 @@ static void test_batchnorm_constant_stats(void **state) {
   float x[4] = {1, 3, -1, 0}, mean[2] = {1, -1}, istd[2] = {0.5f, 2},
         g[2] = {2, 3}, b[2] = {0, 1}, y[4], d[4] = {1, 1, 2, 2}, dx[4],
         dg[2] = {0}, db[2] = {0};
-  lu_nn_bn_fprop(1, 2, 2, x, mean, istd, g, b, y);
+  lu_nn_bn_fprop(1, 4, 2, 2, x, mean, istd, g, b, y);
   assert_near(y, (float[]){0, 2, 1, 7}, 4, 1e-6);
-  lu_nn_bn_bprop(1, 2, 2, x, mean, istd, g, d, dx, dg, db, false);
+  lu_nn_bn_bprop(1, 4, 2, 2, x, mean, istd, g, d, dx, dg, db, false);
   assert_near(dx, (float[]){1, 1, 12, 12}, 4, 1e-6);
   assert_near(dg, (float[]){1, 4}, 2, 1e-6);
   assert_near(db, (float[]){2, 4}, 2, 1e-6);
   dg[0] = dg[1] = db[0] = db[1] = 0;
-  lu_nn_bn_bbprop(1, 2, 2, x, mean, istd, g, d, dx, dg, db);
+  lu_nn_bn_bbprop(1, 4, 2, 2, x, mean, istd, g, d, dx, dg, db);
   assert_near(dx, (float[]){1, 1, 72, 72}, 4, 1e-5);
   assert_near(dg, (float[]){1, 8}, 2, 1e-6);
 }

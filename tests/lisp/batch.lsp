@@ -5,6 +5,8 @@
 ;; and nn-update does, for every optimizer, both costs and a mask; bad
 ;; BATCH values are errors naming it.
 
+(libload "nn")
+
 (de bt-net ()
   "A small net with fixed random parameters (seed 7)."
   (let ((n (nn-seq '(6) (nn-linear 5) (nn-tanh) (nn-linear 3))))
@@ -118,3 +120,169 @@ batch's size, and one nn-update. Returns the mean loss."
 (each ((bad (list 0 -1 1.5 "2" (list 2) (/ 1 0) 1e19)))
   (assert-error (nn-train-pass (bt-net) (nn-sgd 0.1) bt-xs bt-ts () () bad) "BATCH"))
 (assert-error (nn-train-pass (bt-net) (nn-sgd 0.1) bt-xs bt-ts () () 0) "argument 7")
+
+;; ---- every module takes a batch [B ...]: outputs, input gradients and
+;; summed parameter gradients equal those of its examples one at a time
+
+(de bt-rand (shape)
+  "A new float tensor of SHAPE (a list), uniform in [-1, 1]."
+  (idx-rand (apply float-matrix shape) -1 1))
+
+(de bt-singles (net xs rs)
+  "Runs NET on each example of XS one at a time, back-propagating the
+matching example of RS: (outputs input-gradients parameter-gradients), the
+first two stacked as batches, the last summed."
+  (let* ((nb (idx-dim xs 0))
+         (ys (apply float-matrix (cons nb (nn-shape net))))
+         (dxs (copy-matrix xs)))
+    (nn-clear-grads net)
+    (for (i 0 (- nb 1))
+      (idx-copy (nn-fprop net (select xs 0 i)) (select ys 0 i))
+      (idx-copy (nn-bprop net (select rs 0 i)) (select dxs 0 i)))
+    (list ys dxs (copy-matrix (nn-grads net)))))
+
+(de bt-batched (net xs rs)
+  "The same as bt-singles with the whole batch in one nn-fprop and one
+nn-bprop."
+  (nn-clear-grads net)
+  (let* ((ys (nn-fprop net xs))
+         (dxs (nn-bprop net rs)))
+    (list ys dxs (copy-matrix (nn-grads net)))))
+
+(de bt-close (a b tol)
+  "t when every number of A is within TOL of B's, relative to B's largest
+(or to 1); t for empty tensors of the same shape."
+  (and (equal (idx-shape a) (idx-shape b))
+       (or (= 0 (apply * (idx-shape b)))
+           (<= (bt-diff a b) (* tol (max 1 (idx-sup (idx-abs b))))))))
+
+(de bt-check-batch (shape modules modes)
+  "Builds a net of MODULES for inputs of SHAPE and checks, in each of the
+MODES, that a batch of 3 gives what its examples give one at a time."
+  (let ((net (apply nn-seq (cons shape modules))))
+    (seed 5)
+    (nn-init net 1 0.1)
+    (let ((xs (bt-rand (cons 3 shape)))
+          (rs (bt-rand (cons 3 (nn-shape net)))))
+      (each ((mode modes))
+        (nn-mode net mode)
+        (let ((s (bt-singles net xs rs)) (b (bt-batched net xs rs)))
+          (assert (equal (idx-shape (car b)) (cons 3 (nn-shape net))))
+          (assert (bt-close (car b) (car s) 1e-6))
+          (assert (bt-close (cadr b) (cadr s) 1e-6))
+          (assert (bt-close (nth 2 b) (nth 2 s) 1e-5)))))))
+
+(seed 3)
+(defvar bt-centers (bt-rand '(3 4)))
+(each ((case (list (list '(1 6 6) (list (nn-conv 2 3 1)) '(train eval))
+                   (list '(2 7 7) (list (nn-conv 3 3 2 () 1)) '(train eval))
+                   (list '(5) (list (nn-linear 4)) '(train eval))
+                   (list '(2 3 3) (list (nn-tanh)) '(train))
+                   (list '(2 3 3) (list (nn-stanh)) '(train))
+                   (list '(2 3 3) (list (nn-relu)) '(train))
+                   (list '(2 3 3) (list (nn-sigmoid)) '(train))
+                   (list '(2 3 3) (list (nn-leaky-relu 0.1)) '(train))
+                   (list '(2 4 4) (list (nn-maxpool 2)) '(train))
+                   (list '(2 4 4) (list (nn-avgpool 2)) '(train))
+                   (list '(2 4 4) (list (nn-subsample 2)) '(train))
+                   (list '(2 3 3) (list (nn-batchnorm)) '(eval))
+                   (list '(2 3 3) (list (nn-dropout 0.5)) '(eval))
+                   (list '(2 5 5) (list (nn-random-shift 1)) '(eval))
+                   (list '(5) (list (nn-softmax)) '(train))
+                   (list '(5) (list (nn-logsoftmax)) '(train))
+                   (list '(4) (list (nn-rbf bt-centers t)) '(train))
+                   (list '(2 4 4) (list (nn-residual (nn-conv 2 3 1 () 1) (nn-relu))) '(train))
+                   (list '(4) (list (nn-concat (nn-linear 2) (nn-linear 3))) '(train))
+                   (list '(4) (list (nn-seq '(4) (nn-linear 3) (nn-tanh))) '(train))
+                   (list '(2 3 3) (list (new nn-affine 2)) '(train))
+                   (list '(2 3 3) (list (new nn-square)) '(train))
+                   (list '(1 6 6) (list (nn-conv 2 3 1) (nn-tanh) (nn-maxpool 2)
+                                        (nn-linear 3)) '(train eval)))))
+  (apply bt-check-batch case))
+
+;; A batch of one example takes the same shapes as one example.
+(let ((net (nn-seq '(3) (nn-linear 2))))
+  (assert (equal (idx-shape (nn-fprop net (float-matrix 1 3))) '(1 2)))
+  (assert (equal (idx-shape (nn-fprop net (float-matrix 3))) '(2)))
+  (assert (equal (idx-shape (nn-state net 0)) '(3)))
+  (nn-fprop net (float-matrix 4 3))
+  (assert (equal (idx-shape (nn-state net 1)) '(4 2)))
+  (assert-error (nn-bprop net (float-matrix 2)) "ran 4 examples")
+  (assert-error (nn-fprop net (float-matrix 4 5)) "expected a tensor of shape [3]"))
+
+;; ---- batch normalisation in training normalises over the batch
+
+(let* ((net (nn-seq '(2 3) (nn-batchnorm)))
+       (xs (bt-rand '(4 2 3)))
+       (ys (nn-fprop net xs)))
+  (for (c 0 1)
+    (let ((sum 0) (sq 0))
+      (for (b 0 3) (for (s 0 2) (setq sum (+ sum (ys b c s))) (setq sq (+ sq (* (ys b c s) (ys b c s))))))
+      (assert (< (abs (/ sum 12)) 1e-6))          ; mean 0 over batch and positions
+      (assert (< (abs (- (/ sq 12) 1)) 1e-3))))   ; variance 1 (eps 1e-5)
+  ;; the running averages moved once, towards the batch's mean
+  (let ((mean (car (nn-batchnorm-stats (car (nn-modules net))))) (m0 0))
+    (for (b 0 3) (for (s 0 2) (setq m0 (+ m0 (xs b 0 s)))))
+    (assert (< (abs (- (mean 0) (* 0.1 (/ m0 12)))) 1e-6)))
+  ;; the input gradient through the batch statistics, against central
+  ;; differences of sum(r y) over the batch
+  (let* ((rs (bt-rand '(4 2 3)))
+         (dx (nn-bprop net rs))
+         (loss (lambda () (idx-sum (idx-mul (nn-fprop net xs) rs))))
+         (worst 0))
+    (for (b 0 3)
+      (for (s 0 2)
+        (let ((keep (xs b 1 s)))
+          (xs b 1 s (+ keep 1e-2))
+          (let ((lp (loss)))
+            (xs b 1 s (- keep 1e-2))
+            (let ((lm (loss)))
+              (xs b 1 s keep)
+              (setq worst (max worst (abs (- (/ (- lp lm) 2e-2) (dx b 1 s))))))))))
+    (assert (< worst 1e-2))))
+
+;; ---- threads: the same numbers for 1, 2 or 3 threads
+
+(de bt-conv-net ()
+  "A net with every kind of step a batch meets: convolutions, batch norm
+(statistics over the whole batch), dropout and shifts (draws per
+example), a residual holding batch norm, pooling, a linear layer."
+  (seed 9)
+  (nn-init (nn-seq '(1 8 8)
+             (nn-random-shift 1) (nn-conv 4 3 1 () 1) (nn-batchnorm) (nn-relu)
+             (nn-residual (nn-conv 4 3 1 () 1) (nn-batchnorm)) (nn-maxpool 2)
+             (nn-dropout 0.2) (nn-linear 3))
+           1 0))
+
+(seed 4)
+(defvar bt-images (bt-rand '(40 1 8 8)))
+(defvar bt-labels (let ((c (int-matrix 40))) (for (i 0 39) (c i (mod i 3))) c))
+
+(de bt-threaded (threads batch)
+  "Trains bt-conv-net on (nn-threads THREADS) in batches of BATCH for two
+passes and evaluates it: (params loss-and-errors evaluation predictions)."
+  (let ((old (nn-threads)) (net (bt-conv-net)) (opt (nn-sgd 0.05 0.9)) (r ()))
+    (nn-threads threads)
+    (seed 21)
+    (nn-train-pass net opt bt-images bt-labels 'ce () batch)
+    (setq r (nn-train-pass net opt bt-images bt-labels 'ce () batch))
+    (let ((out (list (copy-matrix (nn-params net)) r
+                     (nn-evaluate net bt-images bt-labels 'ce)
+                     (nn-predict net bt-images))))
+      (nn-threads old)
+      out)))
+
+(each ((batch '(16 7)))
+  (let ((one (bt-threaded 1 batch)))
+    (assert (not (bt-same (car one) (nn-params (bt-conv-net))))) ; it trained
+    (each ((threads '(2 3)))
+      (let ((other (bt-threaded threads batch)))
+        (assert (bt-same (car one) (car other)))
+        (assert (equal (cadr one) (cadr other)))
+        (assert (equal (nth 2 one) (nth 2 other)))
+        (assert (bt-same (nth 3 one) (nth 3 other)))))))
+
+;; nn-threads: the default from LUSH89_THREADS, and its bounds
+(assert (= 0 (sys "test \"$(LUSH89_THREADS=3 ./lush89 -e '(print (nn-threads))')\" = 3")))
+(assert (= 0 (sys "test \"$(LUSH89_THREADS=x ./lush89 -e '(print (nn-threads))')\" -ge 1")))
+(assert-error (nn-threads 17) "a number of threads in [1, 16]")
