@@ -38,7 +38,7 @@ static NnCtx ctx_of(LuNet *n, int i, float *ex, const NnPass *p, float *gbase) {
              .replay = p->replay,
              .ref = use_reference,
              .y2 = i + 2 <= n->nmod ? ex + n->xoff[i + 2] : NULL,
-             .nb = m->whole ? p->nb : 1,
+             .nb = m->whole && p->train ? p->nb : 1,
              .ws = p->ws,
              .pass = p,
              .ex = p->ex0,
@@ -388,9 +388,11 @@ typedef struct {
   bool load, second, input;
 } Run;
 
-/* Whether step k runs once for the whole batch. */
-static bool whole_step(const LuNet *n, int k) {
-  return k != n->nmod && n->mod[k < n->nmod ? k : 2 * n->nmod - k]->whole;
+/* Whether step k of pass p runs once for the whole batch: whole-batch
+   modules do in training; in evaluation their examples are independent. */
+static bool whole_step(const LuNet *n, const NnPass *p, int k) {
+  return p->train && k != n->nmod &&
+         n->mod[k < n->nmod ? k : 2 * n->nmod - k]->whole;
 }
 
 /* Step k for example b of the run, in its work area ex (for the whole
@@ -453,7 +455,7 @@ void lu_nn_run(LuNet *n, float *work, const NnPass *p, const NnHooks *h,
   int to = back ? 2 * n->nmod + 1 : n->nmod + 1;
   for (int k = fwd ? 0 : n->nmod + 1; k < to || r.load;) {
     int e = k;
-    while (e < to && !whole_step(n, e))
+    while (e < to && !whole_step(n, p, e))
       e++;
     if (e == k && !r.load) { /* a module that needs the whole batch */
       step(&r, k++, work, -1, p->grad[0]);
@@ -518,7 +520,7 @@ NnPass lu_nn_pass(LuNet *n, long nb, bool train, float *grad, bool keep) {
               .train = train,
               .serial = n->has_lisp,
               .nslice = nb < NN_SLICES ? (int)nb : NN_SLICES,
-              .shared = !keep && !n->whole};
+              .shared = !keep && !(train && n->whole)};
   lu_nn_slots(n, p.shared ? p.nslice : nb);
   p.buf = n->work;
   p.grad[0] = grad;

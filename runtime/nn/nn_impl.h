@@ -22,8 +22,8 @@
      in its own kernel, m->squash saying which; NN_FUSES_SQUASH for a
      module that can; NN_BACK_ALWAYS for a module whose bprop must run even
      when nothing before it needs a gradient; NN_WHOLE_BATCH for one whose
-     passes need every example of a batch at once, c->nb of them, as batch
-     norm's statistics do), and the functions below. Random draws come
+     training passes need every example of a batch at once, c->nb of them,
+     as batch norm's statistics do), and the functions below. Random draws come
      from lu_nn_rand(c).
    - setup(m, in, out): checks the input shape in (raising "nn-seq: KIND
      ..." naming it) and sets out and the sizes: np parameters (the first nw
@@ -80,8 +80,8 @@ typedef struct NnPass NnPass;
    top batch (ex0 is the first of these examples), or NULL for the
    global one. serial: run on the calling thread only (Lisp code).
    shared: the examples of a slice share its work area, for passes
-   whose states nobody reads afterwards, in nets without whole-batch
-   modules: example after example, the area stays in the cache. */
+   whose states nobody reads afterwards, unless whole-batch modules
+   train: example after example, the area stays in the cache. */
 struct NnPass {
   LuNet *top;
   LuTensor *buf;
@@ -104,8 +104,8 @@ typedef struct {
   bool replay; /* dropout and shifts reuse the last draw (gradient checks) */
   bool ref;    /* use the reference kernels */
   float *y2;   /* the state after the next module, for a fused squash */
-  /* NN_WHOLE_BATCH modules: the nb examples of the batch, example b's
-     states and scratch ws floats after example 0's. Others: nb = 1. */
+  /* NN_WHOLE_BATCH modules in training: the nb examples of the batch,
+     example b's states and scratch ws floats after example 0's. Else nb = 1. */
   long nb, ws;
   const NnPass *pass;
   long ex;      /* the example (in the top batch), when nb = 1 */
@@ -116,7 +116,7 @@ enum {
   NN_SQUASHING = 1,    /* element-wise m->squash, fusable into the previous */
   NN_FUSES_SQUASH = 2, /* applies a following squashing module itself */
   NN_BACK_ALWAYS = 4,  /* bprop runs even without parameters or dx wanted */
-  NN_WHOLE_BATCH = 8,  /* passes see the whole batch at once (batch norm) */
+  NN_WHOLE_BATCH = 8,  /* training sees the whole batch at once (batch norm) */
 };
 
 enum { NN_MAXPARAMS = 2 };
