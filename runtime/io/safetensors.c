@@ -22,12 +22,19 @@
    multiple of this. */
 #define ALIGN 8
 
-/* The dtypes lush89 has, by their safetensors names. */
+/* The dtypes lush89 reads, by their safetensors names, and the element
+   types it reads them as: I64 (PyTorch's counters, such as batch norm's
+   num_batches_tracked) as double, exact up to 2^53. Writing uses the
+   first row of an element type. */
 static const struct {
   const char *name;
   LuElem elem;
-} dtypes[] = {
-    {"F32", LU_FLOAT}, {"F64", LU_DOUBLE}, {"I32", LU_INT}, {"U8", LU_UBYTE}};
+  bool i64;
+} dtypes[] = {{"F32", LU_FLOAT, false},
+              {"F64", LU_DOUBLE, false},
+              {"I32", LU_INT, false},
+              {"U8", LU_UBYTE, false},
+              {"I64", LU_DOUBLE, true}};
 
 static const char *dtype_name(LuElem e) {
   for (size_t i = 0; i < sizeof dtypes / sizeof *dtypes; i++)
@@ -125,6 +132,7 @@ void lu_safetensors_save(const char *who, const char *path,
 typedef struct {
   const char *name;
   LuElem elem;
+  bool i64; /* stored as int64, read as double */
   int ndim;
   long dim[LU_MAXDIM];
   size_t begin, end;
@@ -174,9 +182,11 @@ static void read_dtype(const Header *h, Entry *e, LuValue *v) {
   for (size_t i = 0; i < sizeof dtypes / sizeof *dtypes; i++)
     if (strcmp(v->str.s, dtypes[i].name) == 0) {
       e->elem = dtypes[i].elem;
+      e->i64 = dtypes[i].i64;
       return;
     }
-  bad(h, e->name, "dtype %.20s is not supported (only F32, F64, I32 and U8)",
+  bad(h, e->name,
+      "dtype %.20s is not supported (only F32, F64, I32, I64 and U8)",
       v->str.s);
 }
 
@@ -220,7 +230,18 @@ static void read_entry(const Header *h, Entry *e, LuValue *obj) {
         "data_offsets [%zu, %zu] hold %zu bytes, its shape %s of "
         "%s needs %zu",
         e->begin, e->end, e->end - e->begin, lu_io_dims_text(e->ndim, e->dim),
-        dtype_name(e->elem), size);
+        e->i64 ? "I64" : dtype_name(e->elem), size);
+}
+
+/* Turns the n int64 values at p, read into a double tensor's storage,
+   into doubles. */
+static void i64_to_double(unsigned char *p, size_t n) {
+  for (size_t i = 0; i < n; i++, p += 8) {
+    int64_t v;
+    memcpy(&v, p, 8);
+    double d = (double)v;
+    memcpy(p, &d, 8);
+  }
 }
 
 /* lu_hash_each: the values of __metadata__ are strings. */
@@ -336,6 +357,8 @@ LuNamedTensor *lu_safetensors_load(const char *who, const char *path, int *n) {
       dst[__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
               ? b
               : b - b % size + size - 1 - b % size] = data[e->begin + b];
+    if (e->i64)
+      i64_to_double(dst, (e->end - e->begin) / 8);
     out[i] = (LuNamedTensor){e->name, t};
   }
   *n = h.n;
@@ -369,8 +392,9 @@ LU_DEFUN(save_safetensors, "(save-safetensors TENSORS FILE)",
 }
 
 LU_DEFUN(load_safetensors, "(load-safetensors FILE)",
-         "Reads the safetensors file FILE (dtypes F32, F64, I32 and U8): a "
-         "list of (NAME . TENSOR) pairs in the order of their data. A "
+         "Reads the safetensors file FILE (dtypes F32, F64, I32, U8, and I64 "
+         "as double): a list of (NAME . TENSOR) pairs in the order of their "
+         "data. A "
          "malformed file is an error naming it (and the tensor).") {
   (void)argc;
   int n;

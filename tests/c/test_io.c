@@ -1,4 +1,5 @@
-/* test_io.c: cmocka tests of runtime/io (matrix.c, picture.c, json.c, io.c).
+/* test_io.c: cmocka tests of runtime/io (matrix.c, picture.c, json.c, io.c,
+   safetensors.c's I64 reading).
    IDX round trips (plain and gzip, every type, strided views) checked against
    hand-built bytes; Lush matrix files; every corrupt-file case; atomic saves
    that fail; PNG round trips read back with libpng; idx-show's output; the JSON
@@ -150,6 +151,13 @@ static void do_png(void *ud) {
 static void do_json(void *ud) {
   Call *c = ud;
   c->value = lu_json_parse(c->text, strlen(c->text), "t.json");
+}
+
+static void do_safetensors(void *ud) {
+  Call *c = ud;
+  int n;
+  LuNamedTensor *t = lu_safetensors_load("t", c->path, &n);
+  c->out = n == 1 ? t[0].t : NULL;
 }
 
 /* Runs fn under lu_pcall: NULL on success, else the error message. */
@@ -814,6 +822,47 @@ static void do_show(void *ud) {
   lu_apply(fn, 1, &arg);
 }
 
+/* A safetensors file of one tensor "n": header text, then data bytes. */
+static const char *write_safetensors(const char *name, const char *header,
+                                     const void *data, size_t n) {
+  size_t h = strlen(header);
+  unsigned char *b = lu_alloc_atomic(8 + h + n, "test");
+  for (int i = 0; i < 8; i++)
+    b[i] = (unsigned char)(h >> (8 * i));
+  memcpy(b + 8, header, h);
+  memcpy(b + 8 + h, data, n);
+  const char *path = in_dir(name);
+  write_bytes(path, b, 8 + h + n);
+  return path;
+}
+
+/* I64 tensors, as PyTorch writes batch norm's counters, read as double. */
+static void test_safetensors_i64(void **state) {
+  (void)state;
+  const unsigned char le[24] = {0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+                                0,    0,    0,    0,    0,    0,    0,    0,
+                                0x00, 0xF2, 0x05, 0x2A, 0x01, 0,    0,    0};
+  Call c = {.path = write_safetensors("i.safetensors",
+                                      "{\"n\":{\"dtype\":\"I64\",\"shape\":[3],"
+                                      "\"data_offsets\":[0,24]}}",
+                                      le, 24)};
+  const char *msg = run(do_safetensors, &c);
+  if (msg)
+    fail_msg("load failed: %s", msg);
+  assert_int_equal(c.out->st->elem, LU_DOUBLE);
+  assert_int_equal(c.out->dim[0], 3);
+  const double want[3] = {-2, 0, 5000000000.0};
+  for (long i = 0; i < 3; i++)
+    assert_true(get(c.out, i) == want[i]);
+  c.path = write_safetensors("short.safetensors",
+                             "{\"n\":{\"dtype\":\"I64\",\"shape\":[3],"
+                             "\"data_offsets\":[0,16]}}",
+                             le, 16);
+  msg = run(do_safetensors, &c);
+  assert_non_null(msg);
+  assert_non_null(strstr(msg, "of I64 needs 24"));
+}
+
 static void test_idx_show(void **state) {
   (void)state;
   LuTensor *t = make(LU_FLOAT, 2, (long[]){2, 3});
@@ -886,6 +935,8 @@ int main(void) {
       cmocka_unit_test(test_json_errors),
       cmocka_unit_test(test_json_big),
       cmocka_unit_test_setup_teardown(test_idx_show, make_dir, remove_dir),
+      cmocka_unit_test_setup_teardown(test_safetensors_i64, make_dir,
+                                      remove_dir),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
