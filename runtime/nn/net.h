@@ -68,18 +68,20 @@ typedef struct {
   int *runs;    /* [nrun][3]: (place, pixel, length) of the runs of pixels
                    along the rows of the phases (pixels stride apart) */
   int nrun;
-  int *obeg;     /* [nout + 1]: connections of output o are obeg[o].. */
-  int *fan_beg;  /* [nin + 1]: connections sorted by input plane ... */
-  int *fan_woff; /* [nconn]: ... as the offsets of their weights ... */
-  int *fan_doff; /* ... and of their output's row in the gradient ... */
-  int *fan_out;  /* ... and their output map */
-  bool dwt;      /* weight gradients by the transposed output gradient */
-  bool *same4;   /* [nout]: outputs o to o + 3 read the same planes */
-  bool dense;    /* one kernel-sized unpadded input and every plane to every
-                    map: a fully connected layer of nin kk inputs, whose
-                    weights are the linear kernels' [nout][nin kk] */
-  int *roff;     /* [nconn * kk]: row c kk + k of the unfolded input ... */
-  int *doff;     /* ... and of the output gradient it meets */
+  int *obeg;           /* [nout + 1]: connections of output o are obeg[o].. */
+  int *fan_beg;        /* [nin + 1]: connections sorted by input plane ... */
+  int *fan_woff;       /* [nconn]: ... as the offsets of their weights ... */
+  int *fan_doff;       /* ... and of their output's row in the gradient ... */
+  int *fan_out;        /* ... and their output map */
+  bool dwt;            /* weight gradients by the transposed output gradient */
+  unsigned char *same; /* [nout]: how many outputs from o (up to 4) read
+                          the same planes in one order */
+  bool direct; /* stride 1: the kernels read the padded input in place */
+  bool dense;  /* one kernel-sized unpadded input and every plane to every
+                  map: a fully connected layer of nin kk inputs, whose
+                  weights are the linear kernels' [nout][nin kk] */
+  int *roff;   /* [nconn * kk]: row c kk + k of the unfolded input ... */
+  int *doff;   /* ... and of the output gradient it meets */
 } LuConvGeom;
 
 /* Fills the derived fields of g, allocating its index arrays with

@@ -4,7 +4,7 @@
    beside them the reference kernels that spell out the definition loop by
    loop (tests/c/test_net.c checks that they agree). The module around
    them is nn_conv.c. */
-#include "nn_simd.h"
+#include "nn_conv_impl.h"
 
 /* Scratch layout (floats): xp [nin][stride^2][rh][rw] the padded input
    split into stride x stride phases (phase (py, px) holds the rows py,
@@ -22,7 +22,6 @@ typedef struct {
   float *xp, *col, *dsp, *dse, *dph, *tmp;
 } ConvScratch;
 
-enum { SLACK = 32 }; /* >= 2 VL: the tile permutations read that far */
 /* Weight gradients by the transposed output gradient up to this many
    positions; by batched dot products beyond (measured on the 1989 net:
    faster at its 16 and 64). */
@@ -52,6 +51,8 @@ static ConvScratch conv_scratch(const LuConvGeom *g, float *s) {
 long lu_nn_conv_scratch(const LuConvGeom *g) {
   if (g->dense)
     return 0;
+  if (g->direct)
+    return lu_nn_direct_scratch(g);
   long n[6], sum = 0;
   conv_sizes(g, n);
   for (int i = 0; i < 6; i++)
@@ -151,8 +152,21 @@ static void conv_row_maps(LuConvGeom *g) {
     }
 }
 
+/* Whether output planes a and b read the same input planes in one order
+   (needs obeg). */
+static bool same_planes(const LuConvGeom *g, int a, int b) {
+  int nc = g->obeg[a + 1] - g->obeg[a];
+  if (g->obeg[b + 1] - g->obeg[b] != nc)
+    return false;
+  for (int m = 0; m < nc; m++)
+    if (g->cin[g->obeg[a] + m] != g->cin[g->obeg[b] + m])
+      return false;
+  return true;
+}
+
 /* The connections grouped by output plane: obeg (each plane's first) and
-   same4 (planes o..o+3 that read the same input planes in one order). */
+   same (how many planes from o, up to 4, read the same input planes in
+   one order). */
 static void conv_output_groups(LuConvGeom *g) {
   g->obeg = ints(g->nout + 1);
   for (int o = 0, c = 0; o <= g->nout; o++) {
@@ -160,16 +174,12 @@ static void conv_output_groups(LuConvGeom *g) {
       c++;
     g->obeg[o] = c;
   }
-  g->same4 = lu_alloc_atomic((size_t)g->nout + 1, "nn-conv");
+  g->same = lu_alloc_atomic((size_t)g->nout + 1, "nn-conv");
   for (int o = 0; o < g->nout; o++) {
-    bool same = o + 4 <= g->nout;
-    int nc = g->obeg[o + 1] - g->obeg[o];
-    for (int j = 1; same && j < 4; j++) {
-      same = g->obeg[o + j + 1] - g->obeg[o + j] == nc;
-      for (int m = 0; same && m < nc; m++)
-        same = g->cin[g->obeg[o + j] + m] == g->cin[g->obeg[o] + m];
-    }
-    g->same4[o] = same;
+    int n = 1;
+    while (n < 4 && o + n < g->nout && same_planes(g, o, o + n))
+      n++;
+    g->same[o] = (unsigned char)n;
   }
 }
 
@@ -223,6 +233,7 @@ void lu_nn_conv_prepare(LuConvGeom *g) {
   conv_tile_maps(g);
   conv_row_maps(g);
   g->dwt = g->nout <= VL && g->np <= DWT_MAX_NP;
+  g->direct = s == 1;
   conv_connection_maps(g);
 }
 
@@ -233,7 +244,7 @@ void lu_nn_conv_prepare(LuConvGeom *g) {
    past the row hold padval and land where padding or a later row goes
    (rows are written in increasing order); else the pixels are copied run
    by run. */
-static void conv_pad(const LuConvGeom *g, const float *x, float *xp) {
+void lu_nn_conv_pad(const LuConvGeom *g, const float *x, float *xp) {
   int s = g->stride, rw = g->rw, iw = g->iw;
   long phase = (long)g->rh * rw, plane = s * s * phase;
   long ihw = (long)g->ih * iw;
@@ -248,8 +259,12 @@ static void conv_pad(const LuConvGeom *g, const float *x, float *xp) {
     for (int i = 0; i < g->nin; i++)
       for (int r = 0; r < g->nrun; r++) {
         const int *run = g->runs + 3 * r;
-        for (int j = 0; j < run[2]; j++)
-          xp[i * plane + run[0] + j] = x[i * ihw + run[1] + j * s];
+        if (s == 1) /* a plain copy, which memcpy does fastest */
+          memcpy(xp + i * plane + run[0], x + i * ihw + run[1],
+                 sizeof(float) * (size_t)run[2]);
+        else
+          for (int j = 0; j < run[2]; j++)
+            xp[i * plane + run[0] + j] = x[i * ihw + run[1] + j * s];
       }
     return;
   }
@@ -391,8 +406,12 @@ INLINE void conv_tiles4(const LuConvGeom *g, const float *w, const float *col,
 void lu_nn_conv_unfold(const LuConvGeom *g, const float *x, float *scratch) {
   if (g->dense)
     return;
+  if (g->direct) { /* its xp is at the start of its scratch too */
+    lu_nn_conv_pad(g, x, scratch);
+    return;
+  }
   ConvScratch cs = conv_scratch(g, scratch);
-  conv_pad(g, x, cs.xp);
+  lu_nn_conv_pad(g, x, cs.xp);
   conv_im2col(g, cs.xp, cs.col);
 }
 
@@ -403,12 +422,16 @@ void lu_nn_conv_fprop(const LuConvGeom *g, const float *w, const float *b,
     lu_nn_linear_fprop(g->nin * g->kk, g->nout, w, b, x, s, f, y);
     return;
   }
+  if (g->direct) {
+    lu_nn_direct_fprop(g, w, b, x, s, f, y, scratch);
+    return;
+  }
   ConvScratch cs = conv_scratch(g, scratch);
-  conv_pad(g, x, cs.xp);
+  lu_nn_conv_pad(g, x, cs.xp);
   conv_im2col(g, cs.xp, cs.col);
   int np = g->np;
   for (int o = 0; o < g->nout;) {
-    if (g->same4[o]) {
+    if (g->same[o] == 4) {
       for (int t = 0; t < np; t += VL) {
         vf acc[4];
         conv_tiles4(g, w, cs.col, o, t, acc);
@@ -641,6 +664,8 @@ void lu_nn_conv_bprop(const LuConvGeom *g, const float *w, const float *x,
                       float *scratch) {
   if (g->dense)
     lu_nn_linear_bprop(g->nin * g->kk, g->nout, w, x, ds, dx, dw, db);
+  else if (g->direct)
+    lu_nn_direct_back(false, g, w, ds, dx, dw, db, scratch);
   else
     conv_back(false, g, w, ds, dx, dw, db, scratch);
 }
@@ -650,6 +675,8 @@ void lu_nn_conv_bbprop(const LuConvGeom *g, const float *w, const float *x,
                        float *scratch) {
   if (g->dense)
     lu_nn_linear_bbprop(g->nin * g->kk, g->nout, w, x, dds, ddx, ddw, ddb);
+  else if (g->direct)
+    lu_nn_direct_back(true, g, w, dds, ddx, ddw, ddb, scratch);
   else
     conv_back(true, g, w, dds, ddx, ddw, ddb, scratch);
 }

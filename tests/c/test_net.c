@@ -125,21 +125,25 @@ typedef struct {
    by dot products (many), and the dense geometries that run as a fully
    connected layer beside the one-output ones that do not. */
 static const ConvCase conv_cases[] = {
-    {1, 16, 16, 12, 5, 2, 2, -1, true, 0, false}, /* 1989 H1 */
-    {12, 8, 8, 12, 5, 2, 2, -1, true, 1, false},  /* 1989 H2 */
-    {3, 7, 9, 5, 3, 1, 1, 0.5f, false, 2, true},  /* odd sizes, tails */
-    {2, 11, 6, 3, 4, 3, 0, 0, false, 0, true},    /* no padding, stride 3 */
-    {2, 3, 3, 2, 3, 1, 0, 0, false, 0, true},     /* one output position */
-    {3, 8, 8, 20, 3, 2, 1, 0, false, 2, true},    /* many maps, 16 places */
-    {2, 12, 10, 17, 5, 2, 2, -1, true, 0, false}, /* many maps, 2 vectors */
-    {2, 16, 16, 17, 5, 2, 2, -1, true, 2, false}, /* many maps, 4 vectors */
-    {4, 20, 20, 7, 5, 1, 2, -1, true, 2, false},  /* many vectors */
-    {1, 16, 16, 2, 14, 1, 0, 0, false, 0, true},  /* tiles span > 2 vectors */
-    {16, 5, 5, 120, 5, 1, 0, 0, false, 0, false}, /* LeNet-5's C5: dense */
-    {3, 4, 4, 5, 4, 2, 0, 0, true, 0, true},      /* dense, bias per unit */
-    {16, 5, 5, 20, 5, 1, 0, 0, false, 2, false},  /* C5-like, partial table */
-    {2, 6, 6, 4, 5, 2, 0, 0, false, 0, true},     /* 1 output, input > kernel */
-    {2, 3, 3, 3, 5, 1, 1, 0.5f, false, 0, true},  /* 1 output, padded */
+    {1, 16, 16, 12, 5, 2, 2, -1, true, 0, false},   /* 1989 H1 */
+    {12, 8, 8, 12, 5, 2, 2, -1, true, 1, false},    /* 1989 H2 */
+    {3, 7, 9, 5, 3, 1, 1, 0.5f, false, 2, true},    /* odd sizes, tails */
+    {2, 11, 6, 3, 4, 3, 0, 0, false, 0, true},      /* no padding, stride 3 */
+    {2, 3, 3, 2, 3, 1, 0, 0, false, 0, true},       /* one output position */
+    {3, 8, 8, 20, 3, 2, 1, 0, false, 2, true},      /* many maps, 16 places */
+    {2, 12, 10, 17, 5, 2, 2, -1, true, 0, false},   /* many maps, 2 vectors */
+    {2, 16, 16, 17, 5, 2, 2, -1, true, 2, false},   /* many maps, 4 vectors */
+    {4, 20, 20, 7, 5, 1, 2, -1, true, 2, false},    /* many vectors */
+    {1, 16, 16, 2, 14, 1, 0, 0, false, 0, true},    /* tiles span > 2 vectors */
+    {1, 32, 32, 6, 5, 1, 0, 0, false, 0, false},    /* LeNet-5's C1 */
+    {6, 14, 14, 16, 5, 1, 0, 0, false, 0, false},   /* its C3, full table */
+    {6, 14, 14, 16, 5, 1, 0, 0, true, 2, false},    /* C3, partial, unit bias */
+    {5, 9, 11, 21, 3, 1, 1, 0.25f, false, 2, true}, /* stride 1, > VL maps */
+    {16, 5, 5, 120, 5, 1, 0, 0, false, 0, false},   /* LeNet-5's C5: dense */
+    {3, 4, 4, 5, 4, 2, 0, 0, true, 0, true},        /* dense, bias per unit */
+    {16, 5, 5, 20, 5, 1, 0, 0, false, 2, false},    /* C5-like, partial table */
+    {2, 6, 6, 4, 5, 2, 0, 0, false, 0, true},    /* 1 output, input > kernel */
+    {2, 3, 3, 3, 5, 1, 1, 0.5f, false, 0, true}, /* 1 output, padded */
 };
 
 /* Fills g for case c; the connection arrays are malloc'd. */

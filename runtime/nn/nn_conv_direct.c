@@ -1,0 +1,374 @@
+/* nn_conv_direct.c: the convolution kernels for stride 1, which read the
+   padded input planes in place instead of unfolding them. In a padded
+   plane of rows of pw, the input under tap (ky, kx) of output (oy, ox) is
+   at tapoff[k] + e with e = oy pw + ox: the outputs are computed at these
+   places e ("row layout": rows of pw, of which the ow first are outputs),
+   so that what a tap reads for VL outputs is one vector load. The input
+   gradient is the same correlation turned around: the output gradient,
+   laid out the same way with zeros around it, read at e - tapoff[k]. The
+   geometry's tables and the module are in nn_conv_kernels.c and
+   nn_conv.c. */
+#include "nn_conv_impl.h"
+
+/* Scratch layout (floats): xp [nin][ph pw] the padded input (with room for
+   the loads of the last tiles past it); ye [nout][nep] the sums in the row
+   layout; dd [nout][dstride] the output gradient in the row layout, at
+   dbase from the start of each map, with zeros before, between the rows
+   and after; dt [npos][VL] the output gradient transposed (weight
+   gradients of up to VL maps); dxp [nin][nq] the padded input gradient;
+   wt [nout][kk][nin] the weights by input plane.
+   Each region is followed by SLACK floats. */
+typedef struct {
+  float *xp, *ye, *dd, *dt, *dxp, *wt;
+  long dbase, dstride, nq;
+} DirectScratch;
+
+/* Whether the weight gradients are computed with the output gradient
+   transposed, vectors over the maps: when they fill most of a vector. */
+static bool transposed(const LuConvGeom *g) {
+  return g->nout <= VL && 2 * g->nout > VL;
+}
+
+static void direct_sizes(const LuConvGeom *g, long n[6], DirectScratch *d) {
+  long plane = (long)g->ph * g->pw;
+  d->nq = (plane + VL - 1) / VL * VL;
+  d->dbase = (long)(g->kh - 1) * g->pw + g->kw - 1;
+  d->dstride = d->dbase + d->nq + VL;
+  n[0] = g->nin * plane + g->kw + VL;
+  n[1] = (long)g->nout * g->nep;
+  n[2] = g->nout * d->dstride;
+  n[3] = transposed(g) ? (long)g->npos * VL : 0;
+  n[4] = g->nin * d->nq;
+  n[5] = (long)g->nout * g->kk * g->nin;
+  for (int i = 0; i < 6; i++) /* each region starts on a whole vector */
+    n[i] = (n[i] + 15) / 16 * 16;
+}
+
+static DirectScratch direct_scratch(const LuConvGeom *g, float *s) {
+  DirectScratch d;
+  long n[6];
+  float **p[6] = {&d.xp, &d.ye, &d.dd, &d.dt, &d.dxp, &d.wt};
+  direct_sizes(g, n, &d);
+  for (int i = 0; i < 6; i++) {
+    *p[i] = s;
+    s += n[i] + SLACK;
+  }
+  return d;
+}
+
+long lu_nn_direct_scratch(const LuConvGeom *g) {
+  DirectScratch d;
+  long n[6], sum = 0;
+  direct_sizes(g, n, &d);
+  for (int i = 0; i < 6; i++)
+    sum += n[i] + SLACK;
+  return sum;
+}
+
+/* ---- Forward ------------------------------------------------------------- */
+
+/* The sums of the M maps o.. (which read the same planes in the same
+   order) at T tiles of VL places from e, stored in ye: each tap's input
+   vectors are loaded once for the M maps. */
+INLINE void fprop_tiles(int M, int T, const LuConvGeom *g, const float *w,
+                        const float *xp, int o, int e, float *ye) {
+  vf acc[4][4];
+  for (int j = 0; j < M; j++)
+    for (int u = 0; u < T; u++)
+      acc[j][u] = (vf){};
+  long plane = (long)g->ph * g->pw;
+  int c0 = g->obeg[o], nc = g->obeg[o + 1] - c0;
+  for (int m = 0; m < nc; m++) {
+    const float *src = xp + g->cin[c0 + m] * plane + e;
+    const float *wc[4];
+    for (int j = 0; j < M; j++)
+      wc[j] = w + (long)(g->obeg[o + j] + m) * g->kk;
+    for (int k = 0; k < g->kk; k++) {
+      vf x[4];
+      for (int u = 0; u < T; u++)
+        x[u] = vload(src + g->tapoff[k] + u * VL);
+      for (int j = 0; j < M; j++) {
+        vf wv = vsplat(wc[j][k]);
+        for (int u = 0; u < T; u++)
+          acc[j][u] = vfma(wv, x[u], acc[j][u]);
+      }
+    }
+  }
+  for (int j = 0; j < M; j++)
+    for (int u = 0; u < T; u++)
+      vstore(ye + (long)(o + j) * g->nep + e + u * VL, acc[j][u]);
+}
+
+/* fprop_tiles over all the places of maps o.. (M of them). */
+INLINE void fprop_maps(int M, const LuConvGeom *g, const float *w,
+                       const float *xp, int o, float *ye) {
+  int e = 0;
+  for (; e + 4 * VL <= g->nep; e += 4 * VL)
+    fprop_tiles(M, 4, g, w, xp, o, e, ye);
+  for (; e + 2 * VL <= g->nep; e += 2 * VL)
+    fprop_tiles(M, 2, g, w, xp, o, e, ye);
+  for (; e < g->nep; e += VL)
+    fprop_tiles(M, 1, g, w, xp, o, e, ye);
+}
+
+/* s = the outputs of ye (the ow first of each row) plus the bias. */
+static void fprop_out(const LuConvGeom *g, const float *b, const float *ye,
+                      float *s) {
+  int ow = g->ow, npos = g->npos;
+  for (int o = 0; o < g->nout; o++)
+    for (int oy = 0; oy < g->oh; oy++) {
+      const float *src = ye + (long)o * g->nep + (long)oy * g->pw;
+      long at = (long)o * npos + (long)oy * ow;
+      for (int ox = 0; ox < ow; ox += VL) {
+        int n = ow - ox < VL ? ow - ox : VL;
+        vf bias = g->bias_unit ? vload_n(b + at + ox, n) : vsplat(b[o]);
+        vstore_n(s + at + ox, vload(src + ox) + bias, n);
+      }
+    }
+}
+
+void lu_nn_direct_fprop(const LuConvGeom *g, const float *w, const float *b,
+                        const float *x, float *s, LuSquash f, float *y,
+                        float *scratch) {
+  DirectScratch d = direct_scratch(g, scratch);
+  lu_nn_conv_pad(g, x, d.xp);
+  for (int o = 0; o < g->nout;) {
+    if (g->same[o] == 4)
+      fprop_maps(4, g, w, d.xp, o, d.ye);
+    else if (g->same[o] >= 2)
+      fprop_maps(2, g, w, d.xp, o, d.ye);
+    else
+      fprop_maps(1, g, w, d.xp, o, d.ye);
+    o += g->same[o] == 4 ? 4 : g->same[o] >= 2 ? 2 : 1;
+  }
+  fprop_out(g, b, d.ye, s);
+  if (f != LU_SQ_NONE)
+    lu_nn_squash(f, s, y, (long)g->nout * g->npos);
+}
+
+/* ---- Backward ------------------------------------------------------------ */
+
+/* Copies ds into dd (the row layout), and into dt transposed when used. */
+static void back_layout(const LuConvGeom *g, const float *ds, DirectScratch d) {
+  int ow = g->ow;
+  for (int o = 0; o < g->nout; o++)
+    for (int oy = 0; oy < g->oh; oy++) {
+      const float *src = ds + (long)o * g->npos + (long)oy * ow;
+      float *dst = d.dd + o * d.dstride + d.dbase + (long)oy * g->pw;
+      for (int ox = 0; ox < ow; ox += VL) {
+        int n = ow - ox < VL ? ow - ox : VL;
+        vstore_n(dst + ox, vload_n(src + ox, n), n);
+      }
+    }
+  if (transposed(g))
+    for (int o = 0; o < g->nout; o++)
+      for (int p = 0; p < g->npos; p++)
+        d.dt[(long)p * VL + o] = ds[(long)o * g->npos + p];
+}
+
+/* Adds into dw the M K weight gradients of the M connections fan f0..
+   (from plane i) and the K taps k0..: dot products of the output gradient
+   with the shifted plane over every place (the columns past ow meet zeros
+   of dd), vectors of partial sums summed VL at a time. */
+INLINE void weights_block(bool SQ, int M, int K, const LuConvGeom *g,
+                          DirectScratch d, int i, int f0, int k0, float *dw) {
+  vf a[16];
+  for (int q = 0; q < M * K; q++)
+    a[q] = (vf){};
+  const float *xi = d.xp + (long)i * g->ph * g->pw, *dv[4];
+  for (int j = 0; j < M; j++)
+    dv[j] = d.dd + g->fan_out[f0 + j] * d.dstride + d.dbase;
+  for (int e = 0; e < g->nep; e += VL) {
+    vf dy[4];
+    for (int j = 0; j < M; j++)
+      dy[j] = vload(dv[j] + e);
+    for (int kb = 0; kb < K; kb++) {
+      vf x = vload(xi + g->tapoff[k0 + kb] + e);
+      x = SQ ? x * x : x;
+      for (int j = 0; j < M; j++)
+        a[j * K + kb] = vfma(dy[j], x, a[j * K + kb]);
+    }
+  }
+  float sums[16];
+  if (M * K % VL == 0)
+    for (int q = 0; q < M * K; q += VL)
+      vstore(sums + q, vsum_many(a + q));
+  else
+    for (int q = 0; q < M * K; q++)
+      sums[q] = vsum(a[q]);
+  for (int j = 0; j < M; j++)
+    for (int kb = 0; kb < K; kb++)
+      dw[g->fan_woff[f0 + j] + k0 + kb] += sums[j * K + kb];
+}
+
+/* weights_block over the taps, blocks of 4. */
+INLINE void weights_fan(bool SQ, int M, const LuConvGeom *g, DirectScratch d,
+                        int i, int f0, float *dw) {
+  int k = 0;
+  for (; k + 4 <= g->kk; k += 4)
+    weights_block(SQ, M, 4, g, d, i, f0, k, dw);
+  for (; k < g->kk; k++)
+    weights_block(SQ, M, 1, g, d, i, f0, k, dw);
+}
+
+/* K taps from k0 of plane i by the transposed output gradient dt: vectors
+   over the (at most VL) maps, so no horizontal sums; then each connection
+   from plane i adds its map's lane to dw. */
+INLINE void weights_t_block(bool SQ, int K, const LuConvGeom *g,
+                            DirectScratch d, int i, int k0, float *dw) {
+  vf acc[8];
+  for (int kb = 0; kb < K; kb++)
+    acc[kb] = (vf){};
+  const float *xi = d.xp + (long)i * g->ph * g->pw;
+  const float *dt = d.dt;
+  for (int oy = 0; oy < g->oh; oy++)
+    for (int ox = 0; ox < g->ow; ox++, dt += VL) {
+      vf dy = vload(dt);
+      const float *at = xi + (long)oy * g->pw + ox;
+      for (int kb = 0; kb < K; kb++) {
+        float v = at[g->tapoff[k0 + kb]];
+        acc[kb] = vfma(vsplat(SQ ? v * v : v), dy, acc[kb]);
+      }
+    }
+  float t[8][VL];
+  for (int kb = 0; kb < K; kb++)
+    vstore(t[kb], acc[kb]);
+  for (int f = g->fan_beg[i]; f < g->fan_beg[i + 1]; f++)
+    for (int kb = 0; kb < K; kb++)
+      dw[g->fan_woff[f] + k0 + kb] += t[kb][g->fan_out[f]];
+}
+
+/* dw: by the transposed gradient when it fills the vectors, else by
+   blocks of dot products. */
+INLINE void direct_weights(bool SQ, const LuConvGeom *g, DirectScratch d,
+                           float *dw) {
+  for (int i = 0; i < g->nin; i++) {
+    if (transposed(g)) {
+      int k = 0;
+      for (; k + 8 <= g->kk; k += 8)
+        weights_t_block(SQ, 8, g, d, i, k, dw);
+      for (; k < g->kk; k++)
+        weights_t_block(SQ, 1, g, d, i, k, dw);
+      continue;
+    }
+    int f = g->fan_beg[i];
+    for (; f + 4 <= g->fan_beg[i + 1]; f += 4)
+      weights_fan(SQ, 4, g, d, i, f, dw);
+    for (; f < g->fan_beg[i + 1]; f++)
+      weights_fan(SQ, 1, g, d, i, f, dw);
+  }
+}
+
+/* wt = w (or w^2) as [nout][kk][nin], 0 where no connection: the
+   weights of several input planes side by side for input_block. */
+static void back_weights_by_plane(bool sq, const LuConvGeom *g, const float *w,
+                                  float *wt) {
+  for (int c = 0; c < g->nconn; c++)
+    for (int k = 0; k < g->kk; k++) {
+      float v = w[(long)c * g->kk + k];
+      wt[((long)g->cout[c] * g->kk + k) * g->nin + g->cin[c]] = sq ? v * v : v;
+    }
+}
+
+/* The input gradient of the I planes i0.. at T tiles from q of their
+   padded planes: sums over the maps and taps of wt times dd read at q -
+   tapoff[k], each load of dd serving the I planes. Rows of taps that only
+   meet the zeros above or below dd's rows are skipped. Stored to dxp. */
+INLINE void input_block(int I, int T, const LuConvGeom *g, const float *wt,
+                        DirectScratch d, int i0, long q) {
+  vf acc[6][2];
+  for (int j = 0; j < I; j++)
+    for (int u = 0; u < T; u++)
+      acc[j][u] = (vf){};
+  int r0 = (int)(q / g->pw), r1 = (int)((q + T * VL - 1) / g->pw);
+  int ky0 = r0 - g->oh + 1 > 0 ? r0 - g->oh + 1 : 0;
+  int ky1 = r1 < g->kh - 1 ? r1 : g->kh - 1;
+  for (int o = 0; o < g->nout; o++) {
+    const float *src = d.dd + o * d.dstride + d.dbase + q;
+    for (int k = ky0 * g->kw; k < (ky1 + 1) * g->kw; k++) {
+      const float *wk = wt + ((long)o * g->kk + k) * g->nin + i0;
+      vf x[2];
+      for (int u = 0; u < T; u++)
+        x[u] = vload(src - g->tapoff[k] + u * VL);
+      for (int j = 0; j < I; j++) {
+        vf wv = vsplat(wk[j]);
+        for (int u = 0; u < T; u++)
+          acc[j][u] = vfma(wv, x[u], acc[j][u]);
+      }
+    }
+  }
+  for (int j = 0; j < I; j++)
+    for (int u = 0; u < T; u++)
+      vstore(d.dxp + (i0 + j) * d.nq + q + u * VL, acc[j][u]);
+}
+
+/* input_block over all the tiles of planes i0.. (I of them). */
+INLINE void input_planes(int I, const LuConvGeom *g, const float *wt,
+                         DirectScratch d, int i0) {
+  long q = 0;
+  for (; q + 2 * VL <= d.nq; q += 2 * VL)
+    input_block(I, 2, g, wt, d, i0, q);
+  for (; q < d.nq; q += VL)
+    input_block(I, 1, g, wt, d, i0, q);
+}
+
+/* dx: the padded planes' gradient by input_planes, 6 planes at a time,
+   then its inner part (without the padding) copied to dx. */
+static void direct_input(bool sq, const LuConvGeom *g, const float *w,
+                         DirectScratch d, float *dx) {
+  back_weights_by_plane(sq, g, w, d.wt);
+  int i = 0;
+  for (; i + 6 <= g->nin; i += 6)
+    input_planes(6, g, d.wt, d, i);
+  for (; i + 4 <= g->nin; i += 4)
+    input_planes(4, g, d.wt, d, i);
+  for (; i + 2 <= g->nin; i += 2)
+    input_planes(2, g, d.wt, d, i);
+  for (; i < g->nin; i++)
+    input_planes(1, g, d.wt, d, i);
+  int iw = g->iw, pad = g->pad;
+  for (i = 0; i < g->nin; i++)
+    for (int iy = 0; iy < g->ih; iy++) {
+      const float *src = d.dxp + i * d.nq + (long)(iy + pad) * g->pw + pad;
+      float *dst = dx + ((long)i * g->ih + iy) * iw;
+      for (int ix = 0; ix < iw; ix += VL)
+        vstore_n(dst + ix, vload(src + ix), iw - ix < VL ? iw - ix : VL);
+    }
+}
+
+/* db += ds, or its sum over each map's places (in vectors). */
+static void back_bias(const LuConvGeom *g, const float *ds, float *db) {
+  long npos = g->npos;
+  if (g->bias_unit) {
+    for (long p = 0; p < g->nout * npos; p++)
+      db[p] += ds[p];
+    return;
+  }
+  for (int o = 0; o < g->nout; o++) {
+    const float *d = ds + o * npos;
+    vf sum = {};
+    for (long p = 0; p < npos; p += VL)
+      sum += vload_n(d + p, npos - p < VL ? (int)(npos - p) : VL);
+    db[o] += vsum(sum);
+  }
+}
+
+INLINE void direct_back(bool SQ, const LuConvGeom *g, const float *w,
+                        const float *ds, float *dx, float *dw, float *db,
+                        float *scratch) {
+  DirectScratch d = direct_scratch(g, scratch);
+  back_bias(g, ds, db);
+  back_layout(g, ds, d);
+  direct_weights(SQ, g, d, dw);
+  if (dx)
+    direct_input(SQ, g, w, d, dx);
+}
+
+void lu_nn_direct_back(bool sq, const LuConvGeom *g, const float *w,
+                       const float *ds, float *dx, float *dw, float *db,
+                       float *scratch) {
+  if (sq)
+    direct_back(true, g, w, ds, dx, dw, db, scratch);
+  else
+    direct_back(false, g, w, ds, dx, dw, db, scratch);
+}
