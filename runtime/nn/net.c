@@ -485,11 +485,12 @@ static void slice_grads(LuNet *n, NnPass *p) {
   long need = (p->nslice - 1) * (n->nparams + 16);
   if (need && (!n->sgrad || lu_tensor_nelem(n->sgrad) < need))
     n->sgrad = float_vector(need);
-  for (int s = 1; s < p->nslice; s++) {
+  else if (need && n->sgrad_dirty) /* a pass stopped before its reduce */
+    memset(lu_tensor_data(n->sgrad), 0, sizeof(float) * (size_t)need);
+  for (int s = 1; s < p->nslice; s++)
     p->grad[s] =
         (float *)lu_tensor_data(n->sgrad) + (s - 1) * (n->nparams + 16);
-    memset(p->grad[s], 0, sizeof(float) * (size_t)n->nparams);
-  }
+  n->sgrad_dirty = need > 0;
 }
 
 /* Per-example generators for a training batch, seeded from one draw of
@@ -507,10 +508,24 @@ static uint64_t *batch_rng(LuNet *n, long nb) {
   return n->rng;
 }
 
+/* The reduction of parameters [c P / 16, (c + 1) P / 16), for every
+   slice in order, each slice's vector left zeroed for the next pass. */
+static void reduce_chunk(void *arg, long c) {
+  const NnPass *p = arg;
+  long np = p->top->nparams, beg = c * np / 16, end = (c + 1) * np / 16;
+  for (int s = 1; s < p->nslice; s++) {
+    float *g = p->grad[s];
+    for (long i = beg; i < end; i++) {
+      p->grad[0][i] += g[i];
+      g[i] = 0;
+    }
+  }
+}
+
 void lu_nn_reduce(LuNet *n, const NnPass *p) {
-  for (int s = 1; s < p->nslice; s++)
-    for (long i = 0; i < n->nparams; i++)
-      p->grad[0][i] += p->grad[s][i];
+  if (p->nslice > 1)
+    lu_nn_parallel(16, false, reduce_chunk, (void *)p);
+  n->sgrad_dirty = false;
 }
 
 NnPass lu_nn_pass(LuNet *n, long nb, bool train, float *grad, bool keep) {

@@ -205,8 +205,9 @@ struct LuNet {
      lu_nn_slots); a net inside a container has one, in its scratch. */
   LuTensor *work;
   long cap;
-  LuTensor *sgrad; /* the gradients of slices 1.. of a batch */
-  uint64_t *rng;   /* the generators of a batch's examples */
+  LuTensor *sgrad;  /* the gradients of slices 1.. of a batch, zero ... */
+  bool sgrad_dirty; /* ... unless a pass stopped before lu_nn_reduce */
+  uint64_t *rng;    /* the generators of a batch's examples */
   long nrng;
   bool train;
   bool has_lisp; /* Lisp modules: single-threaded passes only */
@@ -282,7 +283,8 @@ void lu_nn_run(LuNet *n, float *work, const NnPass *p, const NnHooks *h,
 void lu_nn_fprop(LuNet *n, float *work, const NnPass *p);
 void lu_nn_back(LuNet *n, float *work, const NnPass *p, bool second,
                 bool input);
-/* Adds the gradients of slices 1.. of p into grad[0], in slice order. */
+/* Adds the gradients of slices 1.. of p into grad[0], in slice order for
+   every parameter (on the threads, by ranges of parameters). */
 void lu_nn_reduce(LuNet *n, const NnPass *p);
 
 /* The threads (nn_parallel.c): how many passes use (nn-threads), and a
