@@ -137,9 +137,8 @@ add theirs and set the defaults of passes, lr and out.")
   "Parses ARGS against train-common-options plus the EXTRA specs, the
 defaults of the common options replaced by DEFAULTS, an alist ((NAME
 VALUE)...). Returns the options' hash table (see train-parse-args).
-Raises for a --batch below 1, one this build cannot train with or one
-the Lisp loop (--loop lisp, one example at a time) would ignore, and for
---threads 0."
+Raises for a --batch below 1 or one the Lisp loop (--loop lisp, one
+example at a time) would ignore, and for --threads 0."
   (let* ((opts (train-parse-args
                 args
                 (append (all ((s train-common-options))
@@ -150,9 +149,6 @@ the Lisp loop (--loop lisp, one example at a time) would ignore, and for
          (batch (hget opts "batch")))
     (when (and batch (< batch 1))
       (error "--batch %d: a batch holds at least 1 example" batch))
-    (unless (or (null batch) (= batch 1) (train-batch-supported))
-      (error "--batch %d: not yet: this build's nn-train-pass trains one example at a time (--batch 1)"
-             batch))
     (when (and batch (> batch 1) (equal (hget opts "loop") "lisp"))
       (error "--batch %d: --loop lisp trains one example at a time (--batch 1)" batch))
     (when (equal (hget opts "threads") 0)
@@ -218,7 +214,8 @@ rounded down to whole batches (see train-chunk-size).")
 
 (de train-batch-supported ()
   "t when this build's nn-train-pass takes a BATCH (its 7th argument):
-probed by the arity check, which runs before any argument is looked at."
+probed by the arity check, which runs before any argument is looked at.
+Every build since batches came does; scripts/fashion.lsp still asks."
   (let ((message (try (progn (nn-train-pass () () () () () () 2) "")
                       (catch e (error-message e)))))
     (null (search "wrong number of arguments" message))))
@@ -231,13 +228,12 @@ probed by the arity check, which runs before any argument is looked at."
 (de train-step (r x tg &optional order)
   "Trains recipe R's net on inputs X and targets TG, in ORDER (an int
 vector of example indices; default: X's order), with R's loop: the C pass
-(nn-train-pass, R's batch its 7th argument when not 1) or the Lisp one
-(nn-train-loop). Returns (mean-loss errors)."
-  (let ((net (hget r 'net)) (opt (hget r 'opt)) (cost (hget r 'cost))
-        (batch (hget r 'batch 1)))
-    (cond ((eq (hget r 'loop) 'lisp) (nn-train-loop net opt x tg cost order))
-          ((= batch 1) (nn-train-pass net opt x tg cost order))
-          (t (nn-train-pass net opt x tg cost order batch)))))
+(nn-train-pass, in R's batches) or the Lisp one (nn-train-loop, one
+example at a time). Returns (mean-loss errors)."
+  (let ((net (hget r 'net)) (opt (hget r 'opt)) (cost (hget r 'cost)))
+    (if (eq (hget r 'loop) 'lisp)
+        (nn-train-loop net opt x tg cost order)
+      (nn-train-pass net opt x tg cost order (hget r 'batch 1)))))
 
 (de train-chunk-size (r)
   "Examples per chunk of a pass of recipe R: train-chunk rounded down to

@@ -273,10 +273,8 @@ toy data for PASSES passes; PAIRS add keys."
   ;; the published results are the digits'
   (assert (null (hget r 'references))))
 
-(if (train-batch-supported)
-    (assert (= 2 (hget (train-configure (tr-recipe 1) (train-options '("--batch" "2") "usage" ()))
-                       'batch)))
-  (assert-error (train-options '("--batch" "2") "usage" ()) "--batch 2: not yet"))
+(assert (= 2 (hget (train-configure (tr-recipe 1) (train-options '("--batch" "2") "usage" ()))
+                   'batch)))
 (assert-error (train-options '("--batch" "0") "usage" ()) "at least 1")
 (assert-error (train-options '("--batch" "2" "--loop" "lisp") "usage" ()) "--loop lisp trains one example")
 (assert-error (train-options '("--threads" "0") "usage" ()) "--threads 0: training needs at least 1 thread")
