@@ -16,10 +16,11 @@
    dbase from the start of each map, with zeros before, between the rows
    and after; dt [npos][VL] the output gradient transposed (weight
    gradients of up to VL maps); dxp [nin][nq] the padded input gradient;
-   wt [nout][kk][nin] the weights by input plane.
+   wt [nout][kk][nin] the weights by input plane; dwt [nin kk][VL] the
+   transposed weight gradients.
    Each region is followed by SLACK floats. */
 typedef struct {
-  float *xp, *ye, *dd, *dt, *dxp, *wt;
+  float *xp, *ye, *dd, *dt, *dxp, *wt, *dwt;
   long dbase, dstride, nq;
 } DirectScratch;
 
@@ -29,7 +30,7 @@ static bool transposed(const LuConvGeom *g) {
   return g->nout <= VL && 2 * g->nout > VL;
 }
 
-static void direct_sizes(const LuConvGeom *g, long n[6], DirectScratch *d) {
+static void direct_sizes(const LuConvGeom *g, long n[7], DirectScratch *d) {
   long plane = (long)g->ph * g->pw;
   d->nq = (plane + VL - 1) / VL * VL;
   d->dbase = (long)(g->kh - 1) * g->pw + g->kw - 1;
@@ -40,16 +41,17 @@ static void direct_sizes(const LuConvGeom *g, long n[6], DirectScratch *d) {
   n[3] = transposed(g) ? (long)g->npos * VL : 0;
   n[4] = g->nin * d->nq;
   n[5] = (long)g->nout * g->kk * g->nin;
-  for (int i = 0; i < 6; i++) /* each region starts on a whole vector */
+  n[6] = transposed(g) ? (long)g->nin * g->kk * VL : 0;
+  for (int i = 0; i < 7; i++) /* each region starts on a whole vector */
     n[i] = (n[i] + 15) / 16 * 16;
 }
 
 static DirectScratch direct_scratch(const LuConvGeom *g, float *s) {
   DirectScratch d;
-  long n[6];
-  float **p[6] = {&d.xp, &d.ye, &d.dd, &d.dt, &d.dxp, &d.wt};
+  long n[7];
+  float **p[7] = {&d.xp, &d.ye, &d.dd, &d.dt, &d.dxp, &d.wt, &d.dwt};
   direct_sizes(g, n, &d);
-  for (int i = 0; i < 6; i++) {
+  for (int i = 0; i < 7; i++) {
     *p[i] = s;
     s += n[i] + SLACK;
   }
@@ -58,9 +60,9 @@ static DirectScratch direct_scratch(const LuConvGeom *g, float *s) {
 
 long lu_nn_direct_scratch(const LuConvGeom *g) {
   DirectScratch d;
-  long n[6], sum = 0;
+  long n[7], sum = 0;
   direct_sizes(g, n, &d);
-  for (int i = 0; i < 6; i++)
+  for (int i = 0; i < 7; i++)
     sum += n[i] + SLACK;
   return sum;
 }
@@ -211,46 +213,50 @@ INLINE void weights_fan(bool SQ, int M, const LuConvGeom *g, DirectScratch d,
     weights_block(SQ, M, 1, g, d, i, f0, k, dw);
 }
 
-/* K taps from k0 of plane i by the transposed output gradient dt: vectors
-   over the (at most VL) maps, so no horizontal sums; then each connection
-   from plane i adds its map's lane to dw. */
-INLINE void weights_t_block(bool SQ, int K, const LuConvGeom *g,
-                            DirectScratch d, int i, int k0, float *dw) {
+/* Rows r0.. (up to 8 of the nin kk rows r = i kk + k: plane i shifted by
+   tap k) by the transposed output gradient dt: vectors over the (at most
+   VL) maps, so no horizontal sums, stored to dwt[r]. A block past the
+   last row repeats row r0 and drops the repeats. */
+INLINE void weights_t_block(bool SQ, const LuConvGeom *g, DirectScratch d,
+                            int r0) {
+  int nr = g->nin * g->kk - r0 < 8 ? g->nin * g->kk - r0 : 8;
+  const float *row[8];
   vf acc[8];
-  for (int kb = 0; kb < K; kb++)
-    acc[kb] = (vf){};
-  const float *xi = d.xp + (long)i * g->ph * g->pw;
+  for (int b = 0; b < 8; b++) {
+    int r = b < nr ? r0 + b : r0;
+    row[b] = d.xp + (long)(r / g->kk) * g->ph * g->pw + g->tapoff[r % g->kk];
+    acc[b] = (vf){};
+  }
   const float *dt = d.dt;
   for (int oy = 0; oy < g->oh; oy++)
     for (int ox = 0; ox < g->ow; ox++, dt += VL) {
       vf dy = vload(dt);
-      const float *at = xi + (long)oy * g->pw + ox;
-      for (int kb = 0; kb < K; kb++) {
-        float v = at[g->tapoff[k0 + kb]];
-        acc[kb] = vfma(vsplat(SQ ? v * v : v), dy, acc[kb]);
+      long e = (long)oy * g->pw + ox;
+      for (int b = 0; b < 8; b++) {
+        float v = row[b][e];
+        acc[b] = vfma(vsplat(SQ ? v * v : v), dy, acc[b]);
       }
     }
-  float t[8][VL];
-  for (int kb = 0; kb < K; kb++)
-    vstore(t[kb], acc[kb]);
-  for (int f = g->fan_beg[i]; f < g->fan_beg[i + 1]; f++)
-    for (int kb = 0; kb < K; kb++)
-      dw[g->fan_woff[f] + k0 + kb] += t[kb][g->fan_out[f]];
+  for (int b = 0; b < nr; b++)
+    vstore(d.dwt + (long)(r0 + b) * VL, acc[b]);
 }
 
 /* dw: by the transposed gradient when it fills the vectors, else by
    blocks of dot products. */
 INLINE void direct_weights(bool SQ, const LuConvGeom *g, DirectScratch d,
                            float *dw) {
-  for (int i = 0; i < g->nin; i++) {
-    if (transposed(g)) {
-      int k = 0;
-      for (; k + 8 <= g->kk; k += 8)
-        weights_t_block(SQ, 8, g, d, i, k, dw);
-      for (; k < g->kk; k++)
-        weights_t_block(SQ, 1, g, d, i, k, dw);
-      continue;
+  if (transposed(g)) {
+    for (int r = 0; r < g->nin * g->kk; r += 8)
+      weights_t_block(SQ, g, d, r);
+    for (int c = 0; c < g->nconn; c++) { /* lane cout of row cin kk + k */
+      const float *src = d.dwt + (long)g->cin[c] * g->kk * VL + g->cout[c];
+      float *dst = dw + (long)c * g->kk;
+      for (int k = 0; k < g->kk; k++)
+        dst[k] += src[k * VL];
     }
+    return;
+  }
+  for (int i = 0; i < g->nin; i++) {
     int f = g->fan_beg[i];
     for (; f + 4 <= g->fan_beg[i + 1]; f += 4)
       weights_fan(SQ, 4, g, d, i, f, dw);

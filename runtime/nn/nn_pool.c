@@ -148,6 +148,65 @@ INLINE void tiled_back(const int K, bool MAX, const LuPoolGeom *g, long B,
   }
 }
 
+/* The 2x2 means of one output row of ow from input rows r0 and r1, VL
+   outputs from 2 VL inputs at a time split into their even and odd lanes,
+   added in window_sum's order. */
+static void avg2_row(const float *r0, const float *r1, long ow, float *y) {
+  vi even, odd;
+  for (int i = 0; i < VL; i++)
+    even[i] = 2 * i, odd[i] = 2 * i + 1;
+  for (long j = 0; j < ow; j += VL) {
+    int n = ow - j < VL ? (int)(ow - j) : VL;
+    int lo = 2 * n < VL ? 2 * n : VL, hi = 2 * n - lo;
+    vf a = vload_n(r0 + 2 * j, lo), b = vload_n(r0 + 2 * j + VL, hi);
+    vf c = vload_n(r1 + 2 * j, lo), d = vload_n(r1 + 2 * j + VL, hi);
+    vf sum = (vf){} + vshuffle2(a, b, even);
+    sum += vshuffle2(a, b, odd);
+    sum += vshuffle2(c, d, even);
+    sum += vshuffle2(c, d, odd);
+    vstore_n(y + j, sum * inv_area(2), n);
+  }
+}
+
+/* dx of one output row's 2x2 windows: scale d[j] on the 4 elements of
+   window j, in input rows r0 and r1, VL windows at a time. */
+static void avg2_back_row(const float *d, long ow, float scale, float *r0,
+                          float *r1) {
+  vi first, second;
+  for (int i = 0; i < VL; i++)
+    first[i] = i / 2, second[i] = VL / 2 + i / 2;
+  for (long j = 0; j < ow; j += VL) {
+    int n = ow - j < VL ? (int)(ow - j) : VL;
+    int lo = 2 * n < VL ? 2 * n : VL, hi = 2 * n - lo;
+    vf v = vload_n(d + j, n) * scale;
+    vf a = vshuffle2(v, v, first), b = vshuffle2(v, v, second);
+    vstore_n(r0 + 2 * j, a, lo);
+    vstore_n(r0 + 2 * j + VL, b, hi);
+    vstore_n(r1 + 2 * j, a, lo);
+    vstore_n(r1 + 2 * j + VL, b, hi);
+  }
+}
+
+/* Average pooling by 2x2 windows 2 apart, a row of outputs at a time. */
+static void avg2_fprop(const LuPoolGeom *g, long B, const float *x, float *y) {
+  for (long p = 0; p < B * g->planes; p++, x += plane_in(g))
+    for (long i = 0; i < g->oh; i++, y += g->ow)
+      avg2_row(x + 2 * i * g->iw, x + (2 * i + 1) * g->iw, g->ow, y);
+}
+
+/* Its dx; the rows and columns no window covers, 0. */
+static void avg2_back(const LuPoolGeom *g, long B, float scale, const float *d,
+                      float *dx) {
+  bool spare = g->oh * 2 < g->ih || g->ow * 2 < g->iw;
+  for (long p = 0; p < B * g->planes; p++, dx += plane_in(g)) {
+    if (spare)
+      memset(dx, 0, sizeof(float) * (size_t)plane_in(g));
+    for (long i = 0; i < g->oh; i++, d += g->ow)
+      avg2_back_row(d, g->ow, scale, dx + 2 * i * g->iw,
+                    dx + (2 * i + 1) * g->iw);
+  }
+}
+
 /* Calls the optimised kernel for windows that tile, else the reference. */
 #define TILED(g, fast, ref)                                                    \
   do {                                                                         \
@@ -175,6 +234,10 @@ void lu_nn_maxpool_back(const LuPoolGeom *g, long B, const float *x,
 
 void lu_nn_avgpool_fprop(const LuPoolGeom *g, long B, const float *x,
                          float *y) {
+  if (g->k == 2 && g->stride == 2) {
+    avg2_fprop(g, B, x, y);
+    return;
+  }
 #define F(K) tiled_fprop(K, false, g, B, x, y)
   TILED(g, F, lu_nn_ref_avgpool_fprop(g, B, x, y));
 #undef F
@@ -182,6 +245,10 @@ void lu_nn_avgpool_fprop(const LuPoolGeom *g, long B, const float *x,
 
 void lu_nn_avgpool_back(const LuPoolGeom *g, long B, float scale,
                         const float *d, float *dx) {
+  if (g->k == 2 && g->stride == 2) {
+    avg2_back(g, B, scale, d, dx);
+    return;
+  }
 #define F(K) tiled_back(K, false, g, B, scale, NULL, d, dx)
   TILED(g, F, lu_nn_ref_avgpool_back(g, B, scale, d, dx));
 #undef F

@@ -155,6 +155,7 @@ static void test_pool_agree(void **state) {
       {.planes = 2, .ih = 7, .iw = 9, .k = 2, .stride = 2},
       {.planes = 2, .ih = 9, .iw = 10, .k = 3, .stride = 3},
       {.planes = 1, .ih = 8, .iw = 8, .k = 3, .stride = 2},
+      {.planes = 2, .ih = 6, .iw = 41, .k = 2, .stride = 2}, /* long rows */
   };
   for (size_t t = 0; t < sizeof gs / sizeof *gs; t++) {
     LuPoolGeom *g = &gs[t];
