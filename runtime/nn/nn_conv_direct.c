@@ -260,6 +260,8 @@ INLINE void direct_weights(bool SQ, const LuConvGeom *g, DirectScratch d,
     int f = g->fan_beg[i];
     for (; f + 4 <= g->fan_beg[i + 1]; f += 4)
       weights_fan(SQ, 4, g, d, i, f, dw);
+    for (; f + 2 <= g->fan_beg[i + 1]; f += 2)
+      weights_fan(SQ, 2, g, d, i, f, dw);
     for (; f < g->fan_beg[i + 1]; f++)
       weights_fan(SQ, 1, g, d, i, f, dw);
   }
@@ -276,11 +278,19 @@ static void back_weights_by_plane(bool sq, const LuConvGeom *g, const float *w,
     }
 }
 
+/* The weights as input_block reads them: map o's tap k for input plane
+   i0 + j at w[o os + k ks + j js] (w already offset to plane i0). */
+typedef struct {
+  const float *w;
+  long os, ks, js;
+} WeightView;
+
 /* The input gradient of the I planes i0.. at T tiles from q of their
-   padded planes: sums over the maps and taps of wt times dd read at q -
-   tapoff[k], each load of dd serving the I planes. Rows of taps that only
-   meet the zeros above or below dd's rows are skipped. Stored to dxp. */
-INLINE void input_block(int I, int T, const LuConvGeom *g, const float *wt,
+   padded planes: sums over the maps and taps of the weights times dd read
+   at q - tapoff[k], each load of dd serving the I planes. Rows of taps
+   that only meet the zeros above or below dd's rows are skipped. Stored
+   to dxp. */
+INLINE void input_block(int I, int T, const LuConvGeom *g, WeightView v,
                         DirectScratch d, int i0, long q) {
   vf acc[6][2];
   for (int j = 0; j < I; j++)
@@ -292,12 +302,12 @@ INLINE void input_block(int I, int T, const LuConvGeom *g, const float *wt,
   for (int o = 0; o < g->nout; o++) {
     const float *src = d.dd + o * d.dstride + d.dbase + q;
     for (int k = ky0 * g->kw; k < (ky1 + 1) * g->kw; k++) {
-      const float *wk = wt + ((long)o * g->kk + k) * g->nin + i0;
+      const float *wk = v.w + o * v.os + k * v.ks;
       vf x[2];
       for (int u = 0; u < T; u++)
         x[u] = vload(src - g->tapoff[k] + u * VL);
       for (int j = 0; j < I; j++) {
-        vf wv = vsplat(wk[j]);
+        vf wv = vsplat(wk[j * v.js]);
         for (int u = 0; u < T; u++)
           acc[j][u] = vfma(wv, x[u], acc[j][u]);
       }
@@ -309,29 +319,37 @@ INLINE void input_block(int I, int T, const LuConvGeom *g, const float *wt,
 }
 
 /* input_block over all the tiles of planes i0.. (I of them). */
-INLINE void input_planes(int I, const LuConvGeom *g, const float *wt,
+INLINE void input_planes(int I, const LuConvGeom *g, WeightView v,
                          DirectScratch d, int i0) {
   long q = 0;
+  v.w += i0 * v.js;
   for (; q + 2 * VL <= d.nq; q += 2 * VL)
-    input_block(I, 2, g, wt, d, i0, q);
+    input_block(I, 2, g, v, d, i0, q);
   for (; q < d.nq; q += VL)
-    input_block(I, 1, g, wt, d, i0, q);
+    input_block(I, 1, g, v, d, i0, q);
 }
 
 /* dx: the padded planes' gradient by input_planes, 6 planes at a time,
-   then its inner part (without the padding) copied to dx. */
+   then its inner part (without the padding) copied to dx. With every
+   plane joined to every map the weights are read in place, else (or
+   squared) from wt. */
 static void direct_input(bool sq, const LuConvGeom *g, const float *w,
                          DirectScratch d, float *dx) {
-  back_weights_by_plane(sq, g, w, d.wt);
+  long kk = g->kk, nin = g->nin;
+  WeightView v = {w, nin * kk, 1, kk};
+  if (sq || g->nconn != g->nin * g->nout) {
+    back_weights_by_plane(sq, g, w, d.wt);
+    v = (WeightView){d.wt, kk * nin, nin, 1};
+  }
   int i = 0;
   for (; i + 6 <= g->nin; i += 6)
-    input_planes(6, g, d.wt, d, i);
+    input_planes(6, g, v, d, i);
   for (; i + 4 <= g->nin; i += 4)
-    input_planes(4, g, d.wt, d, i);
+    input_planes(4, g, v, d, i);
   for (; i + 2 <= g->nin; i += 2)
-    input_planes(2, g, d.wt, d, i);
+    input_planes(2, g, v, d, i);
   for (; i < g->nin; i++)
-    input_planes(1, g, d.wt, d, i);
+    input_planes(1, g, v, d, i);
   int iw = g->iw, pad = g->pad;
   for (i = 0; i < g->nin; i++)
     for (int iy = 0; iy < g->ih; iy++) {

@@ -7,17 +7,18 @@
 /* ---- Kernels ------------------------------------------------------------- */
 
 /* The dot product of a and b in a fixed order: two vector partial sums
-   over alternate vectors, one more vector into the first, their lanes
-   summed, then the scalar tail. dot_rows keeps exactly this order. */
+   (by FMAs where the machine has them) over alternate vectors, one more
+   vector into the first, their lanes summed, then the scalar tail.
+   dot_rows keeps exactly this order. */
 float lu_nn_dot(const float *a, const float *b, long n) {
   vf s0 = {}, s1 = {};
   long i = 0;
   for (; i + 2 * VL <= n; i += 2 * VL) {
-    s0 += vload(a + i) * vload(b + i);
-    s1 += vload(a + i + VL) * vload(b + i + VL);
+    s0 = vfma(vload(a + i), vload(b + i), s0);
+    s1 = vfma(vload(a + i + VL), vload(b + i + VL), s1);
   }
   for (; i + VL <= n; i += VL)
-    s0 += vload(a + i) * vload(b + i);
+    s0 = vfma(vload(a + i), vload(b + i), s0);
   float s = vsum(s0 + s1);
   for (; i < n; i++)
     s += a[i] * b[i];
@@ -34,13 +35,13 @@ INLINE void dot_rows(int R, const float *w, const float *x, long n,
   for (; i + 2 * VL <= n; i += 2 * VL) {
     vf x0 = vload(x + i), x1 = vload(x + i + VL);
     for (int r = 0; r < R; r++) {
-      s0[r] += vload(w + r * n + i) * x0;
-      s1[r] += vload(w + r * n + i + VL) * x1;
+      s0[r] = vfma(vload(w + r * n + i), x0, s0[r]);
+      s1[r] = vfma(vload(w + r * n + i + VL), x1, s1[r]);
     }
   }
   for (; i + VL <= n; i += VL)
     for (int r = 0; r < R; r++)
-      s0[r] += vload(w + r * n + i) * vload(x + i);
+      s0[r] = vfma(vload(w + r * n + i), vload(x + i), s0[r]);
   for (int r = 0; r < R; r++) {
     float s = vsum(s0[r] + s1[r]);
     for (long j = i; j < n; j++)
@@ -78,10 +79,10 @@ INLINE void linear_back_cols(bool SQ, int V, int nin, int nout, const float *w,
     float *dwo = dw + (long)o * nin + i0;
     const float *wo = w + (long)o * nin + i0;
     for (int v = 0; v < V; v++) {
-      vstore(dwo + v * VL, vload(dwo + v * VL) + xv[v] * d);
+      vstore(dwo + v * VL, vfma(xv[v], d, vload(dwo + v * VL)));
       if (dx) {
         vf wv = vload(wo + v * VL);
-        acc[v] += (SQ ? wv * wv : wv) * d;
+        acc[v] = vfma(SQ ? wv * wv : wv, d, acc[v]);
       }
     }
   }
