@@ -1,11 +1,9 @@
-;; scripts.lsp: tests of the new architectures' scripts (scripts/resnet.lsp,
-;; scripts/fashion.lsp): their nets' sizes, the Lisp layer with parameters
-;; (checked against finite differences, trained: its gains move and the
-;; loss falls), the data-side flips, and one pass of each recipe on a tiny
-;; slice (Fashion-MNIST's skipped when its folder is absent).
+;; scripts.lsp: tests of scripts/resnet.lsp: its net's size, the Lisp layer
+;; with parameters (checked against finite differences, trained: its gains
+;; move and the loss falls), and one pass of its recipe on toy digits.
+;; scripts/fashion.lsp is tested in fashion.lsp.
 
 (load "../../scripts/resnet.lsp")
-(load "../../scripts/fashion.lsp")
 
 ;; N examples of ten classes on SIZExSIZE images: class k is a fixed random
 ;; pattern (one per class, drawn once) plus noise. A dataset table as
@@ -101,57 +99,3 @@
   (assert (= 1 (length (hget r 'metrics))))
   (assert (< (toy-loss r) loss0))
   (assert (= 2e-3 (nn-rate (hget r 'opt)))))
-
-;; ---- fashion.lsp: the net's size, the flips, the schedule
-
-(let ((conv (lambda (in out k) (+ (* in out k k) out))))
-  (assert (= (+ (conv 1 4 3) 8 (conv 4 8 3) 16 (+ (* 8 7 7 128) 128) (+ (* 128 10) 10))
-             (nn-nparams (fashion-net 4)))))
-(assert (null (script-main-p "fashion.lsp")))
-
-;; Each image is left as it was or mirrored (checked element by element),
-;; each call drawing anew from the originals; both happen.
-(seed 7)
-(let* ((n 40)
-       (images (idx-copy (idx-rand (int-matrix n 3 5) 0 256) (ubyte-matrix n 3 5)))
-       (original (copy-matrix images))
-       (d (htable))
-       (kept 0) (mirrored 0) (bad 0))
-  (hset d 'train-images images)
-  (let ((flip (fashion-flipper d)))
-    (repeat 2
-      (flip)
-      (for (i 0 (- n 1))
-        (let ((same t) (mirror t))
-          (for (r 0 2)
-            (for (c 0 4)
-              (unless (= (images i r c) (original i r c)) (setq same ()))
-              (unless (= (images i r c) (original i r (- 4 c))) (setq mirror ()))))
-          (cond (same (incr kept)) (mirror (incr mirrored)) (t (incr bad)))))))
-  (assert (= 0 bad))
-  (assert (> kept 10))
-  (assert (> mirrored 10)))
-
-(let* ((opt (nn-adamw 1))
-       (schedule (fashion-schedule opt 1 5)))
-  (schedule 1)
-  (assert (< (abs (- 1 (nn-rate opt))) 1e-6))
-  (schedule 3)
-  (assert (< (abs (- 0.525 (nn-rate opt))) 1e-6))
-  (schedule 5)
-  (assert (< (abs (- 0.05 (nn-rate opt))) 1e-6)))
-
-;; ---- fashion.lsp: one pass on a slice of Fashion-MNIST, in mini-batches
-
-(if (not (data-folder-p fashion-default-dir))
-    (printf "scripts.lsp: Fashion-MNIST tests skipped: %s is missing (apt-get install dataset-fashion-mnist)\n"
-            fashion-default-dir)
-  (let* ((data (progn (setq data-verbose ())
-                      (data-fit (data-slice (data-load "fashion") 300 100) '(1 28 28))))
-         (r (progn (seed 8) (fashion-recipe data 2e-3 1 4)))
-         (loss0 (toy-loss r)))
-    (hset r 'batch 8)
-    (run-quietly r)
-    (assert (= 1 (length (hget r 'metrics))))
-    (assert (< (toy-loss r) loss0))
-    (assert (equal (hget r 'class-names) fashion-classes))))
