@@ -95,7 +95,8 @@ INLINE void vstore_n(float *p, vf v, int n) {
     _mm256_maskstore_ps(p, vmask8(n), (__m256)v);
 #else
   else
-    memcpy(p, &v, (size_t)n * sizeof(float));
+    for (int i = 0; i < n; i++)
+      p[i] = v[i];
 #endif
 }
 
@@ -110,7 +111,8 @@ INLINE vf vload_n(const float *p, int n) {
   return (vf)_mm256_maskload_ps(p, vmask8(n));
 #else
   float t[VL] = {0};
-  memcpy(t, p, (size_t)n * sizeof(float));
+  for (int i = 0; i < n; i++)
+    t[i] = p[i];
   return vload(t);
 #endif
 }
