@@ -46,28 +46,37 @@ static long check_data(const char *who, LuNet *n, LuTensor *in, LuTensor *tg,
 }
 
 /* What the hooks of a pass over a data set read and write: the data,
-   the example numbers of the batch, and per example of the batch its
-   target (nt floats), loss and whether it was wrong, and its output
-   (nn-predict). The cost fills the output's gradient (grad) or second
-   derivatives (second). */
+   the examples of the batch (example b is order[at + b], or at + b
+   without an order), and per example of the batch its target (nt
+   floats), loss and whether it was wrong, and its output (nn-predict).
+   The cost fills the output's gradient (grad) or second derivatives
+   (second). The arrays are held by their first element: a collection
+   during the pass sees only pointers to the starts of objects. */
 typedef struct {
   LuNet *n;
   LuTensor *in, *tg;
   const NnCost *cost;
-  const long *ex;
+  const long *order;
+  long at;
   long nt;
   float *t;
   double *loss;
   unsigned char *wrong;
   float *out;
+  long outat;
   bool grad, second;
 } Feed;
 
+/* The example number of example b of the batch. */
+static long feed_example(const Feed *f, long b) {
+  return f->order ? f->order[f->at + b] : f->at + b;
+}
+
 static void feed_load(void *arg, float *work, long b) {
   Feed *f = arg;
-  lu_nn_read_example(f->in, f->ex[b], lu_nn_x(f->n, work, 0));
+  lu_nn_read_example(f->in, feed_example(f, b), lu_nn_x(f->n, work, 0));
   if (f->tg)
-    lu_nn_read_example(f->tg, f->ex[b], f->t + b * f->nt);
+    lu_nn_read_example(f->tg, feed_example(f, b), f->t + b * f->nt);
 }
 
 static void feed_cost(void *arg, float *work, long b) {
@@ -76,7 +85,7 @@ static void feed_cost(void *arg, float *work, long b) {
   long nout = n->shape[n->nmod].n;
   const float *y = lu_nn_x(n, work, n->nmod);
   if (f->out)
-    memcpy(f->out + b * nout, y, sizeof(float) * (size_t)nout);
+    memcpy(f->out + (f->outat + b) * nout, y, sizeof(float) * (size_t)nout);
   if (!f->tg)
     return;
   bool wrong;
@@ -98,15 +107,15 @@ static Feed feed_new(LuNet *n, LuTensor *in, LuTensor *tg, const NnCost *cost,
   return f;
 }
 
-/* Runs the examples ex[0..nb) of f through n (forward; backward too when
-   back, into grad), spread over the threads, and adds their losses and
-   errors to *loss and *errors in example order. */
-static void feed_run(Feed *f, const long *ex, long nb, bool train, bool back,
+/* Runs the nb examples of f's batch at `at` through n (forward; backward
+   too when back, into grad), spread over the threads, and adds their
+   losses and errors to *loss and *errors in example order. */
+static void feed_run(Feed *f, long at, long nb, bool train, bool back,
                      float *grad, double *loss, long *errors) {
   LuNet *n = f->n;
   NnPass p = lu_nn_pass(n, nb, train, grad, false);
   p.serial |= f->cost->fn != NULL;
-  f->ex = ex;
+  f->at = at;
   NnHooks h = {.load = feed_load, .cost = feed_cost, .arg = f};
   lu_nn_run(n, lu_tensor_data(p.buf), &p, &h, true, back, f->second, false);
   lu_poll();
@@ -208,13 +217,14 @@ LU_DEFUN(nn_train_pass,
   lu_nn_opt_bind(o, n);
   memset(n->pdw, 0, sizeof(float) * (size_t)n->nparams);
   Feed f = feed_new(n, in, tg, &cost, batch);
+  f.order = order;
   f.grad = true;
   double loss = 0;
   long errors = 0;
   for (long k = 0; k < steps; k += batch) {
     lu_poll();
     long size = k + batch < steps ? batch : steps - k;
-    feed_run(&f, order + k, size, true, true, n->pdw, &loss, &errors);
+    feed_run(&f, k, size, true, true, n->pdw, &loss, &errors);
     if (size > 1) /* the mean; at batch 1 the gradient is left untouched */
       for (long i = 0; i < n->nparams; i++)
         n->pdw[i] /= (float)size;
@@ -248,7 +258,7 @@ LU_DEFUN(nn_sdlm_estimate,
   long errors = 0;
   for (long e = 0; e < count; e++) {
     lu_poll();
-    feed_run(&f, &e, 1, true, true, n->pddw, &loss, &errors);
+    feed_run(&f, e, 1, true, true, n->pddw, &loss, &errors);
   }
   double mean = 0;
   for (long i = 0; i < n->nparams; i++) {
@@ -277,15 +287,13 @@ static long eval_batch(const LuNet *n) {
    spread over the threads; the outputs into out unless NULL. */
 static void evaluate(LuNet *n, LuTensor *in, LuTensor *tg, const NnCost *cost,
                      long ne, double *loss, long *errors, float *out) {
-  long nb = eval_batch(n), nout = n->shape[n->nmod].n;
-  long *ex = lu_alloc_atomic(sizeof(long) * (size_t)nb, "nn");
+  long nb = eval_batch(n);
   Feed f = feed_new(n, in, tg, cost, nb);
+  f.out = out;
   for (long k = 0; k < ne; k += nb) {
-    long size = k + nb < ne ? nb : ne - k;
-    for (long b = 0; b < size; b++)
-      ex[b] = k + b;
-    f.out = out ? out + k * nout : NULL;
-    feed_run(&f, ex, size, false, false, NULL, loss, errors);
+    f.outat = k;
+    feed_run(&f, k, k + nb < ne ? nb : ne - k, false, false, NULL, loss,
+             errors);
   }
 }
 

@@ -286,3 +286,13 @@ passes and evaluates it: (params loss-and-errors evaluation predictions)."
 (assert (= 0 (sys "test \"$(LUSH89_THREADS=3 ./lush89 -e '(print (nn-threads))')\" = 3")))
 (assert (= 0 (sys "test \"$(LUSH89_THREADS=x ./lush89 -e '(print (nn-threads))')\" -ge 1")))
 (assert-error (nn-threads 17) "a number of threads in [1, 16]")
+
+;; A pass that allocates its buffers (the first batch of 64 on a new net)
+;; while the example order is held only by the C code: the collection must
+;; see it (an -O3 build once kept only a pointer before the order's start,
+;; and crashed).
+(let ((x (idx-rand (float-matrix 64 1 16 16) -1 1))
+      (tg (int-matrix 64)))
+  (for (i 1 3)
+    (let ((net (nn-seq '(1 16 16) (nn-conv 16 3 1 () 1 -1) (nn-linear 10))))
+      (assert (numberp (car (nn-train-pass net (nn-sgd 1e-3) x tg 'ce () 64)))))))
