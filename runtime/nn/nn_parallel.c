@@ -8,6 +8,7 @@
 #include "nn_impl.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -108,7 +109,8 @@ LU_DEFUN(nn_threads_fn, "(nn-threads [N])",
          "The number of threads the simulator's passes use (nn-train-pass "
          "with BATCH > 1, nn-evaluate, nn-predict, nn-fprop of a batch); "
          "with N (1 to 16), sets it. The default is $LUSH89_THREADS, else "
-         "the number of cores. Results do not depend on it.") {
+         "the number of cores the process may run on. Results do not "
+         "depend on it.") {
   if (lu_arg_given(argv, argc, 0)) {
     long t = lu_arg_int(argv, 0);
     if (t < 1 || t > NN_MAXTHREADS)
@@ -120,11 +122,23 @@ LU_DEFUN(nn_threads_fn, "(nn-threads [N])",
 
 static LuBuiltin *const parallel_builtins[] = {&nn_threads_fn_builtin, NULL};
 
-/* The default count: LUSH89_THREADS when it is a number in [1, 16], else
-   the cores online, at most 16. */
+/* The cores this process may run on: its CPU affinity, which taskset,
+   cgroups and Slurm set, else the cores online. */
+static long cores(void) {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+    return CPU_COUNT(&set);
+  return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
+/* The default count: LUSH89_THREADS when it is a number, else the cores;
+   within [1, 16]. */
 void lu_nn_parallel_open(void) {
   const char *env = getenv("LUSH89_THREADS");
-  long n = env ? strtol(env, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+  char *end = NULL;
+  long n = env ? strtol(env, &end, 10) : 0;
+  if (!env || end == env || *end)
+    n = cores();
   pool.nthreads = n < 1 ? 1 : n > NN_MAXTHREADS ? NN_MAXTHREADS : (int)n;
   lu_register(parallel_builtins);
 }

@@ -296,3 +296,5 @@ passes and evaluates it: (params loss-and-errors evaluation predictions)."
   (for (i 1 3)
     (let ((net (nn-seq '(1 16 16) (nn-conv 16 3 1 () 1 -1) (nn-linear 10))))
       (assert (numberp (car (nn-train-pass net (nn-sgd 1e-3) x tg 'ce () 64)))))))
+;; the default follows the cores the process may run on
+(assert (= 0 (sys "test \"$(taskset -c 0 ./lush89 -e '(print (nn-threads))')\" = 1")))
