@@ -508,17 +508,27 @@ ended well) and says where they went. Returns the summaries."
   "The absolute path of the running lush89 (Linux: /proc), else \"lush89\"."
   (or (sweep-shell-output "readlink -f /proc/$PPID/exe") "lush89"))
 
+(de sweep-threads (jobs sshloginfile)
+  "The simulator's threads for each run (LUSH89_THREADS) when JOBS run at
+once: this machine's threads (nn-threads) shared among JOBS, at least one;
+one when JOBS is () (one run per core) or the runs go to the machines of
+SSHLOGINFILE. Runs sharing cores would otherwise each use them all."
+  (if (and jobs (not sshloginfile)) (max 1 (floor (/ (nn-threads) jobs))) 1))
+
 (de sweep-parallel-command (lush89 sweep dir ntasks jobs sshloginfile cwd)
   "The shell line running tasks 1 to NTASKS of the sweep in DIR with GNU
-parallel, each as LUSH89 SWEEP --run DIR TASK; JOBS at a time when not (),
-on the machines of SSHLOGINFILE (working in CWD) when not ()."
+parallel, each as LUSH89 SWEEP --run DIR TASK with LUSH89_THREADS set by
+sweep-threads; JOBS at a time when not (), on the machines of
+SSHLOGINFILE (working in CWD) when not ()."
   (concat (sweep-command (append (list sweep-parallel "--will-cite" "--quote"
                                        "--joblog" (concat dir "/joblog.tsv"))
                                  (if jobs (list "--jobs" (number->string jobs)) ())
                                  (if sshloginfile
                                      (list "--sshloginfile" sshloginfile "--workdir" cwd)
                                    ())
-                                 (list lush89 sweep "--run" dir "{}" ":::")))
+                                 (list "env" (sprintf "LUSH89_THREADS=%d"
+                                                      (sweep-threads jobs sshloginfile))
+                                       lush89 sweep "--run" dir "{}" ":::")))
           " "
           (join (mapcar number->string (range 1 (+ ntasks 1))) " ")))
 
@@ -533,6 +543,7 @@ SWEEP --run DIR with its task number."
           "#SBATCH --job-name=" (sweep-slug name) "\n"
           (sprintf "#SBATCH --array=1-%d%s\n" ntasks (if jobs (sprintf "%%%d" jobs) ""))
           "#SBATCH --ntasks=1\n"
+          "# Each run uses the cores Slurm gives its task (its CPU affinity).\n"
           "#SBATCH --chdir=" cwd "\n"
           "#SBATCH --output=" dir "/slurm-%A_%a.txt\n"
           "exec " (sweep-command (list lush89 sweep "--run" dir)) " \"$SLURM_ARRAY_TASK_ID\"\n"))

@@ -294,3 +294,14 @@ into the file LOG; returns the exit status."
       (assert (sw-near (nth 11 (cadr rows)) (final 2 2))))))
 
 (sys (concat "rm -rf " (data-shell-quote sw-dir)))
+
+;; runs sharing a machine share its cores: LUSH89_THREADS per run
+(let ((old (nn-threads)))
+  (nn-threads 4)
+  (assert (= 2 (sweep-threads 2 ())))
+  (assert (= 1 (sweep-threads 8 ())))
+  (assert (= 1 (sweep-threads () ())))
+  (assert (= 1 (sweep-threads 2 "hosts")))
+  (assert (search "'env' 'LUSH89_THREADS=4' '/l'"
+                  (sweep-parallel-command "/l" "/s.lsp" "/d" 3 1 () "/c")))
+  (nn-threads old))
