@@ -77,11 +77,8 @@ mask."
 (de obd-errors (r)
   "The train and test error (percent) of recipe R's net on its data, as a
 list."
-  (let ((data (hget r 'data)) (cost (hget r 'cost)))
-    (all ((split '(train test)))
-      (/ (* 100 (cadr (nn-evaluate (hget r 'net) (train-inputs data split)
-                                   (train-targets data split cost) cost)))
-         (data-count data split)))))
+  (all ((split '(train test)))
+    (cadr (train-evaluate r split))))
 
 (de obd-scores (r method)
   "The scores by which METHOD ('obd or 'magnitude) deletes recipe R's
@@ -200,7 +197,7 @@ scale) of both methods in ROWS (see obd-columns). Returns FILE."
                 "Prunes the 1989 net by Optimal Brain Damage and by magnitude; outputs go to\n"
                 "out/obd unless --out says otherwise.")
    '(("passes" 23) ("out" "out/obd"))
-   `(("params" string () "start from this trained net (nn-save) instead of training one")
+   `(("params" file () "start from this trained net (nn-save) instead of training one")
      ("step" number 0.2 "fraction of the live parameters deleted at each step")
      ("keep" number 0.05 "stop when this fraction of the parameters is left")
      ("retrain" int 2 "training passes after each deletion")
