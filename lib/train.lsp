@@ -206,12 +206,6 @@ examples after ELAPSED seconds."
 chunk converted to floats just before), or while a progress bar is drawn;
 rounded down to whole batches (see train-chunk-size).")
 
-(de train-index (n)
-  "The int vector 0, 1, ..., N-1: the fixed order of the examples."
-  (let ((v (int-matrix n)))
-    (for (i 0 (- n 1)) (v i i))
-    v))
-
 (de train-batch-supported ()
   "t when this build's nn-train-pass takes a BATCH (its 7th argument):
 probed by the arity check, which runs before any argument is looked at.

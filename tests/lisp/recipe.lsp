@@ -134,8 +134,6 @@
   (assert (< (abs (- (car (cadr c)) (car (cadr bar)))) 1e-6))
   (assert (= (cadr (cadr c)) (cadr (cadr bar)))))
 
-(assert (= 60 (idx-dim (train-index 60) 0)))
-(assert (= 59 ((train-index 60) 59)))
 
 ;; ---- a whole run: learning, metrics, outputs, table
 
