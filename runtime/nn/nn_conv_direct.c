@@ -229,14 +229,11 @@ INLINE void weights_t_block(bool SQ, const LuConvGeom *g, DirectScratch d,
   }
   const float *dt = d.dt;
   for (int oy = 0; oy < g->oh; oy++)
-    for (int ox = 0; ox < g->ow; ox++, dt += VL) {
-      vf dy = vload(dt);
-      long e = (long)oy * g->pw + ox;
+    for (int ox = 0; ox < g->ow; ox++, dt += VL)
       for (int b = 0; b < 8; b++) {
-        float v = row[b][e];
-        acc[b] = vfma(vsplat(SQ ? v * v : v), dy, acc[b]);
+        float v = row[b][(long)oy * g->pw + ox];
+        acc[b] = vfma(vsplat(SQ ? v * v : v), vload(dt), acc[b]);
       }
-    }
   for (int b = 0; b < nr; b++)
     vstore(d.dwt + (long)(r0 + b) * VL, acc[b]);
 }
