@@ -8,8 +8,9 @@
    nn_linear.c, nn_dropout.c, nn_shift.c, nn_softmax.c, nn_pool.c,
    nn_batchnorm.c, nn_activation.c, nn_rbf.c; nn_lisp.c for Lisp objects,
    nn_container.c for nets inside nets, residuals and concatenations),
-   nn_param.c (parameters of Lisp modules), nn_cost.c and nn_optim.c (the
-   cost and optimizer tables), nn_mask.c (parameter masks), nn_train.c
+   nn_param.c (parameters of Lisp modules), nn_pass.c (passes over batches,
+   nn-fprop, nn-bprop), nn_parallel.c (the threads), nn_cost.c and nn_optim.c
+   (the cost and optimizer tables), nn_mask.c (parameter masks), nn_train.c
    (training and evaluation passes), nn_check.c (derivative checks),
    nn_export.c (parameters as named tensors: nn-export, nn-import).
 
@@ -295,6 +296,7 @@ int lu_nn_threads(void);
 void lu_nn_parallel(long nitems, bool serial, void (*fn)(void *arg, long item),
                     void *arg);
 void lu_nn_parallel_open(void);
+void lu_nn_pass_open(void);
 
 static inline float *lu_nn_x(LuNet *n, float *work, int i) {
   return work + n->xoff[i];
