@@ -1,7 +1,7 @@
 /* nn_conv.c: the convolution module (nn-conv): a connection table between
    input and output planes, stride, padding, per-map or per-unit biases;
    its geometry is fixed when the net is built, and its kernels are in
-   nn_conv_kernels.c. Also nn-full-table. */
+   nn_conv_kernels.c and nn_conv_direct.c. Also nn-full-table. */
 #include "nn_impl.h"
 
 #include <string.h>

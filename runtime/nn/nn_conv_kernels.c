@@ -1,9 +1,11 @@
 /* nn_conv_kernels.c: the kernels of convolution with a connection table:
-   the geometry's index tables (lu_nn_conv_prepare), the optimised fprop,
-   bprop and bbprop over an unfolded, phase-split copy of the input, and
-   beside them the reference kernels that spell out the definition loop by
-   loop (tests/c/test_net.c checks that they agree). The module around
-   them is nn_conv.c. */
+   the geometry's index tables (lu_nn_conv_prepare), the entry points,
+   which send stride 1 to nn_conv_direct.c and a kernel that covers its
+   whole input to the linear kernels, the optimised fprop, bprop and
+   bbprop over an unfolded, phase-split copy of the input for the other
+   strides, and beside them the reference kernels that spell out the
+   definition loop by loop (tests/c/test_net.c checks that they agree).
+   The module around them is nn_conv.c. */
 #include "nn_conv_impl.h"
 
 /* Scratch layout (floats): xp [nin][stride^2][rh][rw] the padded input
