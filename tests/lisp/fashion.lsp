@@ -16,9 +16,10 @@
 
 (let ((conv (lambda (in out k) (+ (* in out k k) out)))
       (bn (lambda (c) (* 2 c))))
-  (assert (= (+ (conv 1 4 3) (bn 4) (conv 4 8 3) (bn 8)
-                (+ (* 8 7 7 128) 128) (+ (* 128 10) 10))
-             (nn-nparams (fashion-net 4)))))
+  (assert (= (+ (conv 1 4 3) (bn 4) (conv 4 8 3) (bn 8) (conv 8 16 3) (bn 16)
+                (+ (* 16 3 3 128) 128) (+ (* 128 10) 10))
+             (nn-nparams (fashion-net 4))))
+  (assert (= 98666 (nn-nparams (fashion-net 16)))))
 (assert (equal '(10) (nn-shape (fashion-net 4))))
 (assert (null (script-main-p "fashion.lsp")))
 
