@@ -27,6 +27,18 @@
 typedef float vf __attribute__((vector_size(VL * sizeof(float))));
 typedef int32_t vi __attribute__((vector_size(VL * sizeof(int32_t))));
 
+/* The lane numbers, as a vi initialiser. */
+#if VL == 16
+#define VIOTA                                                                  \
+  { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 }
+#elif VL == 8
+#define VIOTA                                                                  \
+  { 0, 1, 2, 3, 4, 5, 6, 7 }
+#else
+#define VIOTA                                                                  \
+  { 0, 1, 2, 3 }
+#endif
+
 #define INLINE static inline __attribute__((always_inline))
 
 /* Lane i of the result is lane idx[i] of the 2 VL lanes of a then b (idx
@@ -117,27 +129,21 @@ INLINE vf vload_n(const float *p, int n) {
 #endif
 }
 
-/* The sum of v's lanes, by folding halves. */
+/* The sum of v's lanes, by folding halves: log2 VL shuffles and adds
+   rather than VL dependent scalar adds. */
 INLINE float vsum(vf v) {
-  float t[VL];
-  memcpy(t, &v, sizeof v);
-  float s = 0;
-  for (int i = 0; i < VL; i++)
-    s += t[i];
-  return s;
+  const vi iota = VIOTA;
+#pragma GCC unroll 8
+  for (int h = VL / 2; h >= 1; h /= 2)
+    v += vshuffle2(v, v, (iota + h) & (VL - 1));
+  return v[0];
 }
 
 /* Lane q of the result is the sum of the lanes of a[q]: VL horizontal sums
    at once, by VL - 1 folds of pairs (a transposing tree), instead of VL
    separate reductions. Destroys a. */
 INLINE vf vsum_many(vf a[VL]) {
-#if VL == 16
-  const vi iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-#elif VL == 8
-  const vi iota = {0, 1, 2, 3, 4, 5, 6, 7};
-#else
-  const vi iota = {0, 1, 2, 3};
-#endif
+  const vi iota = VIOTA;
   int n = VL;
 #pragma GCC unroll 8
   for (int h = VL / 2; h >= 1; h /= 2, n /= 2) {
