@@ -154,44 +154,85 @@ static bool batch_stats(const NnCtx *c) {
   return c->train && c->nb * bn_of(c->m)->S > 1;
 }
 
-/* The statistics are those of the nb examples of the pass (kept in the
-   first one's scratch); the running averages move once per batch. */
-static void bn_fprop(NnCtx *c, const float *x, float *y) {
+/* One of the module's passes (0 fprop, 1 bprop, 2 bbprop) on inputs x
+   and d (dy or ddy) to y (y, dx or ddx), cut into nchunk ranges of
+   channels, which are independent: the pool's threads share them out. */
+typedef struct {
+  NnCtx *c;
+  int pass;
+  const float *x, *d;
+  float *y;
+  long nchunk;
+} BnJob;
+
+/* fprop on channels [c0, c0 + nc): the statistics are those of the nb
+   examples of the pass (kept in the first one's scratch); the running
+   averages move once per batch. */
+static void bn_fprop_range(NnCtx *c, long c0, long nc, const float *x,
+                           float *y) {
   NnModule *m = c->m;
   long C = bn_of(m)->C, S = bn_of(m)->S;
-  float *mean = c->scratch, *istd = c->scratch + C;
+  float *mean = c->scratch + c0, *istd = c->scratch + C + c0;
   if (batch_stats(c)) {
     double n = (double)c->nb * (double)S;
-    lu_nn_bn_stats(c->nb, c->ws, C, S, x, mean, istd);
-    for (long k = 0; k < C && !c->replay; k++) {
-      float *rm = running(m, 0) + k, *rv = running(m, 1) + k;
+    lu_nn_bn_stats(c->nb, c->ws, nc, S, x, mean, istd);
+    for (long k = 0; k < nc && !c->replay; k++) {
+      float *rm = running(m, 0) + c0 + k, *rv = running(m, 1) + c0 + k;
       *rm = (float)((1 - BN_MOMENTUM) * *rm + BN_MOMENTUM * mean[k]);
       *rv = (float)((1 - BN_MOMENTUM) * *rv +
                     BN_MOMENTUM * istd[k] * n / (n - 1));
     }
   } else {
-    memcpy(mean, running(m, 0), sizeof(float) * (size_t)C);
-    memcpy(istd, running(m, 1), sizeof(float) * (size_t)C);
+    memcpy(mean, running(m, 0) + c0, sizeof(float) * (size_t)nc);
+    memcpy(istd, running(m, 1) + c0, sizeof(float) * (size_t)nc);
   }
-  for (long k = 0; k < C; k++)
+  for (long k = 0; k < nc; k++)
     istd[k] = (float)(1 / sqrt(istd[k] + BN_EPS));
-  lu_nn_bn_fprop(c->nb, c->ws, C, S, x, mean, istd, c->w, c->w + C, y);
+  lu_nn_bn_fprop(c->nb, c->ws, nc, S, x, mean, istd, c->w + c0, c->w + C + c0,
+                 y);
+}
+
+static void bn_chunk(void *arg, long k) {
+  BnJob *j = arg;
+  NnCtx *c = j->c;
+  long C = bn_of(c->m)->C, S = bn_of(c->m)->S;
+  long c0 = k * C / j->nchunk, nc = (k + 1) * C / j->nchunk - c0;
+  const float *x = j->x + c0 * S, *mean = c->scratch + c0,
+              *istd = c->scratch + C + c0, *gamma = c->w + c0;
+  float *y = j->y ? j->y + c0 * S : NULL;
+  if (j->pass == 0)
+    bn_fprop_range(c, c0, nc, x, y);
+  else if (j->pass == 1)
+    lu_nn_bn_bprop(c->nb, c->ws, nc, S, x, mean, istd, gamma, j->d + c0 * S, y,
+                   c->dw + c0, c->dw + C + c0, batch_stats(c));
+  else
+    lu_nn_bn_bbprop(c->nb, c->ws, nc, S, x, mean, istd, gamma, j->d + c0 * S, y,
+                    c->ddw + c0, c->ddw + C + c0);
+}
+
+/* Runs a pass on the whole batch, over the threads when it has more than
+   one example. */
+static void bn_run(NnCtx *c, int pass, const float *x, const float *d,
+                   float *y) {
+  long C = bn_of(c->m)->C;
+  BnJob j = {c, pass, x, d, y, c->nb > 1 ? (C < 16 ? C : 16) : 1};
+  lu_nn_parallel(j.nchunk, false, bn_chunk, &j);
+}
+
+static void bn_fprop(NnCtx *c, const float *x, float *y) {
+  bn_run(c, 0, x, NULL, y);
 }
 
 static void bn_bprop(NnCtx *c, const float *x, const float *y, const float *dy,
                      float *dx) {
   (void)y;
-  long C = bn_of(c->m)->C;
-  lu_nn_bn_bprop(c->nb, c->ws, C, bn_of(c->m)->S, x, c->scratch, c->scratch + C,
-                 c->w, dy, dx, c->dw, c->dw + C, batch_stats(c));
+  bn_run(c, 1, x, dy, dx);
 }
 
 static void bn_bbprop(NnCtx *c, const float *x, const float *y,
                       const float *ddy, float *ddx) {
   (void)y;
-  long C = bn_of(c->m)->C;
-  lu_nn_bn_bbprop(c->nb, c->ws, C, bn_of(c->m)->S, x, c->scratch,
-                  c->scratch + C, c->w, ddy, ddx, c->ddw, c->ddw + C);
+  bn_run(c, 2, x, ddy, ddx);
 }
 
 /* Scale 1, shift 0, whatever A and BIAS; the running averages restart. */
