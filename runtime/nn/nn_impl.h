@@ -2,17 +2,18 @@
    module interface (NnOps), nets, costs and optimizers. Not part of the
    public API (see net.h).
 
-   The files: net.c (nets: building, the flat vectors, passes, states),
+   The files: net.c (nets: building, the flat vectors, states),
    nn_module.c (the module value, shapes, reading tensors), one file per
-   module family (nn_squash.c, nn_conv.c with nn_conv_kernels.c,
-   nn_linear.c, nn_dropout.c, nn_shift.c, nn_softmax.c, nn_pool.c,
-   nn_batchnorm.c, nn_activation.c, nn_rbf.c; nn_lisp.c for Lisp objects,
-   nn_container.c for nets inside nets, residuals and concatenations),
-   nn_param.c (parameters of Lisp modules), nn_pass.c (passes over batches,
-   nn-fprop, nn-bprop), nn_parallel.c (the threads), nn_cost.c and nn_optim.c
-   (the cost and optimizer tables), nn_mask.c (parameter masks), nn_train.c
-   (training and evaluation passes), nn_check.c (derivative checks),
-   nn_export.c (parameters as named tensors: nn-export, nn-import).
+   module family (nn_squash.c, nn_conv.c with nn_conv_kernels.c and
+   nn_conv_direct.c, nn_linear.c, nn_dropout.c, nn_shift.c, nn_softmax.c,
+   nn_pool.c, nn_batchnorm.c, nn_activation.c, nn_rbf.c; nn_lisp.c for
+   Lisp objects, nn_container.c for nets inside nets, residuals and
+   concatenations), nn_param.c (parameters of Lisp modules), nn_pass.c
+   (passes over batches, nn-fprop, nn-bprop), nn_parallel.c (the threads),
+   nn_cost.c and nn_optim.c (the cost and optimizer tables), nn_mask.c
+   (parameter masks), nn_train.c (training and evaluation passes over data
+   sets), nn_check.c (derivative checks), nn_export.c (parameters as named
+   tensors: nn-export, nn-import).
 
    How to write a module family (one new file, e.g. nn_pool.c):
    - Its private fields live in a struct of its own at m->data: its
