@@ -117,6 +117,23 @@ void lu_nn_init_params(LuNet *n, double a, double bias, bool lisp) {
 
 static void net_move(LuNet *n, LuNet *outer, long p, long s);
 
+/* Marks n and every net inside it. */
+static void rates_set_inside(LuNet *n) {
+  n->rates_set = true;
+  for (int i = 0; i < n->nmod; i++) {
+    LuNet **inner;
+    int k = n->mod[i]->ops->nets ? n->mod[i]->ops->nets(n->mod[i], &inner) : 0;
+    for (int b = 0; b < k; b++)
+      rates_set_inside(inner[b]);
+  }
+}
+
+void lu_nn_rates_set(LuNet *n) {
+  while (n->outer && n->outer->net)
+    n = n->outer->net;
+  rates_set_inside(n);
+}
+
 /* Whether net x is inside one of n's containers, at any depth. */
 static bool net_contains(LuNet *n, const LuNet *x) {
   for (int i = 0; i < n->nmod; i++) {
@@ -211,6 +228,7 @@ static void net_move(LuNet *n, LuNet *outer, long p, long s) {
     st->data = to[k];
   }
   n->pw = to[0], n->pdw = to[1], n->pddw = to[2], n->prate = to[3];
+  outer->rates_set |= n->rates_set;
   n->work->st->data = lu_nn_slots(outer, 1) + s;
   net_place_inner(n);
 }
@@ -339,6 +357,8 @@ static LuValue *param_view(LuNet *n, int which, long off, const NnShape *s) {
 
 static LuValue *flat_view(LuValue **argv, int which) {
   LuNet *n = lu_nn_arg_net(argv, 0);
+  if (which == 3) /* the caller may write into the rates */
+    lu_nn_rates_set(n);
   NnShape s = lu_nn_shape_make(1, &n->nparams);
   return param_view(n, which, 0, &s);
 }

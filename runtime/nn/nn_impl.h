@@ -212,9 +212,11 @@ struct LuNet {
   uint64_t *rng;    /* the generators of a batch's examples */
   long nrng;
   bool train;
-  bool has_lisp; /* Lisp modules: single-threaded passes only */
-  bool whole;    /* some module needs whole batches */
-  long fresh;    /* the examples of the last nn-fprop (0: none yet) */
+  bool rates_set; /* a rate factor may not be 1 (SDLM set them, or Lisp
+                     got a view of them): else the optimizers skip them */
+  bool has_lisp;  /* Lisp modules: single-threaded passes only */
+  bool whole;     /* some module needs whole batches */
+  long fresh;     /* the examples of the last nn-fprop (0: none yet) */
   LuValue *self;
   NnModule *outer; /* the container running it inside another net */
   float *mask;     /* 0/1 per parameter, or NULL (nn_mask.c) */
@@ -252,6 +254,9 @@ void lu_nn_read_checked(const char *who, LuTensor *t, const NnShape *s,
                         float *dst);
 LuNet *lu_nn_arg_net(LuValue **argv, int i);
 void lu_nn_init_params(LuNet *n, double a, double bias, bool lisp);
+/* Marks the rate factors of n as possibly not all 1, and those of the nets
+   around and inside it, which share them. */
+void lu_nn_rates_set(LuNet *n);
 
 /* A draw from the generator of the example being run (dropout, random
    shifts): the global one (see seed) when examples run one at a time;

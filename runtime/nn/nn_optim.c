@@ -14,21 +14,22 @@
 /* g = grad + decay w; v = momentum v + g (state 0, when momentum != 0);
    w -= lr factor v. */
 static void sgd_step(NnOpt *o, LuNet *n, bool clear) {
-  float *restrict w = n->pw, *restrict dw = n->pdw, *restrict r = n->prate;
+  float *restrict w = n->pw, *restrict dw = n->pdw;
+  const float *restrict r = n->rates_set ? n->prate : NULL; /* NULL: all 1 */
   float *restrict m = o->state[0];
   long np = n->nparams;
   float lr = (float)o->lr, decay = (float)o->decay, mom = (float)o->momentum;
   if (mom != 0) {
     for (long i = 0; i < np; i++) {
       m[i] = mom * m[i] + dw[i] + decay * w[i];
-      w[i] -= lr * r[i] * m[i];
+      w[i] -= lr * (r ? r[i] : 1.0f) * m[i];
       if (clear)
         dw[i] = 0;
     }
     return;
   }
   for (long i = 0; i < np; i++) {
-    w[i] -= lr * r[i] * (dw[i] + decay * w[i]);
+    w[i] -= lr * (r ? r[i] : 1.0f) * (dw[i] + decay * w[i]);
     if (clear)
       dw[i] = 0;
   }
@@ -38,7 +39,8 @@ static void sgd_step(NnOpt *o, LuNet *n, bool clear) {
    float tensors. It stops at 2^24, where floats still count exactly; by
    then beta^t has long rounded to 0 and the corrections are exactly 1. */
 static void adamw_step(NnOpt *o, LuNet *n, bool clear) {
-  float *restrict w = n->pw, *restrict dw = n->pdw, *restrict r = n->prate;
+  float *restrict w = n->pw, *restrict dw = n->pdw;
+  const float *restrict r = n->rates_set ? n->prate : NULL; /* NULL: all 1 */
   float *restrict m = o->state[0], *restrict v = o->state[1];
   long np = n->nparams;
   if (o->state[2][0] < 16777216.0f)
@@ -52,7 +54,8 @@ static void adamw_step(NnOpt *o, LuNet *n, bool clear) {
     float g = dw[i];
     m[i] = b1 * m[i] + (1 - b1) * g;
     v[i] = b2 * v[i] + (1 - b2) * g * g;
-    w[i] -= lr * r[i] * (decay * w[i] + m[i] * c1 / (sqrtf(v[i] * c2) + eps));
+    w[i] -= lr * (r ? r[i] : 1.0f) *
+            (decay * w[i] + m[i] * c1 / (sqrtf(v[i] * c2) + eps));
     if (clear)
       dw[i] = 0;
   }
@@ -62,6 +65,7 @@ static void adamw_step(NnOpt *o, LuNet *n, bool clear) {
    vectors; the gradients are cleared afterwards when asked. */
 static void lisp_step(NnOpt *o, LuNet *n, bool clear) {
   NnShape s = lu_nn_shape_make(1, &n->nparams);
+  lu_nn_rates_set(n); /* the step may write into the rates */
   LuValue *a[4] = {lu_tensor_value(lu_nn_view(n->pvec[0], 0, &s)),
                    lu_tensor_value(lu_nn_view(n->pvec[1], 0, &s)),
                    lu_tensor_value(lu_nn_view(n->pvec[3], 0, &s)),

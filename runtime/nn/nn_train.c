@@ -261,6 +261,7 @@ LU_DEFUN(nn_sdlm_estimate,
     feed_run(&f, e, 1, true, true, n->pddw, &loss, &errors);
   }
   double mean = 0;
+  lu_nn_rates_set(n);
   for (long i = 0; i < n->nparams; i++) {
     float h = n->pddw[i] / (float)count;
     n->pddw[i] = h;

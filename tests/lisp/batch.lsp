@@ -298,3 +298,21 @@ passes and evaluates it: (params loss-and-errors evaluation predictions)."
       (assert (numberp (car (nn-train-pass net (nn-sgd 1e-3) x tg 'ce () 64)))))))
 ;; the default follows the cores the process may run on
 (assert (= 0 (sys "test \"$(taskset -c 0 ./lush89 -e '(print (nn-threads))')\" = 1")))
+
+;; the optimizers skip the rate factors while they are all 1; one written
+;; through nn-rates still counts: set in a net before it goes inside
+;; another, or in the net around it afterwards
+(de bt-rate-moves (set-before)
+  "Trains a net around an inner net whose first rate is 0 (set before or
+after nesting): (first-weight-moved second-weight-moved)."
+  (let* ((inner (nn-seq '(3) (nn-linear 2)))
+         (_ (when set-before ((nn-rates inner) 0 0)))
+         (net (nn-seq '(3) inner (nn-linear 2)))
+         (x (idx-rand (float-matrix 4 3) -1 1))
+         (tg (idx-rand (float-matrix 4 2) -1 1)))
+    (unless set-before ((nn-rates net) 0 0))
+    (let ((w0 ((nn-params net) 0)) (w1 ((nn-params net) 1)))
+      (nn-train-pass net (nn-sgd 0.1) x tg)
+      (list (not (= w0 ((nn-params net) 0))) (not (= w1 ((nn-params net) 1)))))))
+(assert (equal (bt-rate-moves t) '(() t)))
+(assert (equal (bt-rate-moves ()) '(() t)))
