@@ -48,7 +48,8 @@ static long check_data(const char *who, LuNet *n, LuTensor *in, LuTensor *tg,
 /* What the hooks of a pass over a data set read and write: the data,
    the examples of the batch (example b is order[at + b], or at + b
    without an order), and per example of the batch its target (nt
-   floats), loss and whether it was wrong, and its output (nn-predict).
+   floats), loss and whether it was wrong, and its output into the
+   example's row of out (nn-predict).
    The cost fills the output's gradient (grad) or second derivatives
    (second). The arrays are held by their first element: a collection
    during the pass sees only pointers to the starts of objects. */
@@ -63,7 +64,6 @@ typedef struct {
   double *loss;
   unsigned char *wrong;
   float *out;
-  long outat;
   bool grad, second;
 } Feed;
 
@@ -85,7 +85,7 @@ static void feed_cost(void *arg, float *work, long b) {
   long nout = n->shape[n->nmod].n;
   const float *y = lu_nn_x(n, work, n->nmod);
   if (f->out)
-    memcpy(f->out + (f->outat + b) * nout, y, sizeof(float) * (size_t)nout);
+    memcpy(f->out + feed_example(f, b) * nout, y, sizeof(float) * (size_t)nout);
   if (!f->tg)
     return;
   bool wrong;
@@ -292,7 +292,6 @@ static void evaluate(LuNet *n, LuTensor *in, LuTensor *tg, const NnCost *cost,
   Feed f = feed_new(n, in, tg, cost, nb);
   f.out = out;
   for (long k = 0; k < ne; k += nb) {
-    f.outat = k;
     feed_run(&f, k, k + nb < ne ? nb : ne - k, false, false, NULL, loss,
              errors);
   }
