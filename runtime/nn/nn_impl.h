@@ -216,7 +216,7 @@ struct LuNet {
                      got a view of them): else the optimizers skip them */
   bool has_lisp;  /* Lisp modules: single-threaded passes only */
   bool whole;     /* some module needs whole batches */
-  long fresh;     /* the examples of the last nn-fprop (0: none yet) */
+  long fresh;     /* the last nn-fprop: -1 one example, B a batch, 0 none */
   LuValue *self;
   NnModule *outer; /* the container running it inside another net */
   float *mask;     /* 0/1 per parameter, or NULL (nn_mask.c) */
