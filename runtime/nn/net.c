@@ -109,7 +109,7 @@ void lu_nn_init_params(LuNet *n, double a, double bias, bool lisp) {
       if (m->lpoff[j] >= 0)
         lu_nn_param_init(m->lparam[j], a, bias);
     LuNet **inner;
-    int k = m->ops->nets ? m->ops->nets(m, &inner) : 0;
+    int k = lu_nn_inner(m, &inner);
     for (int b = 0; b < k; b++)
       lu_nn_init_params(inner[b], a, bias, lisp);
   }
@@ -122,7 +122,7 @@ static void rates_set_inside(LuNet *n) {
   n->rates_set = true;
   for (int i = 0; i < n->nmod; i++) {
     LuNet **inner;
-    int k = n->mod[i]->ops->nets ? n->mod[i]->ops->nets(n->mod[i], &inner) : 0;
+    int k = lu_nn_inner(n->mod[i], &inner);
     for (int b = 0; b < k; b++)
       rates_set_inside(inner[b]);
   }
@@ -138,7 +138,7 @@ void lu_nn_rates_set(LuNet *n) {
 static bool net_contains(LuNet *n, const LuNet *x) {
   for (int i = 0; i < n->nmod; i++) {
     LuNet **inner;
-    int k = n->mod[i]->ops->nets ? n->mod[i]->ops->nets(n->mod[i], &inner) : 0;
+    int k = lu_nn_inner(n->mod[i], &inner);
     for (int b = 0; b < k; b++)
       if (inner[b] == x || net_contains(inner[b], x))
         return true;
@@ -185,7 +185,7 @@ static void check_shared(LuNet *top, LuNet *n) {
                  i + 1, m->ops->kind);
     }
     LuNet **inner;
-    int k = m->ops->nets ? m->ops->nets(m, &inner) : 0;
+    int k = lu_nn_inner(m, &inner);
     for (int b = 0; b < k; b++)
       check_shared(top, inner[b]);
   }
@@ -204,7 +204,7 @@ static void net_place_inner(LuNet *n) {
         m->lparam[j]->net = n;
       }
     LuNet **inner;
-    int k = m->ops->nets ? m->ops->nets(m, &inner) : 0;
+    int k = lu_nn_inner(m, &inner);
     long p = m->poff, s = m->soff;
     for (int b = 0; b < k; b++) {
       net_move(inner[b], n, p, s);
@@ -534,7 +534,7 @@ static void summary_rows(LuNet *n, int depth, long *tp, long *tc, long *tm) {
     if (depth == 0)
       *tp += np, *tc += m->conns, *tm += m->macs;
     LuNet **inner;
-    int k = m->ops->nets ? m->ops->nets(m, &inner) : 0;
+    int k = lu_nn_inner(m, &inner);
     for (int j = 0; j < k; j++)
       summary_rows(inner[j], depth + 1, tp, tc, tm);
   }

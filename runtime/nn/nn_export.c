@@ -128,7 +128,7 @@ static void net_entries(Entries *l, LuNet *n, const char *prefix) {
       continue;
     const char *name = text("%s%c%d", prefix, m->ops->kind[0], ++pos);
     LuNet **inner;
-    int k = m->ops->nets ? m->ops->nets(m, &inner) : 0;
+    int k = lu_nn_inner(m, &inner);
     for (int b = 0; b < k; b++)
       net_entries(l, inner[b],
                   k > 1 ? text("%s.%d.", name, b + 1) : text("%s.", name));

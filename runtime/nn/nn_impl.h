@@ -226,6 +226,9 @@ extern const LuCType lu_nn_net_ctype, lu_nn_module_ctype;
 /* A new module of kind ops, with data zero-filled bytes of the family's
    own fields at m->data (none when 0). */
 NnModule *lu_nn_module_new(const NnOps *ops, size_t data);
+/* The nets inside m (a container's branches) into *nets; returns how many
+   (0 for any other module). */
+int lu_nn_inner(const NnModule *m, LuNet ***nets);
 /* The module that runs the Lisp object obj (nn_lisp.c). */
 NnModule *lu_nn_lisp_module(LuValue *obj);
 NnShape lu_nn_shape_arg(LuValue **argv, int i);

@@ -23,7 +23,7 @@ void lu_nn_mask_apply(LuNet *n) {
   for (int i = 0; i < n->nmod; i++) {
     NnModule *m = n->mod[i];
     LuNet **inner;
-    int k = m->ops->nets ? m->ops->nets(m, &inner) : 0;
+    int k = lu_nn_inner(m, &inner);
     for (int b = 0; b < k; b++)
       lu_nn_mask_apply(inner[b]);
   }

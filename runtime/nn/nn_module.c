@@ -43,6 +43,10 @@ const char *lu_nn_shape_cstr(const NnShape *s) {
   return b.s;
 }
 
+int lu_nn_inner(const NnModule *m, LuNet ***nets) {
+  return m->ops->nets ? m->ops->nets(m, nets) : 0;
+}
+
 NnShape lu_nn_shape_make(int ndim, const long *dim) {
   NnShape s = {.ndim = ndim, .n = 1};
   for (int i = 0; i < ndim; i++) {
