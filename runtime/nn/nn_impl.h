@@ -356,17 +356,22 @@ typedef struct NnOpt NnOpt;
 enum { NN_OPT_MAXSTATE = 3 };
 
 /* A row of the optimizer table: its state buffers (names, and sizes in
-   floats, 0 meaning one per parameter), and its step, which updates the
-   net's parameters from its gradients and clears them when clear is true.
-   keeps (NULL: always) says whether this optimizer's state is in use, so
-   that it is tied to one net. */
+   floats, 0 meaning one per parameter); begin (NULL: none), run once
+   before each step; and its step, which updates a range of the net's
+   parameters from their gradients (see NnRange in nn_optim.c). keeps
+   (NULL: always) says whether this optimizer's state is in use, so that
+   it is tied to one net; whole, that its step takes all the parameters
+   at once on the calling thread (Lisp). */
+typedef struct NnRange NnRange;
 typedef struct {
   const char *name;
   int nstate;
   const char *state_names[NN_OPT_MAXSTATE];
   long size[NN_OPT_MAXSTATE];
-  void (*step)(NnOpt *o, LuNet *n, bool clear);
+  void (*begin)(NnOpt *o);
+  void (*step)(const NnRange *r);
   bool (*keeps)(const NnOpt *o);
+  bool whole;
 } NnOptKind;
 
 struct NnOpt {
@@ -376,12 +381,17 @@ struct NnOpt {
   LuNet *net;   /* whose parameters the state follows */
   LuTensor *tstate[NN_OPT_MAXSTATE];
   float *state[NN_OPT_MAXSTATE];
+  float c1, c2; /* AdamW: this step's bias corrections */
 };
 
 NnOpt *lu_nn_arg_opt(LuValue **argv, int i);
 bool lu_nn_opt_is(const NnOpt *o, const char *name);
 void lu_nn_opt_bind(NnOpt *o, LuNet *n);
-void lu_nn_opt_step(NnOpt *o, LuNet *n, bool clear);
+/* One update of n's parameters by o from their gradients divided by div
+   (a batch's size, for their mean; 1 leaves them), cleared when clear;
+   then n's masks. Over the threads, by ranges of parameters, when div >
+   1 (a batch's step, worth waking them for). */
+void lu_nn_opt_step(NnOpt *o, LuNet *n, bool clear, long div);
 
 /* ---- Masks (nn_mask.c) ----------------------------------------------------
  */

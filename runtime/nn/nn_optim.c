@@ -11,26 +11,39 @@
 
 /* ---- The update steps ---------------------------------------------------- */
 
+/* A step over parameters [beg, end) of n: each gradient divided by div
+   (the batch's size, for its mean; 1 leaves it as it is), then the
+   update; the gradients are cleared when clear. */
+struct NnRange {
+  NnOpt *o;
+  LuNet *n;
+  long beg, end;
+  float div;
+  bool clear;
+};
+
 /* g = grad + decay w; v = momentum v + g (state 0, when momentum != 0);
    w -= lr factor v. */
-static void sgd_step(NnOpt *o, LuNet *n, bool clear) {
-  float *restrict w = n->pw, *restrict dw = n->pdw;
-  const float *restrict r = n->rates_set ? n->prate : NULL; /* NULL: all 1 */
+static void sgd_step(const NnRange *s) {
+  NnOpt *o = s->o;
+  float *restrict w = s->n->pw, *restrict dw = s->n->pdw;
+  const float *restrict r = s->n->rates_set ? s->n->prate : NULL; /* NULL: 1 */
   float *restrict m = o->state[0];
-  long np = n->nparams;
   float lr = (float)o->lr, decay = (float)o->decay, mom = (float)o->momentum;
+  bool mean = s->div != 1;
   if (mom != 0) {
-    for (long i = 0; i < np; i++) {
-      m[i] = mom * m[i] + dw[i] + decay * w[i];
+    for (long i = s->beg; i < s->end; i++) {
+      m[i] = mom * m[i] + (mean ? dw[i] / s->div : dw[i]) + decay * w[i];
       w[i] -= lr * (r ? r[i] : 1.0f) * m[i];
-      if (clear)
+      if (s->clear)
         dw[i] = 0;
     }
     return;
   }
-  for (long i = 0; i < np; i++) {
-    w[i] -= lr * (r ? r[i] : 1.0f) * (dw[i] + decay * w[i]);
-    if (clear)
+  for (long i = s->beg; i < s->end; i++) {
+    w[i] -= lr * (r ? r[i] : 1.0f) *
+            ((mean ? dw[i] / s->div : dw[i]) + decay * w[i]);
+    if (s->clear)
       dw[i] = 0;
   }
 }
@@ -38,32 +51,43 @@ static void sgd_step(NnOpt *o, LuNet *n, bool clear) {
 /* The step count lives in a float (state 2) so that the whole state is
    float tensors. It stops at 2^24, where floats still count exactly; by
    then beta^t has long rounded to 0 and the corrections are exactly 1. */
-static void adamw_step(NnOpt *o, LuNet *n, bool clear) {
-  float *restrict w = n->pw, *restrict dw = n->pdw;
-  const float *restrict r = n->rates_set ? n->prate : NULL; /* NULL: all 1 */
-  float *restrict m = o->state[0], *restrict v = o->state[1];
-  long np = n->nparams;
+static void adamw_begin(NnOpt *o) {
   if (o->state[2][0] < 16777216.0f)
     o->state[2][0] += 1;
   double t = o->state[2][0];
+  o->c1 = (float)(1 / (1 - pow(o->beta1, t)));
+  o->c2 = (float)(1 / (1 - pow(o->beta2, t)));
+}
+
+static void adamw_step(const NnRange *s) {
+  NnOpt *o = s->o;
+  float *restrict w = s->n->pw, *restrict dw = s->n->pdw;
+  const float *restrict r = s->n->rates_set ? s->n->prate : NULL; /* NULL: 1 */
+  float *restrict m = o->state[0], *restrict v = o->state[1];
   float lr = (float)o->lr, decay = (float)o->decay;
   float b1 = (float)o->beta1, b2 = (float)o->beta2, eps = (float)o->eps;
-  float c1 = (float)(1 / (1 - pow(o->beta1, t)));
-  float c2 = (float)(1 / (1 - pow(o->beta2, t)));
-  for (long i = 0; i < np; i++) {
-    float g = dw[i];
+  float c1 = o->c1, c2 = o->c2;
+  bool mean = s->div != 1;
+  for (long i = s->beg; i < s->end; i++) {
+    float g = mean ? dw[i] / s->div : dw[i];
     m[i] = b1 * m[i] + (1 - b1) * g;
     v[i] = b2 * v[i] + (1 - b2) * g * g;
     w[i] -= lr * (r ? r[i] : 1.0f) *
             (decay * w[i] + m[i] * c1 / (sqrtf(v[i] * c2) + eps));
-    if (clear)
+    if (s->clear)
       dw[i] = 0;
   }
 }
 
 /* Calls (==> obj step params grads rates rate) with views of the flat
-   vectors; the gradients are cleared afterwards when asked. */
-static void lisp_step(NnOpt *o, LuNet *n, bool clear) {
+   vectors, always over all of them (the table marks it whole); the
+   gradients are cleared afterwards when asked. */
+static void lisp_step(const NnRange *r) {
+  NnOpt *o = r->o;
+  LuNet *n = r->n;
+  if (r->div != 1)
+    for (long i = 0; i < n->nparams; i++)
+      n->pdw[i] /= r->div;
   NnShape s = lu_nn_shape_make(1, &n->nparams);
   lu_nn_rates_set(n); /* the step may write into the rates */
   LuValue *a[4] = {lu_tensor_value(lu_nn_view(n->pvec[0], 0, &s)),
@@ -75,7 +99,7 @@ static void lisp_step(NnOpt *o, LuNet *n, bool clear) {
     lu_error("nn: the Lisp optimizer %s has no step method",
              lu_repr_limit(o->obj, 60));
   lu_send(o->obj, step, 4, a);
-  if (clear)
+  if (r->clear)
     memset(n->pdw, 0, sizeof(float) * (size_t)n->nparams);
 }
 
@@ -87,10 +111,17 @@ static bool sgd_keeps(const NnOpt *o) {
 
 /* Sizes: 0 for one float per parameter. */
 static const NnOptKind opt_kinds[] = {
-    {"sgd", 1, {"velocity"}, {0}, sgd_step, sgd_keeps},
-    {"sdlm", 0, {0}, {0}, sgd_step, NULL},
-    {"adamw", 3, {"m", "v", "step"}, {0, 0, 1}, adamw_step, NULL},
-    {"lisp", 0, {0}, {0}, lisp_step, NULL},
+    {"sgd", 1, {"velocity"}, {0}, NULL, sgd_step, sgd_keeps, false},
+    {"sdlm", 0, {0}, {0}, NULL, sgd_step, NULL, false},
+    {"adamw",
+     3,
+     {"m", "v", "step"},
+     {0, 0, 1},
+     adamw_begin,
+     adamw_step,
+     NULL,
+     false},
+    {"lisp", 0, {0}, {0}, NULL, lisp_step, NULL, true},
 };
 
 enum { OPT_SGD, OPT_SDLM, OPT_ADAMW, OPT_LISP };
@@ -228,8 +259,23 @@ void lu_nn_opt_bind(NnOpt *o, LuNet *n) {
   o->net = n;
 }
 
-void lu_nn_opt_step(NnOpt *o, LuNet *n, bool clear) {
-  o->kind->step(o, n, clear);
+/* Runs step item c: parameters [c P / 16, (c + 1) P / 16). */
+static void step_chunk(void *arg, long c) {
+  NnRange r = *(const NnRange *)arg;
+  long np = r.n->nparams;
+  r.beg = c * np / 16, r.end = (c + 1) * np / 16;
+  r.o->kind->step(&r);
+}
+
+void lu_nn_opt_step(NnOpt *o, LuNet *n, bool clear, long div) {
+  NnRange r = {
+      .o = o, .n = n, .end = n->nparams, .div = (float)div, .clear = clear};
+  if (o->kind->begin)
+    o->kind->begin(o);
+  if (div > 1 && !o->kind->whole)
+    lu_nn_parallel(16, false, step_chunk, &r);
+  else
+    o->kind->step(&r);
   lu_nn_mask_apply(n);
 }
 
@@ -261,7 +307,7 @@ LU_DEFUN(nn_update, "(nn-update NET OPT)",
   LuNet *n = lu_nn_arg_net(argv, 0);
   NnOpt *o = lu_nn_arg_opt(argv, 1);
   lu_nn_opt_bind(o, n);
-  lu_nn_opt_step(o, n, false);
+  lu_nn_opt_step(o, n, false, 1);
   return argv[0];
 }
 

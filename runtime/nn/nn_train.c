@@ -225,10 +225,7 @@ LU_DEFUN(nn_train_pass,
     lu_poll();
     long size = k + batch < steps ? batch : steps - k;
     feed_run(&f, k, size, true, true, n->pdw, &loss, &errors);
-    if (size > 1) /* the mean; at batch 1 the gradient is left untouched */
-      for (long i = 0; i < n->nparams; i++)
-        n->pdw[i] /= (float)size;
-    lu_nn_opt_step(o, n, true);
+    lu_nn_opt_step(o, n, true, size); /* on the batch's mean gradient */
   }
   n->fresh = batch == 1 ? -1 : 0; /* nn-bprop may follow one example */
   return lu_list(2, lu_number(steps ? loss / (double)steps : 0),
