@@ -127,6 +127,18 @@ void lu_nn_linear_bprop(int nin, int nout, const float *w, const float *x,
                         const float *ds, float *dx, float *dw, float *db);
 void lu_nn_linear_bbprop(int nin, int nout, const float *w, const float *x,
                          const float *dds, float *ddx, float *ddw, float *ddb);
+/* A plain SGD step that a backward kernel applies to its parameters as
+   it computes their gradients g, instead of adding g into dw: w -= lr
+   rate (g + decay w), rate each parameter's factor (rate[i] for the
+   kernel's parameter i; NULL: all 1). */
+typedef struct {
+  float lr, decay;
+  const float *rate;
+} LuSgdStep;
+/* lu_nn_linear_bprop, but w (nout nin weights, then nout biases) takes
+   st's step on its gradients. */
+void lu_nn_linear_bprop_step(int nin, int nout, float *w, const float *x,
+                             const float *ds, float *dx, const LuSgdStep *st);
 void lu_nn_ref_linear_fprop(int nin, int nout, const float *w, const float *b,
                             const float *x, float *s);
 void lu_nn_ref_linear_bprop(int nin, int nout, const float *w, const float *x,

@@ -59,6 +59,7 @@ static float *branch_work(NnCtx *c, int i) {
    batch), their gradients where the container's go. */
 static NnPass branch_pass(const NnCtx *c) {
   NnPass p = *c->pass;
+  p.eager = NULL; /* the container steps its branches' parameters */
   if (c->nb == 1) {
     p.nb = 1, p.ex0 = c->ex, p.nslice = 1;
     p.grad[0] = c->gbase;

@@ -85,6 +85,7 @@ static void conv_setup(NnModule *m, const NnShape *in, NnShape *out) {
   m->ns = lu_nn_conv_scratch(g);
   m->macs = n * g->kk * g->npos;
   m->conns = m->macs + (long)g->nout * g->npos;
+  m->steps = g->dense;
   long d[3] = {g->nout, g->oh, g->ow};
   *out = lu_nn_shape_make(3, d);
 }
@@ -109,7 +110,9 @@ static void conv_bprop(NnCtx *c, const float *x, const float *y,
   (void)y;
   NnModule *m = c->m;
   const LuConvGeom *g = &conv_of(m)->g;
-  if (c->ref)
+  if (c->sgd) /* m->steps: the kernel is a linear one */
+    lu_nn_linear_bprop_step(g->nin * g->kk, g->nout, c->w, x, dy, dx, c->sgd);
+  else if (c->ref)
     lu_nn_ref_conv_bprop(g, c->w, x, dy, dx, c->dw, c->dw + m->nw);
   else
     lu_nn_conv_bprop(g, c->w, x, dy, dx, c->dw, c->dw + m->nw, c->scratch);

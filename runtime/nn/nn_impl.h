@@ -71,6 +71,7 @@ typedef struct {
 typedef struct LuNet LuNet;
 typedef struct NnModule NnModule;
 typedef struct NnPass NnPass;
+typedef struct NnOpt NnOpt;
 
 /* How a pass runs (see lu_nn_fprop): on nb examples, example b's work
    area (its states and the modules' scratch) ws floats after example 0's
@@ -92,7 +93,19 @@ struct NnPass {
   float *grad[NN_SLICES];
   int nslice;
   uint64_t *rng;
+  const struct NnEager *eager;
 };
+
+/* A training pass on one example that updates the parameters as it goes
+   (NnPass.eager, see lu_nn_opt_eager): each module's are stepped by opt
+   as soon as its bprop is done, while they are in the cache; a module
+   that can (m->steps) applies sgd in its own kernel when fuse, and never
+   writes its gradients. */
+typedef struct NnEager {
+  NnOpt *opt;
+  LuSgdStep sgd;
+  bool fuse;
+} NnEager;
 
 /* What a module's pass sees: its parameters (values, and gradients or
    second derivatives in the pass's vector for its example), its scratch
@@ -112,6 +125,9 @@ typedef struct {
   const NnPass *pass;
   long ex;      /* the example (in the top batch), when nb = 1 */
   float *gbase; /* the vector dw and ddw are in (grad[slice]) */
+  /* Set for a module with m->steps in an eager pass: bprop applies this
+     step to its parameters instead of adding into dw. */
+  const LuSgdStep *sgd;
 } NnCtx;
 
 enum {
@@ -173,6 +189,7 @@ struct NnModule {
   long *lpoff;
   int nlparam;
   bool lisp;     /* runs Lisp code: the net's passes stay on one thread */
+  bool steps;    /* its bprop can apply an SGD step itself (NnCtx.sgd) */
   bool whole;    /* NN_WHOLE_BATCH, or a container of such modules */
   NnModule *tie; /* a module used again: the first use, whose weights */
 };
@@ -351,8 +368,6 @@ float *lu_nn_read_all(LuTensor *t);
 /* ---- Optimizers (nn_optim.c) ----------------------------------------------
  */
 
-typedef struct NnOpt NnOpt;
-
 enum { NN_OPT_MAXSTATE = 3 };
 
 /* A row of the optimizer table: its state buffers (names, and sizes in
@@ -392,6 +407,14 @@ void lu_nn_opt_bind(NnOpt *o, LuNet *n);
    then n's masks. Over the threads, by ranges of parameters, when div >
    1 (a batch's step, worth waking them for). */
 void lu_nn_opt_step(NnOpt *o, LuNet *n, bool clear, long div);
+/* Whether o can update n module by module during the backward pass of
+   one example (see NnEager): o steps by ranges and no parameter is used
+   by two modules. If so, begins o's step and fills *e; the pass then
+   steps ranges with lu_nn_opt_range, and the caller applies n's masks. */
+bool lu_nn_opt_eager(NnOpt *o, LuNet *n, NnEager *e);
+/* o's step, begun by lu_nn_opt_eager, on parameters [beg, end) of n,
+   their gradients cleared. */
+void lu_nn_opt_range(NnOpt *o, LuNet *n, long beg, long end);
 
 /* ---- Masks (nn_mask.c) ----------------------------------------------------
  */

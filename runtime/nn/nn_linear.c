@@ -63,12 +63,26 @@ void lu_nn_linear_fprop(int nin, int nout, const float *w, const float *b,
     lu_nn_squash(f, s, y, nout);
 }
 
+/* The SGD step of st on one vector of parameters w (their factors at
+   rate, unless st->rate is NULL) whose gradients are g: the optimizer's
+   formula, w - lr rate (g + decay w), operation for operation. */
+INLINE vf sgd_vec(const LuSgdStep *st, vf w, vf g, const float *rate) {
+  vf r = st->rate ? vload(rate) : vsplat(1.0f);
+  return w - vsplat(st->lr) * r * (g + vsplat(st->decay) * w);
+}
+
+INLINE float sgd_one(const LuSgdStep *st, float w, float g, const float *rate) {
+  return w - st->lr * (st->rate ? *rate : 1.0f) * (g + st->decay * w);
+}
+
 /* Columns i0.. (V vectors of them) of the backward pass: dw[o][i] +=
    x[i] d[o] and dx[i] = sum over o of w[o][i] d[o] (x and w squared when
-   SQ), the sums kept in registers and added in the order of o. */
-INLINE void linear_back_cols(bool SQ, int V, int nin, int nout, const float *w,
+   SQ), the sums kept in registers and added in the order of o. With st,
+   w[o][i] takes st's step on the gradient x[i] d[o] instead (after dx
+   has read it): dw is not touched. */
+INLINE void linear_back_cols(bool SQ, int V, int nin, int nout, float *w,
                              const float *x, const float *ds, float *dx,
-                             float *dw, long i0) {
+                             float *dw, const LuSgdStep *st, long i0) {
   vf xv[4], acc[4] = {{0}};
   for (int v = 0; v < V; v++) {
     xv[v] = vload(x + i0 + v * VL);
@@ -76,14 +90,16 @@ INLINE void linear_back_cols(bool SQ, int V, int nin, int nout, const float *w,
   }
   for (int o = 0; o < nout; o++) {
     vf d = vsplat(ds[o]);
-    float *dwo = dw + (long)o * nin + i0;
-    const float *wo = w + (long)o * nin + i0;
+    long at = (long)o * nin + i0;
     for (int v = 0; v < V; v++) {
-      vstore(dwo + v * VL, vfma(xv[v], d, vload(dwo + v * VL)));
-      if (dx) {
-        vf wv = vload(wo + v * VL);
+      vf wv = vload(w + at + v * VL);
+      if (dx)
         acc[v] = vfma(SQ ? wv * wv : wv, d, acc[v]);
-      }
+      if (st)
+        vstore(w + at + v * VL,
+               sgd_vec(st, wv, vfma(xv[v], d, (vf){}), st->rate + at + v * VL));
+      else
+        vstore(dw + at + v * VL, vfma(xv[v], d, vload(dw + at + v * VL)));
     }
   }
   for (int v = 0; dx && v < V; v++)
@@ -92,23 +108,33 @@ INLINE void linear_back_cols(bool SQ, int V, int nin, int nout, const float *w,
 
 /* The backward pass, by blocks of 4 vectors of columns so that w and dw
    are each streamed once; the last columns (fewer than a vector) one by
-   one in the same order. */
-INLINE void linear_back(bool SQ, int nin, int nout, const float *w,
-                        const float *x, const float *ds, float *dx, float *dw,
-                        float *db) {
+   one in the same order. With st, the step of linear_back_cols, the
+   biases' too (w's nout nin floats are followed by them, and so are
+   their factors). */
+INLINE void linear_back(bool SQ, int nin, int nout, float *w, const float *x,
+                        const float *ds, float *dx, float *dw, float *db,
+                        const LuSgdStep *st) {
+  long nw = (long)nout * nin;
   for (int o = 0; o < nout; o++)
-    db[o] += ds[o];
+    if (st)
+      w[nw + o] = sgd_one(st, w[nw + o], 0.0f + ds[o], st->rate + nw + o);
+    else
+      db[o] += ds[o];
   long i = 0;
   for (; i + 4 * VL <= nin; i += 4 * VL)
-    linear_back_cols(SQ, 4, nin, nout, w, x, ds, dx, dw, i);
+    linear_back_cols(SQ, 4, nin, nout, w, x, ds, dx, dw, st, i);
   for (; i + VL <= nin; i += VL)
-    linear_back_cols(SQ, 1, nin, nout, w, x, ds, dx, dw, i);
+    linear_back_cols(SQ, 1, nin, nout, w, x, ds, dx, dw, st, i);
   for (; i < nin; i++) {
     float xi = SQ ? x[i] * x[i] : x[i], sum = 0;
     for (int o = 0; o < nout; o++) {
-      float wi = w[(long)o * nin + i];
-      dw[(long)o * nin + i] += xi * ds[o];
+      long at = (long)o * nin + i;
+      float wi = w[at];
       sum += (SQ ? wi * wi : wi) * ds[o];
+      if (st)
+        w[at] = sgd_one(st, wi, 0.0f + xi * ds[o], st->rate + at);
+      else
+        dw[at] += xi * ds[o];
     }
     if (dx)
       dx[i] = sum;
@@ -117,12 +143,17 @@ INLINE void linear_back(bool SQ, int nin, int nout, const float *w,
 
 void lu_nn_linear_bprop(int nin, int nout, const float *w, const float *x,
                         const float *ds, float *dx, float *dw, float *db) {
-  linear_back(false, nin, nout, w, x, ds, dx, dw, db);
+  linear_back(false, nin, nout, (float *)w, x, ds, dx, dw, db, NULL);
+}
+
+void lu_nn_linear_bprop_step(int nin, int nout, float *w, const float *x,
+                             const float *ds, float *dx, const LuSgdStep *st) {
+  linear_back(false, nin, nout, w, x, ds, dx, NULL, NULL, st);
 }
 
 void lu_nn_linear_bbprop(int nin, int nout, const float *w, const float *x,
                          const float *dds, float *ddx, float *ddw, float *ddb) {
-  linear_back(true, nin, nout, w, x, dds, ddx, ddw, ddb);
+  linear_back(true, nin, nout, (float *)w, x, dds, ddx, ddw, ddb, NULL);
 }
 
 void lu_nn_ref_linear_fprop(int nin, int nout, const float *w, const float *b,
@@ -167,6 +198,7 @@ static void linear_setup(NnModule *m, const NnShape *in, NnShape *out) {
   m->np = m->nw + lin_of(m)->nout;
   m->macs = m->nw;
   m->conns = m->np;
+  m->steps = true;
   long d = lin_of(m)->nout;
   *out = lu_nn_shape_make(1, &d);
 }
@@ -187,8 +219,12 @@ static void linear_bprop(NnCtx *c, const float *x, const float *y,
                          const float *dy, float *dx) {
   (void)y;
   NnModule *m = c->m;
-  (c->ref ? lu_nn_ref_linear_bprop : lu_nn_linear_bprop)(
-      lin_of(m)->nin, lin_of(m)->nout, c->w, x, dy, dx, c->dw, c->dw + m->nw);
+  if (c->sgd)
+    lu_nn_linear_bprop_step(lin_of(m)->nin, lin_of(m)->nout, c->w, x, dy, dx,
+                            c->sgd);
+  else
+    (c->ref ? lu_nn_ref_linear_bprop : lu_nn_linear_bprop)(
+        lin_of(m)->nin, lin_of(m)->nout, c->w, x, dy, dx, c->dw, c->dw + m->nw);
 }
 
 static void linear_bbprop(NnCtx *c, const float *x, const float *y,

@@ -279,6 +279,40 @@ void lu_nn_opt_step(NnOpt *o, LuNet *n, bool clear, long div) {
   lu_nn_mask_apply(n);
 }
 
+/* Whether some parameter of n, or of the nets inside it, is used by two
+   modules (a module given twice, or parameters made by nn-parameter). */
+static bool shares_params(LuNet *n) {
+  for (int i = 0; i < n->nmod; i++) {
+    NnModule *m = n->mod[i];
+    LuNet **inner;
+    int k = lu_nn_inner(m, &inner);
+    if (m->tie || m->nlparam)
+      return true;
+    for (int b = 0; b < k; b++)
+      if (shares_params(inner[b]))
+        return true;
+  }
+  return false;
+}
+
+bool lu_nn_opt_eager(NnOpt *o, LuNet *n, NnEager *e) {
+  if (o->kind->whole || shares_params(n))
+    return false;
+  if (o->kind->begin)
+    o->kind->begin(o);
+  *e = (NnEager){.opt = o,
+                 .fuse = o->kind->step == sgd_step && o->momentum == 0,
+                 .sgd = {.lr = (float)o->lr,
+                         .decay = (float)o->decay,
+                         .rate = n->rates_set ? n->prate : NULL}};
+  return true;
+}
+
+void lu_nn_opt_range(NnOpt *o, LuNet *n, long beg, long end) {
+  NnRange r = {.o = o, .n = n, .beg = beg, .end = end, .div = 1, .clear = true};
+  o->kind->step(&r);
+}
+
 LU_DEFUN(nn_optimizer_state, "(nn-optimizer-state OPT [NET])",
          "The state buffers OPT keeps besides the parameters, as a list of "
          "float tensors viewing them (writable: a checkpoint saves them and "

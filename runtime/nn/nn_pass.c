@@ -94,8 +94,18 @@ static void step(const Run *r, int k, float *ex, long b, float *gbase) {
   float *dx = i > 0 || r->input ? x + d * n->stride[i] : NULL;
   if (!dx && !(m->ops->flags & NN_BACK_ALWAYS) && m->np == 0)
     return; /* no parameters and no input gradient wanted */
+  const NnEager *e = r->second ? NULL : r->p->eager;
+  long g = c.dw ? c.dw - gbase : 0;
+  LuSgdStep st;
+  if (e && e->fuse && m->steps && !c.ref) { /* the module steps itself */
+    st = e->sgd;
+    st.rate = st.rate ? st.rate + g : NULL;
+    c.sgd = &st;
+  }
   (r->second ? m->ops->bbprop : m->ops->bprop)(&c, x, y,
                                                y + d * n->stride[i + 1], dx);
+  if (e && !c.sgd && m->np > 0) /* its gradients are complete: step them */
+    lu_nn_opt_range(e->opt, r->p->top, g, g + m->np);
 }
 
 /* The run's steps for example b of slice s: in its own work area, or in

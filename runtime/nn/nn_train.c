@@ -65,6 +65,7 @@ typedef struct {
   unsigned char *wrong;
   float *out;
   bool grad, second;
+  const NnEager *eager; /* a batch of one that steps as it goes */
 } Feed;
 
 /* The example number of example b of the batch. */
@@ -115,6 +116,7 @@ static void feed_run(Feed *f, long at, long nb, bool train, bool back,
   LuNet *n = f->n;
   NnPass p = lu_nn_pass(n, nb, train, grad, false);
   p.serial |= f->cost->fn != NULL;
+  p.eager = f->eager;
   f->at = at;
   NnHooks h = {.load = feed_load, .cost = feed_cost, .arg = f};
   lu_nn_run(n, lu_tensor_data(p.buf), &p, &h, true, back, f->second, false);
@@ -221,11 +223,16 @@ LU_DEFUN(nn_train_pass,
   f.grad = true;
   double loss = 0;
   long errors = 0;
+  NnEager eager;
   for (long k = 0; k < steps; k += batch) {
     lu_poll();
     long size = k + batch < steps ? batch : steps - k;
+    f.eager = size == 1 && lu_nn_opt_eager(o, n, &eager) ? &eager : NULL;
     feed_run(&f, k, size, true, true, n->pdw, &loss, &errors);
-    lu_nn_opt_step(o, n, true, size); /* on the batch's mean gradient */
+    if (f.eager)
+      lu_nn_mask_apply(n);
+    else
+      lu_nn_opt_step(o, n, true, size); /* on the batch's mean gradient */
   }
   n->fresh = batch == 1 ? -1 : 0; /* nn-bprop may follow one example */
   return lu_list(2, lu_number(steps ? loss / (double)steps : 0),
