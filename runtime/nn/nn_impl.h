@@ -311,8 +311,11 @@ void lu_nn_fprop(LuNet *n, float *work, const NnPass *p);
 void lu_nn_back(LuNet *n, float *work, const NnPass *p, bool second,
                 bool input);
 /* Adds the gradients of slices 1.. of p into grad[0], in slice order for
-   every parameter (on the threads, by ranges of parameters). */
-void lu_nn_reduce(LuNet *n, const NnPass *p);
+   every parameter, then calls then(arg, beg, end) (unless NULL) on each
+   range [beg, end) of parameters once it is summed: on the threads by 16
+   ranges when p has several slices, else at once on all of them. */
+void lu_nn_reduce(LuNet *n, const NnPass *p,
+                  void (*then)(void *arg, long beg, long end), void *arg);
 
 /* The threads (nn_parallel.c): how many passes use (nn-threads), and a
    run of fn(arg, item) for item in [0, nitems) spread over them, each
@@ -404,9 +407,10 @@ bool lu_nn_opt_is(const NnOpt *o, const char *name);
 void lu_nn_opt_bind(NnOpt *o, LuNet *n);
 /* One update of n's parameters by o from their gradients divided by div
    (a batch's size, for their mean; 1 leaves them), cleared when clear;
-   then n's masks. Over the threads, by ranges of parameters, when div >
-   1 (a batch's step, worth waking them for). */
-void lu_nn_opt_step(NnOpt *o, LuNet *n, bool clear, long div);
+   then n's masks. After pass p (unless NULL) its slices' gradients are
+   summed first, range by range, each range stepped as soon as it is
+   summed, on the threads (see lu_nn_reduce). */
+void lu_nn_opt_step(NnOpt *o, LuNet *n, const NnPass *p, bool clear, long div);
 /* Whether o can update n module by module during the backward pass of
    one example (see NnEager): o steps by ranges and no parameter is used
    by two modules. If so, begins o's step and fills *e; the pass then

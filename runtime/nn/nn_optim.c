@@ -259,23 +259,25 @@ void lu_nn_opt_bind(NnOpt *o, LuNet *n) {
   o->net = n;
 }
 
-/* Runs step item c: parameters [c P / 16, (c + 1) P / 16). */
-static void step_chunk(void *arg, long c) {
+/* The step of arg (an NnRange) on parameters [beg, end). */
+static void step_range(void *arg, long beg, long end) {
   NnRange r = *(const NnRange *)arg;
-  long np = r.n->nparams;
-  r.beg = c * np / 16, r.end = (c + 1) * np / 16;
+  r.beg = beg, r.end = end;
   r.o->kind->step(&r);
 }
 
-void lu_nn_opt_step(NnOpt *o, LuNet *n, bool clear, long div) {
+void lu_nn_opt_step(NnOpt *o, LuNet *n, const NnPass *p, bool clear, long div) {
   NnRange r = {
       .o = o, .n = n, .end = n->nparams, .div = (float)div, .clear = clear};
   if (o->kind->begin)
     o->kind->begin(o);
-  if (div > 1 && !o->kind->whole)
-    lu_nn_parallel(16, false, step_chunk, &r);
-  else
+  if (p && !o->kind->whole) {
+    lu_nn_reduce(n, p, step_range, &r);
+  } else {
+    if (p)
+      lu_nn_reduce(n, p, NULL, NULL);
     o->kind->step(&r);
+  }
   lu_nn_mask_apply(n);
 }
 
@@ -341,7 +343,7 @@ LU_DEFUN(nn_update, "(nn-update NET OPT)",
   LuNet *n = lu_nn_arg_net(argv, 0);
   NnOpt *o = lu_nn_arg_opt(argv, 1);
   lu_nn_opt_bind(o, n);
-  lu_nn_opt_step(o, n, false, 1);
+  lu_nn_opt_step(o, n, NULL, false, 1);
   return argv[0];
 }
 

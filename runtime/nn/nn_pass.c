@@ -193,10 +193,19 @@ static uint64_t *batch_rng(LuNet *n, long nb) {
   return n->rng;
 }
 
+/* What lu_nn_reduce does on each range. */
+typedef struct {
+  const NnPass *p;
+  void (*then)(void *arg, long beg, long end);
+  void *arg;
+} Reduce;
+
 /* The reduction of parameters [c P / 16, (c + 1) P / 16), for every
-   slice in order, each slice's vector left zeroed for the next pass. */
+   slice in order, each slice's vector left zeroed for the next pass;
+   then the range's follow-up. */
 static void reduce_chunk(void *arg, long c) {
-  const NnPass *p = arg;
+  const Reduce *r = arg;
+  const NnPass *p = r->p;
   long np = p->top->nparams, beg = c * np / 16, end = (c + 1) * np / 16;
   for (int s = 1; s < p->nslice; s++) {
     float *g = p->grad[s];
@@ -205,11 +214,17 @@ static void reduce_chunk(void *arg, long c) {
       g[i] = 0;
     }
   }
+  if (r->then)
+    r->then(r->arg, beg, end);
 }
 
-void lu_nn_reduce(LuNet *n, const NnPass *p) {
+void lu_nn_reduce(LuNet *n, const NnPass *p,
+                  void (*then)(void *arg, long beg, long end), void *arg) {
+  Reduce r = {.p = p, .then = then, .arg = arg};
   if (p->nslice > 1)
-    lu_nn_parallel(16, false, reduce_chunk, (void *)p);
+    lu_nn_parallel(16, false, reduce_chunk, &r);
+  else if (then)
+    then(arg, 0, n->nparams);
   n->sgrad_dirty = false;
 }
 
@@ -311,7 +326,7 @@ static LuValue *back_builtin(LuValue **argv, bool second, const char *who) {
   NnPass p =
       lu_nn_pass(n, nb < 0 ? 1 : nb, n->train, second ? n->pddw : n->pdw, true);
   lu_nn_back(n, lu_tensor_data(n->work), &p, second, true);
-  lu_nn_reduce(n, &p);
+  lu_nn_reduce(n, &p, NULL, NULL);
   lu_poll();
   return state_copy(n, 0, second ? 2 : 1, nb);
 }

@@ -109,10 +109,12 @@ static Feed feed_new(LuNet *n, LuTensor *in, LuTensor *tg, const NnCost *cost,
 }
 
 /* Runs the nb examples of f's batch at `at` through n (forward; backward
-   too when back, into grad), spread over the threads, and adds their
-   losses and errors to *loss and *errors in example order. */
-static void feed_run(Feed *f, long at, long nb, bool train, bool back,
-                     float *grad, double *loss, long *errors) {
+   too when back, into grad and the slices' vectors), spread over the
+   threads, and adds their losses and errors to *loss and *errors in
+   example order. Returns the pass, whose slices' gradients the caller
+   sums (lu_nn_reduce, lu_nn_opt_step). */
+static NnPass feed_run(Feed *f, long at, long nb, bool train, bool back,
+                       float *grad, double *loss, long *errors) {
   LuNet *n = f->n;
   NnPass p = lu_nn_pass(n, nb, train, grad, false);
   p.serial |= f->cost->fn != NULL;
@@ -121,12 +123,11 @@ static void feed_run(Feed *f, long at, long nb, bool train, bool back,
   NnHooks h = {.load = feed_load, .cost = feed_cost, .arg = f};
   lu_nn_run(n, lu_tensor_data(p.buf), &p, &h, true, back, f->second, false);
   lu_poll();
-  if (back)
-    lu_nn_reduce(n, &p);
   for (long b = 0; f->tg && b < nb; b++) {
     *loss += f->loss[b];
     *errors += f->wrong[b];
   }
+  return p;
 }
 
 /* ---- Training
@@ -228,11 +229,11 @@ LU_DEFUN(nn_train_pass,
     lu_poll();
     long size = k + batch < steps ? batch : steps - k;
     f.eager = size == 1 && lu_nn_opt_eager(o, n, &eager) ? &eager : NULL;
-    feed_run(&f, k, size, true, true, n->pdw, &loss, &errors);
+    NnPass p = feed_run(&f, k, size, true, true, n->pdw, &loss, &errors);
     if (f.eager)
       lu_nn_mask_apply(n);
     else
-      lu_nn_opt_step(o, n, true, size); /* on the batch's mean gradient */
+      lu_nn_opt_step(o, n, &p, true, size); /* on the batch's mean gradient */
   }
   n->fresh = batch == 1 ? -1 : 0; /* nn-bprop may follow one example */
   return lu_list(2, lu_number(steps ? loss / (double)steps : 0),
@@ -262,7 +263,8 @@ LU_DEFUN(nn_sdlm_estimate,
   long errors = 0;
   for (long e = 0; e < count; e++) {
     lu_poll();
-    feed_run(&f, e, 1, true, true, n->pddw, &loss, &errors);
+    NnPass p = feed_run(&f, e, 1, true, true, n->pddw, &loss, &errors);
+    lu_nn_reduce(n, &p, NULL, NULL);
   }
   double mean = 0;
   lu_nn_rates_set(n);
