@@ -345,17 +345,9 @@ random-int, so (seed S) before it gives the same one on every machine."
 
 (de data-gather (m order start count)
   "A new tensor of M's type holding its examples (along the first
-dimension) ORDER[START] ... ORDER[START+COUNT-1], ORDER an int vector."
-  (let ((out (apply (selectq (idx-type m)
-                      (ubyte ubyte-matrix) (int int-matrix) (double double-matrix)
-                      (t float-matrix))
-                    (cons count (cdr (idx-shape m))))))
-    (for (k 0 (- count 1))
-      (let ((j (order (+ start k))))
-        (if (= 1 (idx-ndim m))
-            (out k (m j))
-          (idx-copy (select m 0 j) (select out 0 k)))))
-    out))
+dimension) ORDER[START] ... ORDER[START+COUNT-1], ORDER an int vector (see
+idx-gather)."
+  (idx-gather m (narrow order 0 count start)))
 
 (de data-take (pair perm start n)
   "The examples PERM[START] ... PERM[START+N-1] of PAIR, (IMAGES LABELS), as

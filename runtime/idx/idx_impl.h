@@ -8,7 +8,8 @@
      ops.c      one table of same-shape builtins: constructors, element-wise
                 operations, scalar operations, reductions, random fills
      literal.c  literals, lists, copy-matrix, what a tensor says of itself
-     views.c    select, narrow, unfold, transpose, reshape; the slice loops
+     views.c    select, narrow, unfold, transpose, reshape, idx-gather; the
+                slice loops
      linalg.c   matrix-vector, matrix-matrix and outer products
      image.c    idx-resize, idx-pad, idx-shift */
 #ifndef LU_IDX_IMPL_H

@@ -1,6 +1,7 @@
 /* views.c: the builtins that make views, tensors sharing their storage
-   with another (select, narrow, unfold, idx-transpose, idx-reshape), and
-   the loops that bind views of each slice (idx-bloop, idx-eloop). */
+   with another (select, narrow, unfold, idx-transpose, idx-reshape), the
+   one that copies slices chosen by index (idx-gather), and the loops that
+   bind views of each slice (idx-bloop, idx-eloop). */
 #include <string.h>
 
 #include "idx_impl.h"
@@ -183,6 +184,45 @@ LU_DEFUN(idx_reshape, "(idx-reshape M D...)",
   return lu_tensor_value(idx_view(t, nd, dim, anew ? NULL : mod, t->offset));
 }
 
+/* ---- Gathering slices ------------------------------------------------- */
+
+LU_DEFUN(idx_gather, "(idx-gather M INDEX [OUT])",
+         "M's slices along its first dimension at the indices INDEX (a 1-D "
+         "int tensor), copied into a new tensor of M's type (or into OUT): "
+         "slice k of the result is (select M 0 (INDEX k)). E.g. a set of "
+         "examples in a shuffled order.") {
+  LuTensor *t = lu_arg_tensor(argv, 0), *index = lu_arg_tensor(argv, 1);
+  if (t->ndim == 0)
+    lu_error("%s: cannot gather slices of a 0-d tensor", lu_caller());
+  if (index->ndim != 1 || idx_elem(index) != LU_INT)
+    lu_arg_error(1, "a 1-D int tensor", argv[1]);
+  long n = index->dim[0], dim[LU_MAXDIM];
+  memcpy(dim, t->dim, sizeof dim);
+  dim[0] = n;
+  LuTensor *out = idx_out_arg(argv, argc, 2, idx_elem(t), t->ndim, dim);
+  LuTensor *dst = idx_dst_for(out, idx_elem(t));
+  /* copies of whatever writing dst could change before it is read */
+  t = idx_input(t, idx_elem(t), dst);
+  index = idx_input(index, LU_INT, dst);
+  const int32_t *ix = lu_tensor_data(index);
+  for (long k = 0; k < n; k++)
+    if (ix[k * index->mod[0]] < 0 || ix[k * index->mod[0]] >= t->dim[0])
+      lu_error("%s: index %d (element %ld of INDEX) out of range for "
+               "dimension 0 of size %ld",
+               lu_caller(), ix[k * index->mod[0]], k, t->dim[0]);
+  if (n == 0)
+    return idx_out_value(argv, argc, 2, out);
+  /* one view of each side, moved from slice to slice */
+  LuTensor *from = slice(t, 0, 0), *to = slice(dst, 0, 0);
+  for (long k = 0; k < n; k++) {
+    from->offset = t->offset + ix[k * index->mod[0]] * t->mod[0];
+    to->offset = dst->offset + k * dst->mod[0];
+    lu_tensor_copy(to, from);
+  }
+  idx_dst_done(out, dst);
+  return idx_out_value(argv, argc, 2, out);
+}
+
 /* ---- Loops ------------------------------------------------------------ */
 
 /* (idx-bloop ((a A) (b B)...) body...): the bindings are evaluated in env
@@ -250,7 +290,6 @@ LU_DEFSPECIAL(idx_eloop, "(idx-eloop BINDINGS BODY...)",
 }
 
 LuBuiltin *const idx_view_builtins[] = {
-    &select__builtin,     &narrow_builtin,
-    &unfold_builtin,      &idx_transpose_builtin,
-    &idx_reshape_builtin, &idx_bloop_builtin,
-    &idx_eloop_builtin,   NULL};
+    &select__builtin,       &narrow_builtin,      &unfold_builtin,
+    &idx_transpose_builtin, &idx_reshape_builtin, &idx_gather_builtin,
+    &idx_bloop_builtin,     &idx_eloop_builtin,   NULL};

@@ -2,7 +2,7 @@
 ;; printing and reading back, element access, views sharing storage,
 ;; operations with their types and output arguments, reductions, linear
 ;; algebra, random fills, images (idx-resize against PyTorch's numbers),
-;; loops, and the error messages.
+;; idx-gather, loops, and the error messages.
 
 (de near (a b tol) (<= (abs (- a b)) tol))
 (de all-near (m l tol)
@@ -353,6 +353,40 @@
 (let ((m [[1 2 3] [4 5 6]]))
   (idx-shift m 0 1 m)
   (assert (equal m [[3 1 2] [6 4 5]])))
+
+;; ---- idx-gather: slice k is (select M 0 (INDEX k)) ----
+(de gathered-by-select (m index)
+  "Each (select M 0 (INDEX k)) compared with slice k of (idx-gather M INDEX)."
+  (let ((g (idx-gather m index)) (ok t))
+    (for (k 0 (- (idx-dim index 0) 1))
+      (unless (equal (select m 0 (index k)) (select g 0 k)) (setq ok ())))
+    (and ok (eq (idx-type g) (idx-type m))
+         (equal (idx-shape g) (cons (idx-dim index 0) (cdr (idx-shape m)))))))
+(let ((m (float-matrix 6 3 2)) (index ['int 5 0 0 3 2]))
+  (idx-rand m)
+  (each ((x (list m (idx-transpose m '(0 2 1)) (select (select m 2 1) 1 0)
+                  (let ((b (ubyte-matrix 6 3 2))) (idx-rand b 0 256) b)
+                  (let ((d (double-matrix 6 3 2))) (idx-rand d) d)
+                  (let ((i (int-matrix 6 2))) (idx-rand i -9 9) i))))
+    (assert (gathered-by-select x index))
+    (assert (gathered-by-select x (narrow ['int 0 1 2 3 4 5 4 3] 0 4 2)))
+    (assert (gathered-by-select x (select [['int 1 2] ['int 3 4] ['int 5 0]] 1 1)))
+    (assert (gathered-by-select x (int-matrix 0)))))
+(assert (equal (idx-gather ['int 10 11 12 13] ['int 3 0 2]) ['int 13 10 12]))
+;; into OUT, of another type; from and into the index itself
+(let ((o (double-matrix 2 2)))
+  (assert (eq (idx-gather [[1 2] [3 4] [5 6]] ['int 2 0] o) o))
+  (assert (equal o ['double [5 6] [1 2]])))
+(let ((m ['int 2 0 1]))
+  (idx-gather m m m)
+  (assert (equal m ['int 1 2 0])))
+(assert-error (idx-gather [[1 2] [3 4]] ['int 0 2]) "index 2 (element 1 of INDEX) out of range for dimension 0 of size 2")
+(assert-error (idx-gather [[1 2] [3 4]] ['int -1]) "index -1")
+(assert-error (idx-gather [[1 2] [3 4]] [0 1]) "argument 2: expected a 1-D int tensor")
+(assert-error (idx-gather [[1 2] [3 4]] ['int [0]]) "expected a 1-D int tensor")
+(assert-error (idx-gather (float-matrix) ['int 0]) "0-d")
+(assert-error (idx-gather '(1 2) ['int 0]) "argument 1: expected tensor")
+(assert-error (idx-gather [[1 2] [3 4]] ['int 0] (float-matrix 2 2)) "shapes [1x2] and [2x2] differ")
 
 ;; ---- loops ----
 (let ((m [[1 2] [3 4] [5 6]]) (sums (float-matrix 3)) (acc ()))
