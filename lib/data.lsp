@@ -456,17 +456,19 @@ or 'resize), else 'native for the same size, 'pad to a larger one and
 SIZE SIZE] tensor, x*2/white-1 (see data-pixel-max), then as GEOMETRY says
 (see data-geometry): as it is, padded with -1 (the extra row or column of
 an odd difference at the bottom and right) or resized bilinearly
-(idx-resize). The one place where bytes become floats."
+(idx-resize). The one place where bytes become floats: idx-scale-pad
+converts, scales and pads in one pass."
   (let* ((k (idx-dim images 0)) (h (idx-dim images 1))
          (geometry (data-geometry h size geometry))
-         (raw (float-matrix k h h)))
-    (idx-copy images raw)
-    (idx-addm0 (idx-dotm0 raw (/ 2 (data-pixel-max images)) raw) -1 raw)
+         (mul (/ 2 (data-pixel-max images)))
+         (top (div (- size h) 2)))
     (idx-reshape (selectq geometry
-                   (native raw)
-                   (pad (let ((top (div (- size h) 2)))
-                          (idx-pad raw (list top (- size h top) top (- size h top)) -1)))
-                   (t (idx-resize raw size size)))
+                   (resize (idx-resize (idx-scale-pad images mul -1 0) size size))
+                   (t (idx-scale-pad images mul -1
+                                     (if (eq geometry 'pad)
+                                         (list top (- size h top) top (- size h top))
+                                       0)
+                                     -1)))
                  k 1 size size)))
 
 (de data-fit (data shape &optional geometry)

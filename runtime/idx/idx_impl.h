@@ -11,7 +11,7 @@
      views.c    select, narrow, unfold, transpose, reshape, idx-gather; the
                 slice loops
      linalg.c   matrix-vector, matrix-matrix and outer products
-     image.c    idx-resize, idx-pad, idx-shift */
+     image.c    idx-resize, idx-pad, idx-scale-pad, idx-shift */
 #ifndef LU_IDX_IMPL_H
 #define LU_IDX_IMPL_H
 

@@ -1,6 +1,7 @@
 /* image.c: the builtins on the last two dimensions of a tensor seen as
    images: idx-resize (bilinear, PyTorch's numbers, over the kernels
-   lu_tensor_klerp and kresize), idx-pad and idx-shift. */
+   lu_tensor_klerp and kresize), idx-pad, idx-scale-pad (images to a net's
+   float inputs in one pass, over lu_tensor_kscale_pad) and idx-shift. */
 #include <string.h>
 
 #include "idx_impl.h"
@@ -66,15 +67,40 @@ LU_DEFUN(idx_resize, "(idx-resize M H W [OUT])",
   return idx_out_value(argv, argc, 3, out);
 }
 
-/* The view of t's last two dimensions from (y, x), of size h x w. */
+/* The view of t's last two dimensions from (y, x), of size h x w (at t's
+   own offset when t is empty: the view is empty too). */
 static LuTensor *window(const LuTensor *t, long y, long x, long h, long w) {
   long dim[LU_MAXDIM];
   memcpy(dim, t->dim, sizeof dim);
   int d = t->ndim - 2;
   dim[d] = h;
   dim[d + 1] = w;
-  return idx_view(t, t->ndim, dim, t->mod,
-                  t->offset + y * t->mod[d] + x * t->mod[d + 1]);
+  long at = lu_tensor_nelem(t) ? y * t->mod[d] + x * t->mod[d + 1] : 0;
+  return idx_view(t, t->ndim, dim, t->mod, t->offset + at);
+}
+
+/* Argument i, P of idx-pad and idx-scale-pad: a number (every side) or a
+   list (top bottom left right), into pad; dim gets t's dimensions with
+   the last two padded. */
+static void pad_arg(LuValue **argv, int i, const LuTensor *t, long *pad,
+                    long *dim) {
+  if (LU_IS(argv[i], LU_NUMBER))
+    pad[0] = pad[1] = pad[2] = pad[3] = lu_arg_int(argv, i);
+  else {
+    LuValue *l = lu_arg_list(argv, i);
+    if (lu_length(l) != 4)
+      lu_arg_error(i, "a number or a list (top bottom left right)", argv[i]);
+    for (int k = 0; k < 4; k++, l = LU_CDR(l)) {
+      LuValue *x = LU_CAR(l);
+      pad[k] = lu_arg_int(&x, 0);
+    }
+  }
+  int d = t->ndim - 2;
+  memcpy(dim, t->dim, sizeof(long) * LU_MAXDIM);
+  for (int k = 0; k < 4; k++)
+    if (pad[k] < 0 ||
+        __builtin_add_overflow(dim[d + k / 2], pad[k], &dim[d + k / 2]))
+      lu_error("%s: bad padding %ld", lu_caller(), pad[k]);
 }
 
 LU_DEFUN(idx_pad, "(idx-pad M P [V] [OUT])",
@@ -82,31 +108,57 @@ LU_DEFUN(idx_pad, "(idx-pad M P [V] [OUT])",
          "0): by P on every side, or by '(TOP BOTTOM LEFT RIGHT).") {
   LuTensor *t = lu_arg_tensor(argv, 0);
   check_image(t);
-  long pad[4];
-  if (LU_IS(argv[1], LU_NUMBER))
-    pad[0] = pad[1] = pad[2] = pad[3] = lu_arg_int(argv, 1);
-  else {
-    LuValue *l = lu_arg_list(argv, 1);
-    if (lu_length(l) != 4)
-      lu_arg_error(1, "a number or a list (top bottom left right)", argv[1]);
-    for (int i = 0; i < 4; i++, l = LU_CDR(l)) {
-      LuValue *x = LU_CAR(l);
-      pad[i] = lu_arg_int(&x, 0);
-    }
-  }
-  int d = t->ndim - 2;
-  long dim[LU_MAXDIM];
-  memcpy(dim, t->dim, sizeof dim);
-  for (int i = 0; i < 4; i++)
-    if (pad[i] < 0 ||
-        __builtin_add_overflow(dim[d + i / 2], pad[i], &dim[d + i / 2]))
-      lu_error("%s: bad padding %ld", lu_caller(), pad[i]);
+  long pad[4], dim[LU_MAXDIM];
+  pad_arg(argv, 1, t, pad, dim);
   double v = lu_arg_given(argv, argc, 2) ? idx_arg_scalar(argv, 2) : 0;
   LuTensor *out = idx_out_arg(argv, argc, 3, idx_elem(t), t->ndim, dim);
   t = idx_input(t, idx_elem(t), out);
   idx_fill_all(out, v);
+  int d = t->ndim - 2;
   lu_tensor_copy(window(out, pad[0], pad[2], t->dim[d], t->dim[d + 1]), t);
   return idx_out_value(argv, argc, 3, out);
+}
+
+typedef struct {
+  const LuTensor *in, *out;
+  const long *pad;
+  float mul, add, v;
+} ScaleCtx;
+
+static void run_scale(void *c, long n, char *const *p, const long *s) {
+  ScaleCtx *x = c;
+  const LuTensor *in = x->in, *out = x->out;
+  int h = in->ndim - 2, w = h + 1;
+  LuElem e = idx_elem(in);
+  for (long i = 0; i < n; i++)
+    lu_tensor_kscale_pad(e, in->dim[h], in->dim[w],
+                         p[1] + i * s[1] * idx_size(e), in->mod[h], in->mod[w],
+                         (float *)p[0] + i * s[0], out->mod[h], out->mod[w],
+                         x->pad, x->mul, x->add, x->v);
+}
+
+LU_DEFUN(idx_scale_pad, "(idx-scale-pad M MUL ADD P [V] [OUT])",
+         "M as floats times MUL plus ADD, padded as idx-pad pads (P, and V "
+         "default 0): images of any type to a net's inputs in one pass. The "
+         "numbers are those of idx-copy into a float tensor, then idx-dotm0 "
+         "MUL and idx-addm0 ADD (float arithmetic, each step rounded).") {
+  LuTensor *t = lu_arg_tensor(argv, 0);
+  check_image(t);
+  float mul = (float)idx_arg_scalar(argv, 1);
+  float add = (float)idx_arg_scalar(argv, 2);
+  long pad[4], dim[LU_MAXDIM];
+  pad_arg(argv, 3, t, pad, dim);
+  float v = lu_arg_given(argv, argc, 4) ? (float)idx_arg_scalar(argv, 4) : 0;
+  LuTensor *out = idx_out_arg(argv, argc, 5, LU_FLOAT, t->ndim, dim);
+  LuTensor *dst = idx_dst_for(out, LU_FLOAT);
+  t = idx_input(t, idx_elem(t), dst);
+  ScaleCtx c = {t, dst, pad, mul, add, v};
+  if (lu_tensor_nelem(t)) /* else planes(t) is no view: all is padding */
+    lu_tensor_walk(2, (LuTensor *[]){planes(dst), planes(t)}, run_scale, &c);
+  else
+    idx_fill_all(dst, v);
+  idx_dst_done(out, dst);
+  return idx_out_value(argv, argc, 5, out);
 }
 
 /* ((x mod n) + n) mod n, in [0, n). */
@@ -142,4 +194,5 @@ LU_DEFUN(idx_shift, "(idx-shift M DY DX [OUT])",
 }
 
 LuBuiltin *const idx_image_builtins[] = {&idx_resize_builtin, &idx_pad_builtin,
+                                         &idx_scale_pad_builtin,
                                          &idx_shift_builtin, NULL};

@@ -301,6 +301,50 @@ void lu_tensor_kconvert(LuElem eo, long n, void *o, long so, LuElem ea,
   DISPATCH(eo, convert, n, o, so, ea, a, sa);
 }
 
+/* Conversion to scaled floats: x is a[y][x] as a float, then the product
+   and the sum each round to float, in two statements so that no compiler
+   fuses them into one multiply-add: the numbers idx-copy into a float
+   tensor, then idx-dotm0 and idx-addm0 give. Output row y is written
+   once, border and all, by a contiguous path or the strided one. */
+#define SCALE_ROW(T, SA, SO)                                                   \
+  do {                                                                         \
+    if (y < pad[0] || y >= pad[0] + h) {                                       \
+      for (long x = 0; x < ow; x++)                                            \
+        oy[x * (SO)] = v;                                                      \
+      break;                                                                   \
+    }                                                                          \
+    const T *ay = (const T *)va + (y - pad[0]) * sa0;                          \
+    for (long x = 0; x < pad[2]; x++)                                          \
+      oy[x * (SO)] = v;                                                        \
+    for (long x = 0; x < w; x++) {                                             \
+      float p = (float)ay[x * (SA)] * mul;                                     \
+      oy[(pad[2] + x) * (SO)] = p + add;                                       \
+    }                                                                          \
+    for (long x = pad[2] + w; x < ow; x++)                                     \
+      oy[x * (SO)] = v;                                                        \
+  } while (0)
+
+#define DEF_SCALE(E, T, S, ACC, ST)                                            \
+  static void scale_##S(long h, long w, const void *va, long sa0, long sa1,    \
+                        float *o, long so0, long so1, const long *pad,         \
+                        float mul, float add, float v) {                       \
+    long ow = pad[2] + w + pad[3];                                             \
+    for (long y = 0; y < pad[0] + h + pad[1]; y++) {                           \
+      float *oy = o + y * so0;                                                 \
+      if (sa1 == 1 && so1 == 1)                                                \
+        SCALE_ROW(T, 1, 1);                                                    \
+      else                                                                     \
+        SCALE_ROW(T, sa1, so1);                                                \
+    }                                                                          \
+  }
+LU_ELEMS(DEF_SCALE)
+
+void lu_tensor_kscale_pad(LuElem ea, long h, long w, const void *a, long sa0,
+                          long sa1, float *o, long so0, long so1,
+                          const long *pad, float mul, float add, float v) {
+  DISPATCH(ea, scale, h, w, a, sa0, sa1, o, so0, so1, pad, mul, add, v);
+}
+
 /* Sums TERM(i, SA, SB) over i < n in LANES double accumulators, element i
    in lane i % LANES, then folds the lanes in halves: the same association
    whatever the strides, and the contiguous loop vectorises, in independent

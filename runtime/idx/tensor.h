@@ -108,6 +108,16 @@ void lu_tensor_kfill(LuElem e, long n, void *o, long so, double x);
 /* o[i] = a[i], o of type eo and a of type ea. */
 void lu_tensor_kconvert(LuElem eo, long n, void *o, long so, LuElem ea,
                         const void *a, long sa);
+/* One image to a net's input: the plane a of h x w elements of type ea
+   (strides sa0 per row, sa1 per column) as floats x * mul + add, padded
+   by pad[0..4) (top, bottom, left, right) with v, into the float plane o
+   of (pad[0] + h + pad[1]) x (pad[2] + w + pad[3]) (strides so0, so1). In
+   float: the product rounds, then the sum, as kaffine run twice on a float
+   copy of a (mul with add 0, then add with mul 1) rounds them; the sign
+   of a zero can differ when add is -0. */
+void lu_tensor_kscale_pad(LuElem ea, long h, long w, const void *a, long sa0,
+                          long sa1, float *o, long so0, long so1,
+                          const long *pad, float mul, float add, float v);
 /* Sum, sum of squares (0 when n is 0), largest or smallest element (NaN
    propagates; -inf or inf when n is 0). */
 double lu_tensor_kreduce(LuReduce op, LuElem e, long n, const void *a, long sa);

@@ -2,7 +2,8 @@
    element type, on contiguous operands and on strided ones (stride 2,
    reversed, stride 3), against plain double-precision loops written here
    with their own saturating stores; idx-resize against values PyTorch
-   computed (bench/resize_ref.py); the constructor, views and copies,
+   computed (bench/resize_ref.py); the conversion of images to scaled,
+   padded floats; the constructor, views and copies,
    including their errors. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -526,6 +527,45 @@ static void test_resize_ubyte(void **state) {
   assert_int_equal(out[2][1], 227); /* 227.5 */
 }
 
+/* lu_tensor_kscale_pad: a 5 x 4 plane of each type, contiguous or read
+   transposed, into a 5+1+2 x 4+3+0 float plane contiguous or at stride 2
+   (the gaps must stay untouched): the border is v, the inside the float
+   product rounded, then the float sum rounded, computed here in double
+   (exact for these numbers) and rounded once each. */
+static void test_scale_pad(void **state) {
+  (void)state;
+  enum { H = 5, W = 4, OH = 8, OW = 7 };
+  const long pad[4] = {1, 2, 3, 0};
+  const float mul = 2.0f / 255.0f, add = -1, v = -0.5f;
+  for (int t = 0; t < 4; t++)
+    for (int l = 0; l < 2; l++) {
+      LuElem e = elems[t];
+      Arr a = filled(e, H * W, 1, 3);
+      long sa0 = l ? 1 : W, sa1 = l ? H : 1, so1 = l ? 2 : 1;
+      Arr o = arr(LU_FLOAT, OH * OW, so1);
+      lu_tensor_kscale_pad(e, H, W, a.p, sa0, sa1, o.p, OW * so1, so1, pad, mul,
+                           add, v);
+      for (long i = 0; i < OH * OW * so1; i++) {
+        long y = i / (OW * so1), x = i % (OW * so1) / so1;
+        double got = lu_elem_get(LU_FLOAT, o.p, i);
+        if (i % so1) {
+          uint32_t bits;
+          memcpy(&bits, (float *)o.p + i, sizeof bits);
+          assert_true(bits == 0xA5A5A5A5u);
+          continue;
+        }
+        long iy = y - pad[0], ix = x - pad[2];
+        if (iy < 0 || iy >= H || ix < 0 || ix >= W) {
+          near(got, v, 0, "scale-pad border", i);
+          continue;
+        }
+        double xf = (float)get(a, iy * sa0 + ix * sa1);
+        double p = (float)(xf * (double)mul);
+        near(got, (float)(p + (double)add), 0, "scale-pad", i);
+      }
+    }
+}
+
 /* ---- tensors ---------------------------------------------------------- */
 
 typedef struct {
@@ -721,6 +761,7 @@ int main(void) {
       cmocka_unit_test(test_gemv_gemm_ger),
       cmocka_unit_test(test_resize_torch),
       cmocka_unit_test(test_resize_ubyte),
+      cmocka_unit_test(test_scale_pad),
       cmocka_unit_test(test_make),
       cmocka_unit_test(test_make_errors),
       cmocka_unit_test(test_make_too_large),

@@ -200,6 +200,27 @@ returns (STATUS OUTPUT)."
           (setq worst (max worst (abs (- (x r j) (- (* 2 (/ s 27)) 1))))))))
     (assert (< worst 1e-6))))
 
+;; bit for bit the numbers of the conversion done step by step: a float
+;; copy, scaled by idx-dotm0 and shifted by idx-addm0 in place, then padded
+;; by idx-pad or resized by idx-resize
+(de dt-steps (images size geometry)
+  (let* ((k (idx-dim images 0)) (h (idx-dim images 1))
+         (raw (float-matrix k h h)) (top (div (- size h) 2)))
+    (idx-copy images raw)
+    (idx-addm0 (idx-dotm0 raw (/ 2 (if (eq (idx-type images) 'ubyte) 255 1)) raw) -1 raw)
+    (idx-reshape (selectq geometry
+                   (native raw)
+                   (pad (idx-pad raw (list top (- size h top) top (- size h top)) -1))
+                   (t (idx-resize raw size size)))
+                 k 1 size size)))
+(let* ((bytes (ubyte-matrix 3 6 6)) (floats (float-matrix 3 6 6)))
+  (idx-rand floats)
+  (idx-copy (idx-dotm0 floats 256) bytes)
+  (each ((images (list bytes floats (idx-transpose bytes '(0 2 1)))))
+    (each ((case '((6 native) (10 pad) (9 pad) (4 resize) (8 resize))))
+      (let ((size (car case)) (geometry (cadr case)))
+        (assert (equal (data-convert images size geometry) (dt-steps images size geometry)))))))
+
 (assert (eq 'native (data-geometry 28 28)))
 (assert (eq 'pad (data-geometry 28 32)))
 (assert (eq 'resize (data-geometry 28 16)))

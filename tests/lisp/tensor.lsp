@@ -1,8 +1,9 @@
 ;; tensor.lsp: tensors from Lisp (runtime/idx/): constructors, literals,
 ;; printing and reading back, element access, views sharing storage,
 ;; operations with their types and output arguments, reductions, linear
-;; algebra, random fills, images (idx-resize against PyTorch's numbers),
-;; idx-gather, loops, and the error messages.
+;; algebra, random fills, images (idx-resize against PyTorch's numbers,
+;; idx-scale-pad against the steps it fuses), idx-gather, loops, and the
+;; error messages.
 
 (de near (a b tol) (<= (abs (- a b)) tol))
 (de all-near (m l tol)
@@ -347,6 +348,40 @@
                [[-1 -1 1 2] [-1 -1 3 4] [-1 -1 -1 -1]]))
 (assert (equal (idx-shape (idx-pad (float-matrix 3 16 16) 2)) '(3 20 20)))
 (assert-error (idx-pad [[1]] -1) "bad padding")
+;; idx-scale-pad: the same floats as a float copy, idx-dotm0, idx-addm0 and
+;; idx-pad one after the other, for each type, strided input, any padding
+(de scale-pad-steps (m mul add p v)
+  (let ((f (apply float-matrix (idx-shape m))))
+    (idx-copy m f)
+    (idx-pad (idx-addm0 (idx-dotm0 f mul f) add f) p v)))
+(let ((bytes (ubyte-matrix 3 5 4)) (noise (float-matrix 3 5 4)))
+  (idx-rand noise -3 300)
+  (idx-copy noise bytes)
+  (each ((m (list bytes noise (idx-dotm0 noise 0.01) (let ((i (int-matrix 3 5 4))) (idx-copy noise i) i)
+                  (let ((d (double-matrix 3 5 4))) (idx-copy noise d) d)
+                  (idx-transpose bytes '(0 2 1)) (select noise 0 1))))
+    (each ((p (list 0 2 '(1 2 3 0) '(0 0 1 1))))
+      (each ((k (list (list (/ 2 255) -1 -1) '(2 -1 -1) '(0.3 0.7 5))))
+        (let ((got (idx-scale-pad m (car k) (cadr k) p (nth 2 k))))
+          (assert (eq 'float (idx-type got)))
+          (assert (equal got (scale-pad-steps m (car k) (cadr k) p (nth 2 k)))))))))
+(assert (equal (idx-scale-pad ['ubyte [0 255]] 2 -1 1)
+               [[0 0 0 0] [0 -1 509 0] [0 0 0 0]]))
+;; into OUT of another type; into OUT overlapping M
+(let ((o (int-matrix 3 4)))
+  (assert (eq (idx-scale-pad [[1 2]] 2 -1 1 5 o) o))
+  (assert (equal o ['int [5 5 5 5] [5 1 3 5] [5 5 5 5]])))
+(let ((m (float-matrix 4 4)))
+  (m 1 1 3)
+  (idx-scale-pad (narrow (narrow m 0 2 1) 1 2 1) 2 -1 1 7 m)
+  (assert (equal m [[7 7 7 7] [7 5 -1 7] [7 -1 -1 7] [7 7 7 7]])))
+(assert (equal (idx-shape (idx-scale-pad (ubyte-matrix 0 3 3) 2 -1 1)) '(0 5 5)))
+(assert (equal (idx-scale-pad (ubyte-matrix 1 0 2) 2 -1 1 -1) (idx-fill (float-matrix 1 2 4) -1)))
+(assert-error (idx-scale-pad [1 2] 2 -1 0) "expected a tensor of 2 or more dimensions")
+(assert-error (idx-scale-pad [[1]] 2 -1 -1) "bad padding")
+(assert-error (idx-scale-pad [[1]] 2 -1 '(1 2)) "expected a number or a list (top bottom left right)")
+(assert-error (idx-scale-pad [[1]] "2" -1 0) "argument 2: expected number")
+(assert-error (idx-scale-pad [[1]] 2 -1 1 0 (float-matrix 2 2)) "shapes [3x3] and [2x2] differ")
 (assert (equal (idx-shift [[1 2 3] [4 5 6]] 1 1) [[6 4 5] [3 1 2]]))
 (assert (equal (idx-shift [[1 2 3] [4 5 6]] 0 -1) [[2 3 1] [5 6 4]]))
 (assert (equal (idx-shift [[1 2 3] [4 5 6]] 4 3) [[1 2 3] [4 5 6]]))
