@@ -31,7 +31,8 @@
 ;; whose floats fit in data-float-budget bytes (the 1989 digits) is
 ;; converted once; a larger one (Fashion-MNIST's 60,000 images: 47 MB of
 ;; bytes, 188 MB to 245 MB as floats) stays bytes and is converted a chunk
-;; at a time (data-inputs), when training or evaluation asks for it.
+;; at a time (data-inputs), when training or evaluation asks for it, into a
+;; buffer the caller may reuse from chunk to chunk.
 ;;
 ;; Where files go: the digits' tarball is fetched into (data-dir):
 ;; $LUSH89_DATA when set, else "data" under the current folder (`make run`
@@ -343,11 +344,13 @@ random-int, so (seed S) before it gives the same one on every machine."
         (p j held)))
     p))
 
-(de data-gather (m order start count)
-  "A new tensor of M's type holding its examples (along the first
-dimension) ORDER[START] ... ORDER[START+COUNT-1], ORDER an int vector (see
-idx-gather)."
-  (idx-gather m (narrow order 0 count start)))
+(de data-gather (m order start count &optional out)
+  "The examples of M (along its first dimension) ORDER[START] ...
+ORDER[START+COUNT-1], ORDER an int vector, in a new tensor of M's type or
+in OUT (see idx-gather)."
+  (if out
+      (idx-gather m (narrow order 0 count start) out)
+    (idx-gather m (narrow order 0 count start))))
 
 (de data-take (pair perm start n)
   "The examples PERM[START] ... PERM[START+N-1] of PAIR, (IMAGES LABELS), as
@@ -451,25 +454,30 @@ or 'resize), else 'native for the same size, 'pad to a larger one and
         ((> size from) 'pad)
         (t 'resize)))
 
-(de data-convert (images size &optional geometry)
-  "The net's inputs for IMAGES ([K H H], ubyte or float): a new float [K 1
-SIZE SIZE] tensor, x*2/white-1 (see data-pixel-max), then as GEOMETRY says
-(see data-geometry): as it is, padded with -1 (the extra row or column of
-an odd difference at the bottom and right) or resized bilinearly
-(idx-resize). The one place where bytes become floats: idx-scale-pad
-converts, scales and pads in one pass."
+(de data-convert (images size &optional geometry out)
+  "The net's inputs for IMAGES ([K H H], ubyte or float): float [K 1 SIZE
+SIZE], x*2/white-1 (see data-pixel-max), then as GEOMETRY says (see
+data-geometry): as it is, padded with -1 (the extra row or column of an
+odd difference at the bottom and right) or resized bilinearly
+(idx-resize). Written into OUT when given, else into a new tensor. The
+one place where bytes become floats: idx-scale-pad converts, scales and
+pads in one pass."
   (let* ((k (idx-dim images 0)) (h (idx-dim images 1))
          (geometry (data-geometry h size geometry))
          (mul (/ 2 (data-pixel-max images)))
-         (top (div (- size h) 2)))
-    (idx-reshape (selectq geometry
-                   (resize (idx-resize (idx-scale-pad images mul -1 0) size size))
-                   (t (idx-scale-pad images mul -1
-                                     (if (eq geometry 'pad)
-                                         (list top (- size h top) top (- size h top))
-                                       0)
-                                     -1)))
-                 k 1 size size)))
+         (top (div (- size h) 2))
+         (out (or out (float-matrix k 1 size size)))
+         (planes (progn
+                   (unless (equal (idx-shape out) (list k 1 size size))
+                     (error "data-convert: OUT is %l, expected (%d 1 %d %d)"
+                            (idx-shape out) k size size))
+                   (idx-reshape out k size size))))
+    (selectq geometry
+      (resize (idx-resize (idx-scale-pad images mul -1 0) size size planes))
+      (t (idx-scale-pad images mul -1
+                        (if (eq geometry 'pad) (list top (- size h top) top (- size h top)) 0)
+                        -1 planes)))
+    out))
 
 (de data-fit (data shape &optional geometry)
   "A copy of the dataset DATA (see the top of data.lsp) ready for a net with
@@ -502,26 +510,45 @@ data-float-budget; data-inputs converts the others on demand."
   (let ((m (or (hget data (data-key split 'inputs)) (hget data (data-key split 'images)))))
     (idx-dim m 0)))
 
-(de data-inputs (data split &optional start count order)
+(defvar data-gathered ()
+  "The tensor data-inputs gathers examples held as bytes into before
+converting them, kept from call to call (as large as the largest chunk
+asked for): the bytes never leave data-inputs, and a fresh tensor a chunk
+costs garbage collections.")
+
+(de data-gather-bytes (images order start count)
+  "IMAGES' examples ORDER[START] ... ORDER[START+COUNT-1] gathered into
+data-gathered (see data-gather), remade when too small or of another
+kind."
+  (let ((b data-gathered))
+    (if (and b (eq (idx-type b) (idx-type images)) (>= (idx-dim b 0) count)
+             (equal (cdr (idx-shape b)) (cdr (idx-shape images))))
+        (data-gather images order start count (narrow b 0 count 0))
+      (setq data-gathered (data-gather images order start count)))))
+
+(de data-inputs (data split &optional start count order out)
   "The float inputs of examples START (default 0) ... START+COUNT-1 (default:
 to the end) of SPLIT of DATA (a dataset made by data-fit, or any table
 holding train-inputs and test-inputs), or with ORDER (an int vector of
 example indices) of examples ORDER[START] ... ORDER[START+COUNT-1]: a view
-of the converted split, or a new tensor (gathered, or the images converted
-now by data-convert)."
+of the converted split, or the examples gathered, or the images converted
+now by data-convert, into OUT (float [COUNT 1 S S]) when given, else into a
+new tensor. A buffer given as OUT chunk after chunk spares the allocations."
   (let* ((start (or start 0))
          (count (or count (- (data-count data split) start)))
          (whole (hget data (data-key split 'inputs))))
-    (cond ((and whole order) (data-gather whole order start count))
+    (cond ((and whole order) (data-gather whole order start count out))
           (whole (narrow whole 0 count start))
           ((null (hget data 'size))
            (error "data-inputs: the dataset %s is not fitted to a net: see data-fit"
                   (hget data 'name)))
-          (t (let ((images (hget data (data-key split 'images))))
-               (data-convert (if order
-                                 (data-gather images order start count)
-                               (narrow images 0 count start))
-                             (hget data 'size) (hget data 'geometry)))))))
+          (t (let* ((images (hget data (data-key split 'images)))
+                    (chosen (if order
+                                (data-gather-bytes images order start count)
+                              (narrow images 0 count start))))
+               (if out
+                   (data-convert chosen (hget data 'size) (hget data 'geometry) out)
+                 (data-convert chosen (hget data 'size) (hget data 'geometry))))))))
 
 (de data-labels (data split)
   "The classes of SPLIT ('train or 'test) of DATA, int [N]."

