@@ -282,6 +282,19 @@ static NnModule *tie(NnModule *first, int i, const NnShape *in, NnShape *out) {
   return m;
 }
 
+/* Whether n may run the steps of its modules that batch for several
+   examples at once: when no two steps add into the same parameters, so
+   that every gradient is still summed example after example. */
+static bool net_batches(const LuNet *n) {
+  bool any = false;
+  for (int i = 0; i < n->nmod; i++) {
+    if (n->mod[i]->tie || n->mod[i]->nlparam || n->mod[i]->lisp)
+      return false;
+    any |= n->mod[i]->batch;
+  }
+  return any;
+}
+
 LuNet *lu_nn_build(const NnShape *in, int nmod, LuValue **mods, bool branch) {
   if (nmod < 1)
     lu_error("nn-seq: a net needs at least one module");
@@ -313,6 +326,7 @@ LuNet *lu_nn_build(const NnShape *in, int nmod, LuValue **mods, bool branch) {
     m->whole |= (m->ops->flags & NN_WHOLE_BATCH) != 0;
     n->whole |= m->whole;
   }
+  n->batch = net_batches(n);
   net_own_params(n, branch);
   net_layout(n);
   for (int i = 0; i < 4; i++)

@@ -2,6 +2,7 @@
    input and output planes, stride, padding, per-map or per-unit biases;
    its geometry is fixed when the net is built, and its kernels are in
    nn_conv_kernels.c and nn_conv_direct.c. Also nn-full-table. */
+#include "nn_batch.h"
 #include "nn_impl.h"
 
 #include <string.h>
@@ -83,6 +84,8 @@ static void conv_setup(NnModule *m, const NnShape *in, NnShape *out) {
   m->nw = n * g->kk;
   m->np = m->nw + nb;
   m->ns = lu_nn_conv_scratch(g);
+  m->batch = g->dense;
+  m->redo_scratch = true;
   m->macs = n * g->kk * g->npos;
   m->conns = m->macs + (long)g->nout * g->npos;
   m->steps = g->dense;
@@ -90,19 +93,28 @@ static void conv_setup(NnModule *m, const NnShape *in, NnShape *out) {
   *out = lu_nn_shape_make(3, d);
 }
 
-/* The reference kernels still unfold x into the scratch, so that a fast
-   bprop after a reference fprop finds what it needs. */
+/* c->nb examples, c->ws floats apart (see NnCtx): more than one only for
+   a conv that runs as a linear layer (g->dense), which batches. The
+   reference kernels still unfold x into the scratch, so that a fast bprop
+   after a reference fprop finds what it needs. */
 static void conv_fprop(NnCtx *c, const float *x, float *y) {
   NnModule *m = c->m;
   const LuConvGeom *g = &conv_of(m)->g;
+  if (!c->ref && c->nb > 1) {
+    lu_nn_linear_fprop_batch(g->nin * g->kk, g->nout, c->w, c->w + m->nw,
+                             (int)c->nb, x, c->ws, y, m->fuse, c->y2);
+    return;
+  }
   if (!c->ref) {
     lu_nn_conv_fprop(g, c->w, c->w + m->nw, x, y, m->fuse, c->y2, c->scratch);
     return;
   }
-  lu_nn_conv_unfold(g, x, c->scratch);
-  lu_nn_ref_conv_fprop(g, c->w, c->w + m->nw, x, y);
-  if (m->fuse != LU_SQ_NONE)
-    lu_nn_ref_squash(m->fuse, y, c->y2, m->out.n);
+  for (long e = 0, at = 0; e < c->nb; e++, at += c->ws) {
+    lu_nn_conv_unfold(g, x + at, c->scratch + at);
+    lu_nn_ref_conv_fprop(g, c->w, c->w + m->nw, x + at, y + at);
+    if (m->fuse != LU_SQ_NONE)
+      lu_nn_ref_squash(m->fuse, y + at, c->y2 + at, m->out.n);
+  }
 }
 
 static void conv_bprop(NnCtx *c, const float *x, const float *y,
@@ -110,12 +122,24 @@ static void conv_bprop(NnCtx *c, const float *x, const float *y,
   (void)y;
   NnModule *m = c->m;
   const LuConvGeom *g = &conv_of(m)->g;
-  if (c->sgd) /* m->steps: the kernel is a linear one */
+  if (c->sgd) { /* m->steps: the kernel is a linear one */
     lu_nn_linear_bprop_step(g->nin * g->kk, g->nout, c->w, x, dy, dx, c->sgd);
-  else if (c->ref)
-    lu_nn_ref_conv_bprop(g, c->w, x, dy, dx, c->dw, c->dw + m->nw);
-  else
+    return;
+  }
+  if (!c->ref && c->nb > 1) {
+    lu_nn_linear_bprop_batch(g->nin * g->kk, g->nout, c->w, (int)c->nb, x, dy,
+                             dx, c->ws, c->dw, c->dw + m->nw);
+    return;
+  }
+  if (!c->ref) {
+    if (c->shared_scratch)
+      lu_nn_conv_unfold(g, x, c->scratch);
     lu_nn_conv_bprop(g, c->w, x, dy, dx, c->dw, c->dw + m->nw, c->scratch);
+    return;
+  }
+  for (long e = 0, at = 0; e < c->nb; e++, at += c->ws)
+    lu_nn_ref_conv_bprop(g, c->w, x + at, dy + at, dx ? dx + at : NULL, c->dw,
+                         c->dw + m->nw);
 }
 
 static void conv_bbprop(NnCtx *c, const float *x, const float *y,
@@ -123,10 +147,13 @@ static void conv_bbprop(NnCtx *c, const float *x, const float *y,
   (void)y;
   NnModule *m = c->m;
   const LuConvGeom *g = &conv_of(m)->g;
-  if (c->ref)
+  if (c->ref) {
     lu_nn_ref_conv_bbprop(g, c->w, x, ddy, ddx, c->ddw, c->ddw + m->nw);
-  else
-    lu_nn_conv_bbprop(g, c->w, x, ddy, ddx, c->ddw, c->ddw + m->nw, c->scratch);
+    return;
+  }
+  if (c->shared_scratch)
+    lu_nn_conv_unfold(g, x, c->scratch);
+  lu_nn_conv_bbprop(g, c->w, x, ddy, ddx, c->ddw, c->ddw + m->nw, c->scratch);
 }
 
 /* Weights U(-a/sqrt(F), a/sqrt(F)) with F each output map's fan-in. */

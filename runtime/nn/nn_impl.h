@@ -31,7 +31,8 @@
      ..." naming it) and sets out and the sizes: np parameters (the first nw
      of them weights), ns floats of per-thread scratch, macs and conns.
    - fprop(c, x, y), bprop(c, x, y, dy, dx), bbprop(c, x, y, ddy, ddx) on
-     the module's states; c->w, c->dw, c->ddw are its parameters in the
+     the module's states (several examples at once when setup sets
+     m->batch, see NnCtx); c->w, c->dw, c->ddw are its parameters in the
      flat vectors, c->scratch its scratch, c->train the mode, c->replay
      whether to reuse the last random draw, c->ref whether to call the
      reference kernels. bprop and bbprop add into dw and ddw and overwrite
@@ -61,6 +62,9 @@
 #define NN_MAXTHREADS 16
 /* A batch's examples are cut into at most this many slices (see NnPass). */
 #define NN_SLICES 8
+/* A slice runs at most this many examples at once through the modules
+   that batch (see NnPass). */
+#define NN_GROUP 8
 
 typedef struct {
   int ndim;
@@ -84,14 +88,22 @@ typedef struct NnOpt NnOpt;
    global one. serial: run on the calling thread only (Lisp code).
    shared: the examples of a slice share its work area, for passes
    whose states nobody reads afterwards, unless whole-batch modules
-   train: example after example, the area stays in the cache. */
+   train: example after example, the area stays in the cache. group:
+   when above 1, a slice runs its examples group examples at a time, each
+   in its own area (the group's areas follow each other, the slice's
+   groups share them when shared): the steps of modules that batch
+   (m->batch) once for the group, the others example after example; then
+   in shared passes the examples of a group take turns with one copy (the
+   first example's) of what they do not keep from step to step: the
+   gradients passed between steps that go example after example, the
+   scratch of modules with m->redo_scratch. */
 struct NnPass {
   LuNet *top;
   LuTensor *buf;
   long ws, nb, ex0;
   bool train, replay, serial, shared;
   float *grad[NN_SLICES];
-  int nslice;
+  int nslice, group;
   uint64_t *rng;
   const struct NnEager *eager;
 };
@@ -119,8 +131,11 @@ typedef struct {
   bool replay; /* dropout and shifts reuse the last draw (gradient checks) */
   bool ref;    /* use the reference kernels */
   float *y2;   /* the state after the next module, for a fused squash */
+  bool shared_scratch; /* other examples used the scratch since fprop */
   /* NN_WHOLE_BATCH modules in training: the nb examples of the batch,
-     example b's states and scratch ws floats after example 0's. Else nb = 1. */
+     example b's states and scratch ws floats after example 0's; the same
+     for the examples of a group (fprop and bprop of modules that batch).
+     Else nb = 1. */
   long nb, ws;
   const NnPass *pass;
   long ex;      /* the example (in the top batch), when nb = 1 */
@@ -188,10 +203,14 @@ struct NnModule {
   struct NnParam **lparam;
   long *lpoff;
   int nlparam;
-  bool lisp;     /* runs Lisp code: the net's passes stay on one thread */
-  bool steps;    /* its bprop can apply an SGD step itself (NnCtx.sgd) */
-  bool whole;    /* NN_WHOLE_BATCH, or a container of such modules */
-  NnModule *tie; /* a module used again: the first use, whose weights */
+  bool lisp;         /* runs Lisp code: the net's passes stay on one thread */
+  bool steps;        /* its bprop can apply an SGD step itself (NnCtx.sgd) */
+  bool whole;        /* NN_WHOLE_BATCH, or a container of such modules */
+  bool batch;        /* set by setup: fprop and bprop take c->nb >= 1 examples
+                        at once */
+  bool redo_scratch; /* set by setup: bprop and bbprop redo what they need
+                        of fprop's scratch when c->shared_scratch */
+  NnModule *tie;     /* a module used again: the first use, whose weights */
 };
 
 /* A parameter made by nn-parameter: the storages of its values, gradient
@@ -233,6 +252,9 @@ struct LuNet {
                      got a view of them): else the optimizers skip them */
   bool has_lisp;  /* Lisp modules: single-threaded passes only */
   bool whole;     /* some module needs whole batches */
+  bool batch;     /* some module batches, and none shares its parameters
+                     with another (a tie, Lisp): so the order of the
+                     examples' steps changes no sum (see NnPass) */
   long fresh;     /* the last nn-fprop: -1 one example, B a batch, 0 none */
   LuValue *self;
   NnModule *outer; /* the container running it inside another net */

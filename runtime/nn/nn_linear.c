@@ -1,6 +1,7 @@
 /* nn_linear.c: the fully connected module (nn-linear): y[nout] =
    w[nout][nin] x[nin] + b[nout] over its flattened input; its kernels,
    optimised and reference, and the vectorised dot product they use. */
+#include "nn_batch.h"
 #include "nn_impl.h"
 #include "nn_simd.h"
 
@@ -9,7 +10,7 @@
 /* The dot product of a and b in a fixed order: two vector partial sums
    (by FMAs where the machine has them) over alternate vectors, one more
    vector into the first, their lanes summed, then the scalar tail.
-   dot_rows keeps exactly this order. */
+   dot_block keeps exactly this order. */
 float lu_nn_dot(const float *a, const float *b, long n) {
   vf s0 = {}, s1 = {};
   long i = 0;
@@ -25,42 +26,74 @@ float lu_nn_dot(const float *a, const float *b, long n) {
   return s;
 }
 
-/* out[r] = lu_nn_dot(w + r n, x, n) for R rows at once, each summed in
-   lu_nn_dot's order (so the results are the same to the bit), x loaded
-   once for the R rows. */
-INLINE void dot_rows(int R, const float *w, const float *x, long n,
-                     float *out) {
-  vf s0[4] = {{0}}, s1[4] = {{0}};
+/* out[e os + r] = lu_nn_dot(w + r n, x + e xs, n) for R rows and E
+   examples at once, each summed in lu_nn_dot's order (so the results are
+   the same to the bit), each x vector loaded once for the R rows and each
+   w vector once for the E examples. */
+INLINE void dot_block(int R, int E, const float *w, const float *x, long xs,
+                      long n, float *out, long os) {
+  vf s0[4][2] = {{{0}}}, s1[4][2] = {{{0}}};
   long i = 0;
-  for (; i + 2 * VL <= n; i += 2 * VL) {
-    vf x0 = vload(x + i), x1 = vload(x + i + VL);
-    for (int r = 0; r < R; r++) {
-      s0[r] = vfma(vload(w + r * n + i), x0, s0[r]);
-      s1[r] = vfma(vload(w + r * n + i + VL), x1, s1[r]);
+  for (; i + 2 * VL <= n; i += 2 * VL)
+    for (int e = 0; e < E; e++) {
+      vf x0 = vload(x + e * xs + i), x1 = vload(x + e * xs + i + VL);
+      for (int r = 0; r < R; r++) {
+        s0[r][e] = vfma(vload(w + r * n + i), x0, s0[r][e]);
+        s1[r][e] = vfma(vload(w + r * n + i + VL), x1, s1[r][e]);
+      }
     }
-  }
   for (; i + VL <= n; i += VL)
-    for (int r = 0; r < R; r++)
-      s0[r] = vfma(vload(w + r * n + i), vload(x + i), s0[r]);
-  for (int r = 0; r < R; r++) {
-    float s = vsum(s0[r] + s1[r]);
-    for (long j = i; j < n; j++)
-      s += w[r * n + j] * x[j];
-    out[r] = s;
-  }
+    for (int e = 0; e < E; e++)
+      for (int r = 0; r < R; r++)
+        s0[r][e] = vfma(vload(w + r * n + i), vload(x + e * xs + i), s0[r][e]);
+  for (int e = 0; e < E; e++)
+    for (int r = 0; r < R; r++) {
+      float s = vsum(s0[r][e] + s1[r][e]);
+      for (long j = i; j < n; j++)
+        s += w[r * n + j] * x[e * xs + j];
+      out[e * os + r] = s;
+    }
+}
+
+/* s[o] = b[o] + s[o], then y = f(s) unless f is LU_SQ_NONE. */
+static void bias_squash(int nout, const float *b, float *s, LuSquash f,
+                        float *y) {
+  for (int o = 0; o < nout; o++)
+    s[o] = b[o] + s[o];
+  if (f != LU_SQ_NONE)
+    lu_nn_squash(f, s, y, nout);
 }
 
 void lu_nn_linear_fprop(int nin, int nout, const float *w, const float *b,
                         const float *x, float *s, LuSquash f, float *y) {
   int o = 0;
   for (; o + 4 <= nout; o += 4)
-    dot_rows(4, w + (long)o * nin, x, nin, s + o);
+    dot_block(4, 1, w + (long)o * nin, x, 0, nin, s + o, 0);
   for (; o < nout; o++)
-    dot_rows(1, w + (long)o * nin, x, nin, s + o);
-  for (o = 0; o < nout; o++)
-    s[o] = b[o] + s[o];
-  if (f != LU_SQ_NONE)
-    lu_nn_squash(f, s, y, nout);
+    dot_block(1, 1, w + (long)o * nin, x, 0, nin, s + o, 0);
+  bias_squash(nout, b, s, f, y);
+}
+
+/* By blocks of 4 rows and 2 examples: a block of w is read from memory
+   once, then from the first level of the cache for the other examples. */
+void lu_nn_linear_fprop_batch(int nin, int nout, const float *w, const float *b,
+                              int ne, const float *x, long ws, float *s,
+                              LuSquash f, float *y) {
+  int o = 0;
+  for (; o + 4 <= nout; o += 4) {
+    const float *wo = w + (long)o * nin;
+    int e = 0;
+    for (; e + 2 <= ne; e += 2)
+      dot_block(4, 2, wo, x + e * ws, ws, nin, s + e * ws + o, ws);
+    for (; e < ne; e++)
+      dot_block(4, 1, wo, x + e * ws, ws, nin, s + e * ws + o, ws);
+  }
+  for (; o < nout; o++)
+    for (int e = 0; e < ne; e++)
+      dot_block(1, 1, w + (long)o * nin, x + e * ws, ws, nin, s + e * ws + o,
+                ws);
+  for (int e = 0; e < ne; e++)
+    bias_squash(nout, b, s + e * ws, f, y + e * ws);
 }
 
 /* The SGD step of st on one vector of parameters w (their factors at
@@ -75,85 +108,124 @@ INLINE float sgd_one(const LuSgdStep *st, float w, float g, const float *rate) {
   return w - st->lr * (st->rate ? *rate : 1.0f) * (g + st->decay * w);
 }
 
-/* Columns i0.. (V vectors of them) of the backward pass: dw[o][i] +=
-   x[i] d[o] and dx[i] = sum over o of w[o][i] d[o] (x and w squared when
-   SQ), the sums kept in registers and added in the order of o. With st,
-   w[o][i] takes st's step on the gradient x[i] d[o] instead (after dx
-   has read it): dw is not touched. */
-INLINE void linear_back_cols(bool SQ, int V, int nin, int nout, float *w,
+/* Columns i0.. (V vectors of them) of the backward pass for E examples
+   (ws floats apart): dw[o][i] += x_e[i] d_e[o] for e in order and dx_e[i]
+   = sum over o of w[o][i] d_e[o] (x and w squared when SQ), the sums kept
+   in registers and added in the order of o. With st (one example), w[o][i]
+   takes st's step on the gradient x[i] d[o] instead (after dx has read
+   it): dw is not touched. */
+INLINE void linear_back_cols(bool SQ, int V, int E, int nin, int nout, float *w,
                              const float *x, const float *ds, float *dx,
-                             float *dw, const LuSgdStep *st, long i0) {
-  vf xv[4], acc[4] = {{0}};
-  for (int v = 0; v < V; v++) {
-    xv[v] = vload(x + i0 + v * VL);
-    xv[v] = SQ ? xv[v] * xv[v] : xv[v];
-  }
+                             long ws, float *dw, const LuSgdStep *st, long i0) {
+  vf xv[4][4], acc[4][4] = {{{0}}};
+  for (int e = 0; e < E; e++)
+    for (int v = 0; v < V; v++) {
+      xv[e][v] = vload(x + e * ws + i0 + v * VL);
+      xv[e][v] = SQ ? xv[e][v] * xv[e][v] : xv[e][v];
+    }
   for (int o = 0; o < nout; o++) {
-    vf d = vsplat(ds[o]);
+    vf d[4];
+    for (int e = 0; e < E; e++)
+      d[e] = vsplat(ds[e * ws + o]);
     long at = (long)o * nin + i0;
     for (int v = 0; v < V; v++) {
       vf wv = vload(w + at + v * VL);
-      if (dx)
-        acc[v] = vfma(SQ ? wv * wv : wv, d, acc[v]);
-      if (st)
-        vstore(w + at + v * VL,
-               sgd_vec(st, wv, vfma(xv[v], d, (vf){}), st->rate + at + v * VL));
-      else
-        vstore(dw + at + v * VL, vfma(xv[v], d, vload(dw + at + v * VL)));
+      for (int e = 0; dx && e < E; e++)
+        acc[e][v] = vfma(SQ ? wv * wv : wv, d[e], acc[e][v]);
+      if (st) {
+        vf g = vfma(xv[0][v], d[0], (vf){});
+        vstore(w + at + v * VL, sgd_vec(st, wv, g, st->rate + at + v * VL));
+        continue;
+      }
+      vf g = vload(dw + at + v * VL);
+      for (int e = 0; e < E; e++)
+        g = vfma(xv[e][v], d[e], g);
+      vstore(dw + at + v * VL, g);
     }
   }
-  for (int v = 0; dx && v < V; v++)
-    vstore(dx + i0 + v * VL, acc[v]);
+  for (int e = 0; dx && e < E; e++)
+    for (int v = 0; v < V; v++)
+      vstore(dx + e * ws + i0 + v * VL, acc[e][v]);
 }
 
-/* The backward pass, by blocks of 4 vectors of columns so that w and dw
-   are each streamed once; the last columns (fewer than a vector) one by
-   one in the same order. With st, the step of linear_back_cols, the
-   biases' too (w's nout nin floats are followed by them, and so are
-   their factors). */
-INLINE void linear_back(bool SQ, int nin, int nout, float *w, const float *x,
-                        const float *ds, float *dx, float *dw, float *db,
-                        const LuSgdStep *st) {
+/* The backward pass of E examples, by blocks of V vectors of columns so
+   that w and dw are each streamed once for the E; the last columns (fewer
+   than a vector) one by one in the same order. With st (E = 1), the step
+   of linear_back_cols, the biases' too (w's nout nin floats are followed
+   by them, and so are their factors). */
+INLINE void linear_back(bool SQ, int V, int E, int nin, int nout, float *w,
+                        const float *x, const float *ds, float *dx, long ws,
+                        float *dw, float *db, const LuSgdStep *st) {
   long nw = (long)nout * nin;
-  for (int o = 0; o < nout; o++)
-    if (st)
-      w[nw + o] = sgd_one(st, w[nw + o], 0.0f + ds[o], st->rate + nw + o);
-    else
-      db[o] += ds[o];
+  for (int e = 0; e < E; e++)
+    for (int o = 0; o < nout; o++)
+      if (st)
+        w[nw + o] = sgd_one(st, w[nw + o], 0.0f + ds[o], st->rate + nw + o);
+      else
+        db[o] += ds[e * ws + o];
   long i = 0;
-  for (; i + 4 * VL <= nin; i += 4 * VL)
-    linear_back_cols(SQ, 4, nin, nout, w, x, ds, dx, dw, st, i);
+  for (; i + V * VL <= nin; i += V * VL)
+    linear_back_cols(SQ, V, E, nin, nout, w, x, ds, dx, ws, dw, st, i);
   for (; i + VL <= nin; i += VL)
-    linear_back_cols(SQ, 1, nin, nout, w, x, ds, dx, dw, st, i);
+    linear_back_cols(SQ, 1, E, nin, nout, w, x, ds, dx, ws, dw, st, i);
   for (; i < nin; i++) {
-    float xi = SQ ? x[i] * x[i] : x[i], sum = 0;
+    float xi[4], sum[4] = {0};
+    for (int e = 0; e < E; e++)
+      xi[e] = SQ ? x[e * ws + i] * x[e * ws + i] : x[e * ws + i];
     for (int o = 0; o < nout; o++) {
       long at = (long)o * nin + i;
       float wi = w[at];
-      sum += (SQ ? wi * wi : wi) * ds[o];
-      if (st)
-        w[at] = sgd_one(st, wi, 0.0f + xi * ds[o], st->rate + at);
-      else
-        dw[at] += xi * ds[o];
+      for (int e = 0; e < E; e++) {
+        sum[e] += (SQ ? wi * wi : wi) * ds[e * ws + o];
+        if (st)
+          w[at] = sgd_one(st, wi, 0.0f + xi[e] * ds[e * ws + o], st->rate + at);
+        else
+          dw[at] += xi[e] * ds[e * ws + o];
+      }
     }
-    if (dx)
-      dx[i] = sum;
+    for (int e = 0; dx && e < E; e++)
+      dx[e * ws + i] = sum[e];
   }
 }
 
 void lu_nn_linear_bprop(int nin, int nout, const float *w, const float *x,
                         const float *ds, float *dx, float *dw, float *db) {
-  linear_back(false, nin, nout, (float *)w, x, ds, dx, dw, db, NULL);
+  linear_back(false, 4, 1, nin, nout, (float *)w, x, ds, dx, 0, dw, db, NULL);
 }
 
 void lu_nn_linear_bprop_step(int nin, int nout, float *w, const float *x,
                              const float *ds, float *dx, const LuSgdStep *st) {
-  linear_back(false, nin, nout, w, x, ds, dx, NULL, NULL, st);
+  linear_back(false, 4, 1, nin, nout, w, x, ds, dx, 0, NULL, NULL, st);
 }
 
 void lu_nn_linear_bbprop(int nin, int nout, const float *w, const float *x,
                          const float *dds, float *ddx, float *ddw, float *ddb) {
-  linear_back(true, nin, nout, (float *)w, x, dds, ddx, ddw, ddb, NULL);
+  linear_back(true, 4, 1, nin, nout, (float *)w, x, dds, ddx, 0, ddw, ddb,
+              NULL);
+}
+
+/* By 4 examples at a time (the registers hold 2 vectors of columns of
+   each): each chunk adds into dw after the one before. */
+void lu_nn_linear_bprop_batch(int nin, int nout, const float *w, int ne,
+                              const float *x, const float *ds, float *dx,
+                              long ws, float *dw, float *db) {
+  float *wm = (float *)w; /* only read: no step */
+  for (int e = 0; e < ne; e += 4, x += 4 * ws, ds += 4 * ws) {
+    float *dxe = dx ? dx + e * ws : NULL;
+    switch (ne - e) {
+    case 1:
+      linear_back(false, 4, 1, nin, nout, wm, x, ds, dxe, ws, dw, db, NULL);
+      break;
+    case 2:
+      linear_back(false, 2, 2, nin, nout, wm, x, ds, dxe, ws, dw, db, NULL);
+      break;
+    case 3:
+      linear_back(false, 2, 3, nin, nout, wm, x, ds, dxe, ws, dw, db, NULL);
+      break;
+    default:
+      linear_back(false, 2, 4, nin, nout, wm, x, ds, dxe, ws, dw, db, NULL);
+    }
+  }
 }
 
 void lu_nn_ref_linear_fprop(int nin, int nout, const float *w, const float *b,
@@ -199,32 +271,43 @@ static void linear_setup(NnModule *m, const NnShape *in, NnShape *out) {
   m->macs = m->nw;
   m->conns = m->np;
   m->steps = true;
+  m->batch = true;
   long d = lin_of(m)->nout;
   *out = lu_nn_shape_make(1, &d);
 }
 
+/* c->nb examples, c->ws floats apart (see NnCtx). */
 static void linear_fprop(NnCtx *c, const float *x, float *y) {
   NnModule *m = c->m;
   int nin = lin_of(m)->nin, nout = lin_of(m)->nout;
-  if (!c->ref) {
-    lu_nn_linear_fprop(nin, nout, c->w, c->w + m->nw, x, y, m->fuse, c->y2);
-    return;
-  }
-  lu_nn_ref_linear_fprop(nin, nout, c->w, c->w + m->nw, x, y);
-  if (m->fuse != LU_SQ_NONE)
-    lu_nn_ref_squash(m->fuse, y, c->y2, nout);
+  const float *b = c->w + m->nw;
+  if (c->ref) {
+    for (long e = 0, at = 0; e < c->nb; e++, at += c->ws) {
+      lu_nn_ref_linear_fprop(nin, nout, c->w, b, x + at, y + at);
+      if (m->fuse != LU_SQ_NONE)
+        lu_nn_ref_squash(m->fuse, y + at, c->y2 + at, nout);
+    }
+  } else if (c->nb == 1)
+    lu_nn_linear_fprop(nin, nout, c->w, b, x, y, m->fuse, c->y2);
+  else
+    lu_nn_linear_fprop_batch(nin, nout, c->w, b, (int)c->nb, x, c->ws, y,
+                             m->fuse, c->y2);
 }
 
 static void linear_bprop(NnCtx *c, const float *x, const float *y,
                          const float *dy, float *dx) {
   (void)y;
   NnModule *m = c->m;
+  int nin = lin_of(m)->nin, nout = lin_of(m)->nout;
   if (c->sgd)
-    lu_nn_linear_bprop_step(lin_of(m)->nin, lin_of(m)->nout, c->w, x, dy, dx,
-                            c->sgd);
+    lu_nn_linear_bprop_step(nin, nout, c->w, x, dy, dx, c->sgd);
+  else if (!c->ref)
+    lu_nn_linear_bprop_batch(nin, nout, c->w, (int)c->nb, x, dy, dx, c->ws,
+                             c->dw, c->dw + m->nw);
   else
-    (c->ref ? lu_nn_ref_linear_bprop : lu_nn_linear_bprop)(
-        lin_of(m)->nin, lin_of(m)->nout, c->w, x, dy, dx, c->dw, c->dw + m->nw);
+    for (long e = 0, at = 0; e < c->nb; e++, at += c->ws)
+      lu_nn_ref_linear_bprop(nin, nout, c->w, x + at, dy + at,
+                             dx ? dx + at : NULL, c->dw, c->dw + m->nw);
 }
 
 static void linear_bbprop(NnCtx *c, const float *x, const float *y,

@@ -53,13 +53,14 @@ uint32_t lu_nn_rand(NnCtx *c) {
 
 /* The steps of a pass, for one example: k < nmod runs module k forward,
    k == nmod the cost hook, k > nmod module 2 nmod - k backward. A run
-   goes through steps [from, to) for the examples of a slice. */
+   goes through steps [from, to) for the examples of a slice, group at a
+   time (see NnPass). */
 typedef struct {
   LuNet *n;
   float *work;
   const NnPass *p;
   const NnHooks *h;
-  int from, to;
+  int from, to, group;
   bool load, second, input;
 } Run;
 
@@ -70,9 +71,34 @@ static bool whole_step(const LuNet *n, const NnPass *p, int k) {
          n->mod[k < n->nmod ? k : 2 * n->nmod - k]->whole;
 }
 
-/* Step k for example b of the run, in its work area ex (for the whole
-   batch when b is -1), its gradients into gbase. */
-static void step(const Run *r, int k, float *ex, long b, float *gbase) {
+/* Whether step k of the run goes once through a group's examples: fprop
+   and bprop of modules that batch (second derivatives go one by one). */
+static bool batch_step(const Run *r, int k) {
+  LuNet *n = r->n;
+  if (k == n->nmod || (k > n->nmod && r->second))
+    return false;
+  return n->mod[k < n->nmod ? k : 2 * n->nmod - k]->batch;
+}
+
+/* Whether the examples of a group take turns with one copy of what they
+   do not keep (see NnPass), so that they need less of the cache. */
+static bool take_turns(const Run *r) {
+  return r->p->shared && r->group > 1;
+}
+
+/* Whether the gradient of state j is made and used by steps that go
+   example after example (see take_turns). */
+static bool passing_grad(const Run *r, int j) {
+  return take_turns(r) && j > 0 && j < r->n->nmod &&
+         !batch_step(r, 2 * r->n->nmod - j) &&
+         !batch_step(r, 2 * r->n->nmod - j + 1);
+}
+
+/* Step k for the ne examples from b of the run, in their work areas from
+   ex (for the whole batch when b is -1), their gradients into gbase;
+   what the examples of a group take turns with in gex (see NnPass). */
+static void step(const Run *r, int k, float *ex, float *gex, long b, long ne,
+                 float *gbase) {
   LuNet *n = r->n;
   if (k == n->nmod) {
     if (r->h && r->h->cost)
@@ -84,6 +110,12 @@ static void step(const Run *r, int k, float *ex, long b, float *gbase) {
   NnModule *m = n->mod[i];
   NnCtx c = ctx_of(n, i, ex, r->p, gbase);
   c.ex += b > 0 ? b : 0;
+  if (ne > 1)
+    c.nb = ne;
+  if (m->redo_scratch && gex && take_turns(r)) {
+    c.scratch = gex + m->soff;
+    c.shared_scratch = true;
+  }
   float *x = ex + n->xoff[i], *y = ex + n->xoff[i + 1];
   if (fwd) {
     if (!m->fused)
@@ -91,7 +123,11 @@ static void step(const Run *r, int k, float *ex, long b, float *gbase) {
     return;
   }
   long d = r->second ? 2 : 1;
-  float *dx = i > 0 || r->input ? x + d * n->stride[i] : NULL;
+  float *dx = (passing_grad(r, i) ? gex : ex) + n->xoff[i] + d * n->stride[i];
+  float *dy = (passing_grad(r, i + 1) ? gex : ex) + n->xoff[i + 1] +
+              d * n->stride[i + 1];
+  if (i == 0 && !r->input)
+    dx = NULL;
   if (!dx && !(m->ops->flags & NN_BACK_ALWAYS) && m->np == 0)
     return; /* no parameters and no input gradient wanted */
   const NnEager *e = r->second ? NULL : r->p->eager;
@@ -102,30 +138,53 @@ static void step(const Run *r, int k, float *ex, long b, float *gbase) {
     st.rate = st.rate ? st.rate + g : NULL;
     c.sgd = &st;
   }
-  (r->second ? m->ops->bbprop : m->ops->bprop)(&c, x, y,
-                                               y + d * n->stride[i + 1], dx);
+  (r->second ? m->ops->bbprop : m->ops->bprop)(&c, x, y, dy, dx);
   if (e && !c.sgd && m->np > 0) /* its gradients are complete: step them */
     lu_nn_opt_range(e->opt, r->p->top, g, g + m->np);
 }
 
-/* The run's steps for example b of slice s: in its own work area, or in
-   the slice's when the pass shares them. */
-static void run_example(const Run *r, long b, int s) {
+/* The work area of example b of slice s: its own, or when the pass
+   shares them, its place in its group among the slice's areas. */
+static float *area(const Run *r, long b, int s) {
   const NnPass *p = r->p;
-  float *ex = r->work + (p->shared ? s : b) * p->ws;
-  if (r->load)
-    r->h->load(r->h->arg, ex, b);
-  for (int k = r->from; k < r->to; k++)
-    step(r, k, ex, b, p->grad[s]);
+  if (!p->shared)
+    return r->work + b * p->ws;
+  long first = s * p->nb / p->nslice;
+  return r->work + (s * p->group + (b - first) % p->group) * p->ws;
 }
 
-/* The run's steps for the examples of slice s, in order. */
+/* The run's steps for the examples [b0, b1) of slice s: each step that
+   batches once for all of them (when there are several), the steps
+   between example after example. */
+static void run_group(const Run *r, long b0, long b1, int s) {
+  bool many = b1 - b0 > 1, load = r->load;
+  float *g = r->p->grad[s];
+  for (int k = r->from; k < r->to || load;) {
+    int e = k;
+    while (e < r->to && !(many && batch_step(r, e)))
+      e++;
+    for (long b = b0; b < b1 && (e > k || load); b++) {
+      float *ex = area(r, b, s);
+      if (load)
+        r->h->load(r->h->arg, ex, b);
+      for (int j = k; j < e; j++)
+        step(r, j, ex, area(r, b0, s), b, 1, g);
+    }
+    load = false;
+    if (e < r->to)
+      step(r, e++, area(r, b0, s), NULL, b0, b1 - b0, g);
+    k = e;
+  }
+}
+
+/* The run's steps for the examples of slice s, in order, group by group. */
 static void run_slice(void *arg, long s) {
   const Run *r = arg;
   const NnPass *p = r->p;
   long end = (s + 1) * p->nb / p->nslice;
-  for (long b = s * p->nb / p->nslice; b < end && !lu_interrupted; b++)
-    run_example(r, b, (int)s);
+  for (long b = s * p->nb / p->nslice; b < end && !lu_interrupted;
+       b += r->group)
+    run_group(r, b, b + r->group < end ? b + r->group : end, (int)s);
 }
 
 void lu_nn_run(LuNet *n, float *work, const NnPass *p, const NnHooks *h,
@@ -134,6 +193,7 @@ void lu_nn_run(LuNet *n, float *work, const NnPass *p, const NnHooks *h,
            .work = work,
            .p = p,
            .h = h,
+           .group = n->batch ? p->group : 1,
            .load = fwd && h && h->load,
            .second = second,
            .input = input};
@@ -143,12 +203,12 @@ void lu_nn_run(LuNet *n, float *work, const NnPass *p, const NnHooks *h,
     while (e < to && !whole_step(n, p, e))
       e++;
     if (e == k && !r.load) { /* a module that needs the whole batch */
-      step(&r, k++, work, -1, p->grad[0]);
+      step(&r, k++, work, NULL, -1, 1, p->grad[0]);
       continue;
     }
     r.from = k, r.to = e;
     if (p->nb == 1)
-      run_example(&r, 0, 0);
+      run_group(&r, 0, 1, 0);
     else
       lu_nn_parallel(p->nslice, p->serial, run_slice, &r);
     r.load = false;
@@ -235,8 +295,12 @@ NnPass lu_nn_pass(LuNet *n, long nb, bool train, float *grad, bool keep) {
               .train = train,
               .serial = n->has_lisp,
               .nslice = nb < NN_SLICES ? (int)nb : NN_SLICES,
+              .group = 1,
               .shared = !keep && !(train && n->whole)};
-  lu_nn_slots(n, p.shared ? p.nslice : nb);
+  long most = (nb + p.nslice - 1) / p.nslice; /* in a slice */
+  if (n->batch && most > 1)
+    p.group = most < NN_GROUP ? (int)most : NN_GROUP;
+  lu_nn_slots(n, p.shared ? (long)p.nslice * p.group : nb);
   p.buf = n->work;
   p.grad[0] = grad;
   if (grad)

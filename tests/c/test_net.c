@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net.h"
+#include "nn_batch.h"
 
 static uint64_t rng = 88172645463325252ull;
 
@@ -330,6 +330,51 @@ static void test_linear(void **state) {
   }
 }
 
+/* The kernels over ne examples at once against ne calls of the
+   one-example kernels: the same bits, for sizes off the vector widths,
+   groups of 1 to 8 examples, with and without dx. */
+static void test_linear_batch(void **state) {
+  (void)state;
+  int sizes[][2] = {{400, 120}, {120, 84}, {84, 10}, {33, 17}, {7, 3}, {1, 1}};
+  for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+    int nin = sizes[k][0], nout = sizes[k][1];
+    long nw = (long)nin * nout, ws = nin + nout + 37;
+    float *w = rvec(nw, 0.5), *b = rvec(nout, 0.5);
+    for (int ne = 1; ne <= 8; ne++) {
+      float *x = rvec(ne * ws, 1), *ds = rvec(ne * ws, 1);
+      float *s1 = zvec(ne * ws), *y1 = zvec(ne * ws);
+      float *s2 = zvec(ne * ws), *y2 = zvec(ne * ws);
+      lu_nn_linear_fprop_batch(nin, nout, w, b, ne, x, ws, s1, LU_SQ_TANH, y1);
+      for (int e = 0; e < ne; e++)
+        lu_nn_linear_fprop(nin, nout, w, b, x + e * ws, s2 + e * ws, LU_SQ_TANH,
+                           y2 + e * ws);
+      assert_memory_equal(s1, s2, sizeof(float) * (size_t)(ne * ws));
+      assert_memory_equal(y1, y2, sizeof(float) * (size_t)(ne * ws));
+      for (int want_dx = 0; want_dx < 2; want_dx++) {
+        float *dw1 = rvec(nw, 1), *db1 = rvec(nout, 1);
+        float *dw2 = zvec(nw), *db2 = zvec(nout);
+        memcpy(dw2, dw1, sizeof(float) * (size_t)nw);
+        memcpy(db2, db1, sizeof(float) * (size_t)nout);
+        float *dx1 = want_dx ? rvec(ne * ws, 1) : NULL;
+        float *dx2 = want_dx ? zvec(ne * ws) : NULL;
+        if (want_dx)
+          memcpy(dx2, dx1, sizeof(float) * (size_t)(ne * ws));
+        lu_nn_linear_bprop_batch(nin, nout, w, ne, x, ds, dx1, ws, dw1, db1);
+        for (int e = 0; e < ne; e++)
+          lu_nn_linear_bprop(nin, nout, w, x + e * ws, ds + e * ws,
+                             want_dx ? dx2 + e * ws : NULL, dw2, db2);
+        assert_memory_equal(dw1, dw2, sizeof(float) * (size_t)nw);
+        assert_memory_equal(db1, db2, sizeof(float) * (size_t)nout);
+        if (want_dx)
+          assert_memory_equal(dx1, dx2, sizeof(float) * (size_t)(ne * ws));
+        free(dw1), free(db1), free(dw2), free(db2), free(dx1), free(dx2);
+      }
+      free(x), free(ds), free(s1), free(y1), free(s2), free(y2);
+    }
+    free(w), free(b);
+  }
+}
+
 /* ---- costs ----------------------------------------------------------------
  */
 
@@ -403,6 +448,7 @@ int main(void) {
       cmocka_unit_test(test_conv_agree),
       cmocka_unit_test(test_conv_finite_differences),
       cmocka_unit_test(test_linear),
+      cmocka_unit_test(test_linear_batch),
       cmocka_unit_test(test_costs),
       cmocka_unit_test(test_dot),
   };

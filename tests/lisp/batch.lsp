@@ -316,3 +316,38 @@ after nesting): (first-weight-moved second-weight-moved)."
       (list (not (= w0 ((nn-params net) 0))) (not (= w1 ((nn-params net) 1)))))))
 (assert (equal (bt-rate-moves t) '(() t)))
 (assert (equal (bt-rate-moves ()) '(() t)))
+
+;; ---- the examples of a slice go through linear layers together (and
+;; convolutions that cover their input), with the same bits as a net
+;; that runs them one at a time: the same modules inside a container
+(de bt-grouped-modules ()
+  "Stride-1 conv, pool, a conv as large as its input, linear layers."
+  (list (nn-conv 3 3 1) (nn-tanh) (nn-avgpool 2) (nn-conv 7 4 1) (nn-tanh)
+        (nn-linear 5) (nn-tanh) (nn-linear 3)))
+
+(de bt-grouped-net (wrap)
+  "bt-grouped-modules with fixed parameters, inside an nn-seq when WRAP."
+  (let* ((inner (apply nn-seq (cons '(1 10 10) (bt-grouped-modules))))
+         (net (if wrap (nn-seq '(1 10 10) inner) inner)))
+    (seed 9)
+    (nn-init net 1 0.1)
+    net))
+
+(seed 4)
+(let ((xs (idx-rand (float-matrix 70 1 10 10) -1 1))
+      (cs (let ((c (int-matrix 70))) (for (i 0 69) (c i (mod (* 7 i) 3))) c)))
+  (each ((batch '(13 16 64)))
+    (let ((a (bt-grouped-net ())) (b (bt-grouped-net t)))
+      (assert (bt-same (nn-params a) (nn-params b)))
+      (let ((ra (nn-train-pass a (nn-sgd 0.05 0.9) xs cs 'ce () batch))
+            (rb (nn-train-pass b (nn-sgd 0.05 0.9) xs cs 'ce () batch)))
+        (assert (not (bt-same (nn-params a) (nn-params (bt-grouped-net ())))))
+        (assert (bt-same (nn-params a) (nn-params b)))
+        (assert (equal ra rb)))))
+  ;; nn-fprop and nn-bprop of a batch, whose examples keep their states
+  (let ((a (bt-grouped-net ())) (b (bt-grouped-net t))
+        (x (narrow xs 0 21)) (r (idx-rand (float-matrix 21 3) -1 1)))
+    (assert (bt-same (nn-fprop a x) (nn-fprop b x)))
+    (assert (bt-same (nn-bprop a r) (nn-bprop b r)))
+    (assert (not (bt-same (nn-grads a) (idx-fill (copy-matrix (nn-grads a)) 0))))
+    (assert (bt-same (nn-grads a) (nn-grads b)))))
