@@ -96,16 +96,17 @@ void lu_nn_linear_fprop_batch(int nin, int nout, const float *w, const float *b,
     bias_squash(nout, b, s + e * ws, f, y + e * ws);
 }
 
-/* The SGD step of st on one vector of parameters w (their factors at
-   rate, unless st->rate is NULL) whose gradients are g: the optimizer's
-   formula, w - lr rate (g + decay w), operation for operation. */
-INLINE vf sgd_vec(const LuSgdStep *st, vf w, vf g, const float *rate) {
-  vf r = st->rate ? vload(rate) : vsplat(1.0f);
+/* The SGD step of st on the vector of parameters w at `at` (their
+   factors at st->rate + at, unless st->rate is NULL) whose gradients are
+   g: the optimizer's formula, w - lr rate (g + decay w), operation for
+   operation. */
+INLINE vf sgd_vec(const LuSgdStep *st, vf w, vf g, long at) {
+  vf r = st->rate ? vload(st->rate + at) : vsplat(1.0f);
   return w - vsplat(st->lr) * r * (g + vsplat(st->decay) * w);
 }
 
-INLINE float sgd_one(const LuSgdStep *st, float w, float g, const float *rate) {
-  return w - st->lr * (st->rate ? *rate : 1.0f) * (g + st->decay * w);
+INLINE float sgd_one(const LuSgdStep *st, float w, float g, long at) {
+  return w - st->lr * (st->rate ? st->rate[at] : 1.0f) * (g + st->decay * w);
 }
 
 /* Columns i0.. (V vectors of them) of the backward pass for E examples
@@ -134,7 +135,7 @@ INLINE void linear_back_cols(bool SQ, int V, int E, int nin, int nout, float *w,
         acc[e][v] = vfma(SQ ? wv * wv : wv, d[e], acc[e][v]);
       if (st) {
         vf g = vfma(xv[0][v], d[0], (vf){});
-        vstore(w + at + v * VL, sgd_vec(st, wv, g, st->rate + at + v * VL));
+        vstore(w + at + v * VL, sgd_vec(st, wv, g, at + v * VL));
         continue;
       }
       vf g = vload(dw + at + v * VL);
@@ -160,7 +161,7 @@ INLINE void linear_back(bool SQ, int V, int E, int nin, int nout, float *w,
   for (int e = 0; e < E; e++)
     for (int o = 0; o < nout; o++)
       if (st)
-        w[nw + o] = sgd_one(st, w[nw + o], 0.0f + ds[o], st->rate + nw + o);
+        w[nw + o] = sgd_one(st, w[nw + o], 0.0f + ds[o], nw + o);
       else
         db[o] += ds[e * ws + o];
   long i = 0;
@@ -178,7 +179,7 @@ INLINE void linear_back(bool SQ, int V, int E, int nin, int nout, float *w,
       for (int e = 0; e < E; e++) {
         sum[e] += (SQ ? wi * wi : wi) * ds[e * ws + o];
         if (st)
-          w[at] = sgd_one(st, wi, 0.0f + xi[e] * ds[e * ws + o], st->rate + at);
+          w[at] = sgd_one(st, wi, 0.0f + xi[e] * ds[e * ws + o], at);
         else
           dw[at] += xi[e] * ds[e * ws + o];
       }
