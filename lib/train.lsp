@@ -239,9 +239,9 @@ whole batches, at least one batch."
   "Trains recipe R's net for pass PASS over the training set, in fixed
 order or, when R shuffles, in a new random order: in one call on a split
 converted once (unless the progress bar is drawn: on a terminal, unless
-quiet), else by chunks (train-chunk-size), each converted from bytes when
-the split is held as bytes. Returns (mean-loss errors seconds) of the
-training examples as seen during the pass."
+quiet), else by chunks (train-chunk-size), each converted from bytes (into
+one buffer, reused) when the split is held as bytes. Returns (mean-loss
+errors seconds) of the training examples as seen during the pass."
   (let* ((data (hget r 'data))
          (tg (train-targets data 'train (hget r 'cost)))
          (n (data-count data 'train))
@@ -249,6 +249,7 @@ training examples as seen during the pass."
          (whole (hget data 'train-inputs))
          (bar (and (not (hget r 'quiet)) (train-tty-p)))
          (chunk (train-chunk-size r))
+         (buf (unless whole (float-matrix chunk 1 (hget data 'size) (hget data 'size))))
          (start (clock)))
     (if (and whole (not bar))
         (append (train-step r whole tg order) (list (- (clock) start)))
@@ -257,7 +258,8 @@ training examples as seen during the pass."
           (let* ((k (min chunk (- n done)))
                  (res (if (and whole order)
                           (train-step r whole tg (narrow order 0 k done))
-                        (train-step r (data-inputs data 'train done k order)
+                        (train-step r (data-inputs data 'train done k order
+                                                   (and buf (narrow buf 0 k 0)))
                                     (if order (data-gather tg order done k) (narrow tg 0 k done))))))
             (setq loss (+ loss (* k (car res)))
                   errors (+ errors (cadr res))
@@ -273,13 +275,15 @@ bytes.")
 (de train-chunks (data split fn)
   "Calls (FN INPUTS START COUNT) on SPLIT of DATA: once on all its inputs
 when they are floats, else on chunks of train-eval-chunk examples
-converted one after the other. Returns the list of FN's values."
+converted one after the other into one buffer (FN must not keep INPUTS).
+Returns the list of FN's values."
   (let ((n (data-count data split)))
     (if (hget data (data-key split 'inputs))
         (list (fn (data-inputs data split) 0 n))
-      (all ((start (range 0 n train-eval-chunk)))
-        (let ((k (min train-eval-chunk (- n start))))
-          (fn (data-inputs data split start k) start k))))))
+      (let ((buf (float-matrix (min n train-eval-chunk) 1 (hget data 'size) (hget data 'size))))
+        (all ((start (range 0 n train-eval-chunk)))
+          (let ((k (min train-eval-chunk (- n start))))
+            (fn (data-inputs data split start k () (narrow buf 0 k 0)) start k)))))))
 
 (de train-evaluate (r split)
   "Evaluates recipe R's net on SPLIT ('train or 'test) of its data, a chunk

@@ -120,10 +120,10 @@ toy data for PASSES passes; PAIRS add keys."
 ;; misclassified examples shown, at most 8 here).
 (defvar tr-converted ())
 (defvar tr-convert data-convert)
-(de data-convert (images size &optional geometry)
+(de data-convert (images size &optional geometry out)
   "data-convert, noting how many images each call converts."
   (setq tr-converted (cons (idx-dim images 0) tr-converted))
-  (tr-convert images size geometry))
+  (tr-convert images size geometry out))
 (let* ((budget data-float-budget) (chunk train-chunk) (eval-chunk train-eval-chunk)
        (most train-misclassified-most)
        (r (progn (setq data-float-budget 0 train-chunk 7 train-eval-chunk 9
