@@ -1,26 +1,31 @@
 /* nn_parallel.c: the simulator's threads. A pool of workers, made on
    first use, runs one job at a time: the items of the job are taken in
-   turn by the caller and the workers. Workers wait on a condition
-   variable between jobs and the caller waits for the last item the same
-   way, so that on a loaded machine idle threads give their core away
-   instead of spinning. (nn-threads) sets how many threads take part;
-   LUSH89_THREADS gives the default, else every core. */
+   turn by the caller and the workers. Jobs are handed out and finished
+   through atomic counters. A thread that waits (a worker for the next
+   job, the caller for the last item) spins a few tens of microseconds,
+   about what waking a sleeping thread costs, since jobs often follow
+   each other closely; then it sleeps on a condition variable, so that
+   on a loaded machine idle threads give their core away. (nn-threads)
+   sets how many threads take part; LUSH89_THREADS gives the default,
+   else every core. */
 #include "nn_impl.h"
 
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 static struct {
-  pthread_mutex_t lock;
+  pthread_mutex_t lock; /* taken only to sleep, and to wake sleepers */
   pthread_cond_t go, done;
-  int nthreads;      /* threads taking part, the caller included */
-  int nworkers;      /* workers made so far */
-  unsigned long job; /* generation: a worker runs each job once */
-  int wanted;        /* workers still to join the job */
-  int busy;          /* workers in the job */
+  int nthreads;        /* threads taking part, the caller included */
+  int nworkers;        /* workers made so far */
+  atomic_uint job;     /* generation: bumped when a job is handed out */
+  atomic_int wanted;   /* workers that may still join the job */
+  atomic_uint busy;    /* workers joining or in the job */
+  atomic_int sleeping; /* threads asleep on go or done */
   void (*fn)(void *, long);
   void *arg;
   long nitems;
@@ -33,31 +38,81 @@ static struct {
 /* Set on the workers: a job run from inside a job stays on its thread. */
 static _Thread_local bool in_job;
 
+/* How long a waiting thread spins before it sleeps, in nanoseconds:
+   about what a sleeping thread takes to wake up in a virtual machine
+   (30 to 45 us; bench/pool.sh measures it). Spinning as long as a
+   sleep would cost keeps the waste within twice the least possible. */
+#define SPIN_NS 50000L
+
+/* One turn of a bounded spin: pauses the core, then says whether less
+   than SPIN_NS has passed since the first turn (*start 0 before it). */
+static bool spin(long *start) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ volatile("yield");
+#endif
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  long now = t.tv_sec * 1000000000L + t.tv_nsec;
+  if (!*start)
+    *start = now;
+  return now - *start < SPIN_NS;
+}
+
+/* Waits while *word is value: spins, then sleeps on cond. Whoever
+   changes the word then calls wake(cond). */
+static void wait_while(atomic_uint *word, unsigned value,
+                       pthread_cond_t *cond) {
+  long start = 0;
+  while (atomic_load(word) == value && spin(&start))
+    ;
+  if (atomic_load(word) == value) {
+    pthread_mutex_lock(&pool.lock);
+    atomic_fetch_add(&pool.sleeping, 1); /* before the last look at word */
+    while (atomic_load(word) == value)
+      pthread_cond_wait(cond, &pool.lock);
+    atomic_fetch_sub(&pool.sleeping, 1);
+    pthread_mutex_unlock(&pool.lock);
+  }
+}
+
+/* Wakes the threads asleep on cond after a change of their word. A
+   sleeper counts itself before its last look at the word, and the word
+   changes before this look at the count: one of the two sees the other. */
+static void wake(pthread_cond_t *cond) {
+  if (atomic_load(&pool.sleeping) > 0) {
+    pthread_mutex_lock(&pool.lock);
+    pthread_cond_broadcast(cond);
+    pthread_mutex_unlock(&pool.lock);
+  }
+}
+
 static void take_items(void) {
   long i;
   while ((i = atomic_fetch_add(&pool.next, 1)) < pool.nitems)
     pool.fn(pool.arg, i);
 }
 
+/* A worker counts itself busy, then joins the job while workers are
+   wanted: the caller stops wanting them, then waits until none is busy,
+   so it waits for every worker that joined. A worker late for its job
+   may join the next one, which is as good. */
 static void *worker(void *unused) {
   (void)unused;
   in_job = true;
-  unsigned long seen = 0;
-  pthread_mutex_lock(&pool.lock);
+  unsigned seen = 0;
   for (;;) {
-    while (pool.job == seen || pool.wanted == 0) {
-      if (pool.job != seen)
-        seen = pool.job; /* enough workers joined that job: skip it */
-      pthread_cond_wait(&pool.go, &pool.lock);
-    }
-    seen = pool.job;
-    pool.wanted--;
-    pool.busy++;
-    pthread_mutex_unlock(&pool.lock);
-    take_items();
-    pthread_mutex_lock(&pool.lock);
-    if (--pool.busy == 0)
-      pthread_cond_signal(&pool.done);
+    wait_while(&pool.job, seen, &pool.go);
+    seen = atomic_load(&pool.job);
+    atomic_fetch_add(&pool.busy, 1);
+    int w = atomic_load(&pool.wanted);
+    while (w > 0 && !atomic_compare_exchange_weak(&pool.wanted, &w, w - 1))
+      ;
+    if (w > 0)
+      take_items();
+    if (atomic_fetch_sub(&pool.busy, 1) == 1)
+      wake(&pool.done);
   }
   return NULL;
 }
@@ -84,21 +139,17 @@ void lu_nn_parallel(long nitems, bool serial, void (*fn)(void *arg, long item),
     return;
   }
   grow(helpers);
-  pthread_mutex_lock(&pool.lock);
   pool.fn = fn, pool.arg = arg, pool.nitems = nitems;
   atomic_store(&pool.next, 0);
-  pool.wanted = helpers < pool.nworkers ? helpers : pool.nworkers;
-  pool.job++;
-  pthread_cond_broadcast(&pool.go);
-  pthread_mutex_unlock(&pool.lock);
+  atomic_store(&pool.wanted, helpers < pool.nworkers ? helpers : pool.nworkers);
+  atomic_fetch_add(&pool.job, 1);
+  wake(&pool.go);
   in_job = true;
   take_items();
   in_job = false;
-  pthread_mutex_lock(&pool.lock);
-  pool.wanted = 0; /* workers that have not woken yet are not waited for */
-  while (pool.busy > 0)
-    pthread_cond_wait(&pool.done, &pool.lock);
-  pthread_mutex_unlock(&pool.lock);
+  atomic_store(&pool.wanted, 0); /* later workers are not waited for */
+  for (unsigned b; (b = atomic_load(&pool.busy)) > 0;)
+    wait_while(&pool.busy, b, &pool.done);
 }
 
 int lu_nn_threads(void) {
