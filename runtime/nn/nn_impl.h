@@ -21,8 +21,10 @@
      sizeof(struct)) and checks its arguments.
    - Its NnOps row: kind (a short name), flags (NN_SQUASHING for an
      element-wise function that a conv or linear module before it may apply
-     in its own kernel, m->squash saying which; NN_FUSES_SQUASH for a
-     module that can; NN_BACK_ALWAYS for a module whose bprop must run even
+     in its own kernel, m->squash saying which, and whose backward passes
+     read y, not x; NN_FUSES_SQUASH for a module that can, whose backward
+     passes read x, not y (so the sum between the two is read by neither);
+     NN_BACK_ALWAYS for a module whose bprop must run even
      when nothing before it needs a gradient; NN_WHOLE_BATCH for one whose
      training passes need every example of a batch at once, c->nb of them,
      as batch norm's statistics do), and the functions below. Random draws come
@@ -96,7 +98,7 @@ typedef struct NnOpt NnOpt;
    in shared passes the examples of a group take turns with one copy (the
    first example's) of what they do not keep from step to step: the
    gradients passed between steps that go example after example, the
-   scratch of modules with m->redo_scratch. */
+   sums of fused squashes, the scratch of modules with m->redo_scratch. */
 struct NnPass {
   LuNet *top;
   LuTensor *buf;

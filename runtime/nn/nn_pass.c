@@ -94,6 +94,15 @@ static bool passing_grad(const Run *r, int j) {
          !batch_step(r, 2 * r->n->nmod - j + 1);
 }
 
+/* Whether state j is the sum before a squash that the module before it
+   applies, made by a step that goes example after example: no backward
+   step reads it (see NN_SQUASHING), so examples take turns with it. */
+static bool passing_sum(const Run *r, int j) {
+  LuNet *n = r->n;
+  return take_turns(r) && j < n->nmod && n->mod[j]->fused &&
+         !n->mod[j - 1]->batch;
+}
+
 /* Step k for the ne examples from b of the run, in their work areas from
    ex (for the whole batch when b is -1), their gradients into gbase;
    what the examples of a group take turns with in gex (see NnPass). */
@@ -116,7 +125,8 @@ static void step(const Run *r, int k, float *ex, float *gex, long b, long ne,
     c.scratch = gex + m->soff;
     c.shared_scratch = true;
   }
-  float *x = ex + n->xoff[i], *y = ex + n->xoff[i + 1];
+  float *x = (gex && passing_sum(r, i) ? gex : ex) + n->xoff[i];
+  float *y = (gex && passing_sum(r, i + 1) ? gex : ex) + n->xoff[i + 1];
   if (fwd) {
     if (!m->fused)
       m->ops->fprop(&c, x, y);
