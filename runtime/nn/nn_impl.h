@@ -88,17 +88,18 @@ typedef struct NnOpt NnOpt;
    for any number of threads. rng: a generator state per example of the
    top batch (ex0 is the first of these examples), or NULL for the
    global one. serial: run on the calling thread only (Lisp code).
-   shared: the examples of a slice share its work area, for passes
-   whose states nobody reads afterwards, unless whole-batch modules
-   train: example after example, the area stays in the cache. group:
-   when above 1, a slice runs its examples group examples at a time, each
-   in its own area (the group's areas follow each other, the slice's
-   groups share them when shared): the steps of modules that batch
-   (m->batch) once for the group, the others example after example; then
-   in shared passes the examples of a group take turns with one copy (the
-   first example's) of what they do not keep from step to step: the
-   gradients passed between steps that go example after example, the
-   sums of fused squashes, the scratch of modules with m->redo_scratch. */
+   shared: the examples of the slices a thread runs share its work area,
+   for passes (one lu_nn_run each) whose states nobody reads afterwards,
+   unless whole-batch modules train: example after example, the area
+   stays in the cache. group: when above 1, a slice runs its examples
+   group examples at a time, each in its own area (the group's areas
+   follow each other; in shared passes a thread's set of group areas):
+   the steps of modules that batch (m->batch) once for the group, the
+   others example after example; then in shared passes the examples of
+   a group take turns with one copy (the first example's) of what they
+   do not keep from step to step: the gradients passed between steps
+   that go example after example, the sums of fused squashes, the
+   scratch of modules with m->redo_scratch. */
 struct NnPass {
   LuNet *top;
   LuTensor *buf;

@@ -6,6 +6,7 @@
    and nn-reference. */
 #include "nn_impl.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 /* Whether nets use the reference kernels (nn-reference). */
@@ -62,6 +63,8 @@ typedef struct {
   const NnHooks *h;
   int from, to, group;
   bool load, second, input;
+  unsigned long id; /* this run's number, for the threads' claims */
+  atomic_int sets;  /* sets of areas claimed so far (see area_set) */
 } Run;
 
 /* Whether step k of pass p runs once for the whole batch: whole-batch
@@ -153,20 +156,38 @@ static void step(const Run *r, int k, float *ex, float *gex, long b, long ne,
     lu_nn_opt_range(e->opt, r->p->top, g, g + m->np);
 }
 
-/* The work area of example b of slice s: its own, or when the pass
-   shares them, its place in its group among the slice's areas. */
-static float *area(const Run *r, long b, int s) {
+/* The work area of example b of the group from b0: its own, or when the
+   pass shares them, its place among the group's areas in set (of group
+   areas, one set per thread). */
+static float *area(const Run *r, long b, long b0, int set) {
   const NnPass *p = r->p;
   if (!p->shared)
     return r->work + b * p->ws;
-  long first = s * p->nb / p->nslice;
-  return r->work + (s * p->group + (b - first) % p->group) * p->ws;
+  return r->work + (set * p->group + (b - b0)) * p->ws;
 }
 
-/* The run's steps for the examples [b0, b1) of slice s: each step that
-   batches once for all of them (when there are several), the steps
-   between example after example. */
-static void run_group(const Run *r, long b0, long b1, int s) {
+static atomic_ulong nruns;
+static _Thread_local struct {
+  unsigned long run;
+  int set;
+} claim;
+
+/* The set of areas of the calling thread in run r of a shared pass: its
+   first slice of the run claims the next one, so that the examples of
+   every slice it runs go through the same areas, which stay in its
+   cache. At most one set per slice is claimed. */
+static int area_set(Run *r) {
+  if (claim.run != r->id) {
+    claim.run = r->id;
+    claim.set = atomic_fetch_add(&r->sets, 1);
+  }
+  return claim.set;
+}
+
+/* The run's steps for the examples [b0, b1) of slice s, in areas of set:
+   each step that batches once for all of them (when there are several),
+   the steps between example after example. */
+static void run_group(const Run *r, long b0, long b1, int s, int set) {
   bool many = b1 - b0 > 1, load = r->load;
   float *g = r->p->grad[s];
   for (int k = r->from; k < r->to || load;) {
@@ -174,27 +195,28 @@ static void run_group(const Run *r, long b0, long b1, int s) {
     while (e < r->to && !(many && batch_step(r, e)))
       e++;
     for (long b = b0; b < b1 && (e > k || load); b++) {
-      float *ex = area(r, b, s);
+      float *ex = area(r, b, b0, set);
       if (load)
         r->h->load(r->h->arg, ex, b);
       for (int j = k; j < e; j++)
-        step(r, j, ex, area(r, b0, s), b, 1, g);
+        step(r, j, ex, area(r, b0, b0, set), b, 1, g);
     }
     load = false;
     if (e < r->to)
-      step(r, e++, area(r, b0, s), NULL, b0, b1 - b0, g);
+      step(r, e++, area(r, b0, b0, set), NULL, b0, b1 - b0, g);
     k = e;
   }
 }
 
 /* The run's steps for the examples of slice s, in order, group by group. */
 static void run_slice(void *arg, long s) {
-  const Run *r = arg;
+  Run *r = arg;
   const NnPass *p = r->p;
+  int set = p->shared ? area_set(r) : 0;
   long end = (s + 1) * p->nb / p->nslice;
   for (long b = s * p->nb / p->nslice; b < end && !lu_interrupted;
        b += r->group)
-    run_group(r, b, b + r->group < end ? b + r->group : end, (int)s);
+    run_group(r, b, b + r->group < end ? b + r->group : end, (int)s, set);
 }
 
 void lu_nn_run(LuNet *n, float *work, const NnPass *p, const NnHooks *h,
@@ -218,9 +240,12 @@ void lu_nn_run(LuNet *n, float *work, const NnPass *p, const NnHooks *h,
     }
     r.from = k, r.to = e;
     if (p->nb == 1)
-      run_group(&r, 0, 1, 0);
-    else
+      run_group(&r, 0, 1, 0, 0);
+    else {
+      r.id = atomic_fetch_add(&nruns, 1) + 1;
+      atomic_store(&r.sets, 0);
       lu_nn_parallel(p->nslice, p->serial, run_slice, &r);
+    }
     r.load = false;
     k = e;
   }
