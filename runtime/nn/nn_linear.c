@@ -105,6 +105,12 @@ INLINE vf sgd_vec(const LuSgdStep *st, vf w, vf g, long at) {
   return w - vsplat(st->lr) * r * (g + vsplat(st->decay) * w);
 }
 
+/* sgd_vec on the first n lanes (the others' factors read as 0). */
+INLINE vf sgd_vec_n(const LuSgdStep *st, vf w, vf g, long at, int n) {
+  vf r = st->rate ? vload_n(st->rate + at, n) : vsplat(1.0f);
+  return w - vsplat(st->lr) * r * (g + vsplat(st->decay) * w);
+}
+
 INLINE float sgd_one(const LuSgdStep *st, float w, float g, long at) {
   return w - st->lr * (st->rate ? st->rate[at] : 1.0f) * (g + st->decay * w);
 }
@@ -149,9 +155,42 @@ INLINE void linear_back_cols(bool SQ, int V, int E, int nin, int nout, float *w,
       vstore(dx + e * ws + i0 + v * VL, acc[e][v]);
 }
 
+/* The last columns from i0 (fewer than a vector) of the backward pass,
+   as the lanes of one vector: each lane does what the code of one column
+   does, a product then a sum (or SGD step), each rounded, never an FMA. */
+INLINE void linear_back_tail(bool SQ, int E, int nin, int nout, float *w,
+                             const float *x, const float *ds, float *dx,
+                             long ws, float *dw, const LuSgdStep *st, long i0) {
+  int n = (int)(nin - i0);
+  vf xv[4], acc[4] = {{0}};
+  for (int e = 0; e < E; e++) {
+    xv[e] = vload_n(x + e * ws + i0, n);
+    xv[e] = SQ ? xv[e] * xv[e] : xv[e];
+  }
+  for (int o = 0; o < nout; o++) {
+    long at = (long)o * nin + i0;
+    vf wv = vload_n(w + at, n), d[4];
+    vf wq = SQ ? wv * wv : wv;
+    for (int e = 0; e < E; e++) {
+      d[e] = vsplat(ds[e * ws + o]);
+      acc[e] = acc[e] + wq * d[e];
+    }
+    if (st) {
+      vstore_n(w + at, sgd_vec_n(st, wv, 0.0f + xv[0] * d[0], at, n), n);
+      continue;
+    }
+    vf g = vload_n(dw + at, n);
+    for (int e = 0; e < E; e++)
+      g = g + xv[e] * d[e];
+    vstore_n(dw + at, g, n);
+  }
+  for (int e = 0; dx && e < E; e++)
+    vstore_n(dx + e * ws + i0, acc[e], n);
+}
+
 /* The backward pass of E examples, by blocks of V vectors of columns so
    that w and dw are each streamed once for the E; the last columns (fewer
-   than a vector) one by one in the same order. With st (E = 1), the step
+   than a vector) by linear_back_tail. With st (E = 1), the step
    of linear_back_cols, the biases' too (w's nout nin floats are followed
    by them, and so are their factors). */
 INLINE void linear_back(bool SQ, int V, int E, int nin, int nout, float *w,
@@ -169,24 +208,8 @@ INLINE void linear_back(bool SQ, int V, int E, int nin, int nout, float *w,
     linear_back_cols(SQ, V, E, nin, nout, w, x, ds, dx, ws, dw, st, i);
   for (; i + VL <= nin; i += VL)
     linear_back_cols(SQ, 1, E, nin, nout, w, x, ds, dx, ws, dw, st, i);
-  for (; i < nin; i++) {
-    float xi[4], sum[4] = {0};
-    for (int e = 0; e < E; e++)
-      xi[e] = SQ ? x[e * ws + i] * x[e * ws + i] : x[e * ws + i];
-    for (int o = 0; o < nout; o++) {
-      long at = (long)o * nin + i;
-      float wi = w[at];
-      for (int e = 0; e < E; e++) {
-        sum[e] += (SQ ? wi * wi : wi) * ds[e * ws + o];
-        if (st)
-          w[at] = sgd_one(st, wi, 0.0f + xi[e] * ds[e * ws + o], at);
-        else
-          dw[at] += xi[e] * ds[e * ws + o];
-      }
-    }
-    for (int e = 0; dx && e < E; e++)
-      dx[e * ws + i] = sum[e];
-  }
+  if (i < nin)
+    linear_back_tail(SQ, E, nin, nout, w, x, ds, dx, ws, dw, st, i);
 }
 
 void lu_nn_linear_bprop(int nin, int nout, const float *w, const float *x,
