@@ -175,7 +175,8 @@ static _Thread_local struct {
 /* The set of areas of the calling thread in run r of a shared pass: its
    first slice of the run claims the next one, so that the examples of
    every slice it runs go through the same areas, which stay in its
-   cache. At most one set per slice is claimed. */
+   cache. At most one set per thread is claimed (lu_nn_pass makes as
+   many), and per slice. */
 static int area_set(Run *r) {
   if (claim.run != r->id) {
     claim.run = r->id;
@@ -335,7 +336,10 @@ NnPass lu_nn_pass(LuNet *n, long nb, bool train, float *grad, bool keep) {
   long most = (nb + p.nslice - 1) / p.nslice; /* in a slice */
   if (n->batch && most > 1)
     p.group = most < NN_GROUP ? (int)most : NN_GROUP;
-  lu_nn_slots(n, p.shared ? (long)p.nslice * p.group : nb);
+  /* shared: a set of group areas for each thread that can claim one */
+  int sets = p.serial ? 1 : lu_nn_threads();
+  sets = sets < p.nslice ? sets : p.nslice;
+  lu_nn_slots(n, p.shared ? (long)sets * p.group : nb);
   p.buf = n->work;
   p.grad[0] = grad;
   if (grad)
