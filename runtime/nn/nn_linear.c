@@ -92,8 +92,8 @@ void lu_nn_linear_fprop_batch(int nin, int nout, const float *w, const float *b,
     for (int e = 0; e < ne; e++)
       dot_block(1, 1, w + (long)o * nin, x + e * ws, ws, nin, s + e * ws + o,
                 ws);
-  for (int e = 0; e < ne; e++)
-    bias_squash(nout, b, s + e * ws, f, y + e * ws);
+  for (int e = 0; e < ne; e++) /* y is NULL without f */
+    bias_squash(nout, b, s + e * ws, f, y ? y + e * ws : NULL);
 }
 
 /* The SGD step of st on the vector of parameters w at `at` (their
