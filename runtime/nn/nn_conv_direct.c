@@ -308,29 +308,53 @@ INLINE void weights_fan(bool SQ, int M, const LuConvGeom *g, DirectScratch d,
     weights_block(SQ, M, 1, g, d, i, f0, k, dw);
 }
 
-/* Rows r0.. (up to 8 of the nin kk rows r = i kk + k: plane i shifted by
-   tap k) by the transposed output gradient dt: vectors over the (at most
-   VL) maps, so no horizontal sums, stored to dwt[r]. A block past the
-   last row repeats row r0 and drops the repeats. */
-INLINE void weights_t_block(bool SQ, const LuConvGeom *g, DirectScratch d,
-                            int r0) {
-  int nr = g->nin * g->kk - r0 < 8 ? g->nin * g->kk - r0 : 8;
-  const float *row[8];
+/* The N (<= 8) rows r = i kk + ky kw + kx0.. of taps (ky, kx0..) of
+   plane i (rows of the plane shifted by each tap) by the transposed
+   output gradient dt: vectors over the (at most VL) maps, so no
+   horizontal sums, stored to dwt[r]. The N taps read neighbours: one
+   address plus a constant, which keeps the loop in registers. */
+INLINE void weights_t_taps(bool SQ, int N, const LuConvGeom *g, DirectScratch d,
+                           int i, int ky, int kx0) {
+  const float *base = d.xp + (long)i * g->ph * g->pw + (long)ky * g->pw + kx0,
+              *dt = d.dt;
   vf acc[8];
-  for (int b = 0; b < 8; b++) {
-    int r = b < nr ? r0 + b : r0;
-    row[b] = d.xp + (long)(r / g->kk) * g->ph * g->pw + g->tapoff[r % g->kk];
+  for (int b = 0; b < N; b++)
     acc[b] = (vf){};
-  }
-  const float *dt = d.dt;
-  for (int oy = 0; oy < g->oh; oy++)
-    for (int ox = 0; ox < g->ow; ox++, dt += VL)
-      for (int b = 0; b < 8; b++) {
-        float v = row[b][(long)oy * g->pw + ox];
-        acc[b] = vfma(vsplat(SQ ? v * v : v), vload(dt), acc[b]);
+  for (int oy = 0; oy < g->oh; oy++) {
+    const float *at = base + (long)oy * g->pw;
+    for (int ox = 0; ox < g->ow; ox++, dt += VL) {
+      vf dv = vload(dt);
+      for (int b = 0; b < N; b++) {
+        float v = at[ox + b];
+        acc[b] = vfma(vsplat(SQ ? v * v : v), dv, acc[b]);
       }
-  for (int b = 0; b < nr; b++)
-    vstore(d.dwt + (long)(r0 + b) * VL, acc[b]);
+    }
+  }
+  float *dwt = d.dwt + ((long)i * g->kk + (long)ky * g->kw + kx0) * VL;
+  for (int b = 0; b < N; b++)
+    vstore(dwt + b * VL, acc[b]);
+}
+
+/* weights_t_taps over every row of taps, up to 8 at a time: the loop
+   over c, unrolled, makes a copy for each count with c a constant (for
+   registers) and runs the one for n. */
+INLINE void weights_t_rows(bool SQ, const LuConvGeom *g, DirectScratch d) {
+  for (int i = 0; i < g->nin; i++)
+    for (int ky = 0; ky < g->kh; ky++)
+      for (int kx = 0; kx < g->kw; kx += 8) {
+        int n = g->kw - kx < 8 ? g->kw - kx : 8;
+#pragma GCC unroll 8
+        for (int c = 1; c <= 8; c++)
+          if (c == n)
+            weights_t_taps(SQ, c, g, d, i, ky, kx);
+      }
+}
+
+static void weights_t(bool sq, const LuConvGeom *g, DirectScratch d) {
+  if (sq)
+    weights_t_rows(true, g, d);
+  else
+    weights_t_rows(false, g, d);
 }
 
 /* dw: by the transposed gradient when it fills the vectors, else by
@@ -338,8 +362,7 @@ INLINE void weights_t_block(bool SQ, const LuConvGeom *g, DirectScratch d,
 INLINE void direct_weights(bool SQ, const LuConvGeom *g, DirectScratch d,
                            float *dw) {
   if (transposed(g)) {
-    for (int r = 0; r < g->nin * g->kk; r += 8)
-      weights_t_block(SQ, g, d, r);
+    weights_t(SQ, g, d);
     for (int c = 0; c < g->nconn; c++) { /* lane cout of row cin kk + k */
       const float *src = d.dwt + (long)g->cin[c] * g->kk * VL + g->cout[c];
       float *dst = dw + (long)c * g->kk;

@@ -140,6 +140,8 @@ static const ConvCase conv_cases[] = {
     {6, 14, 14, 16, 5, 1, 0, 0, true, 2, false},    /* C3, partial, unit bias */
     {5, 9, 11, 21, 3, 1, 1, 0.25f, false, 2, true}, /* stride 1, > VL maps */
     {2, 8, 9, 3, 6, 1, 1, 0.5f, true, 2, true},     /* narrow outputs, padded */
+    {2, 12, 12, 9, 7, 1, 1, 0.5f, false, 2, false}, /* dt, 7 taps a row */
+    {1, 12, 12, 12, 10, 1, 0, 0, false, 0, false},  /* dt, 8 + 2 taps */
     {16, 5, 5, 120, 5, 1, 0, 0, false, 0, false},   /* LeNet-5's C5: dense */
     {3, 4, 4, 5, 4, 2, 0, 0, true, 0, true},        /* dense, bias per unit */
     {16, 5, 5, 20, 5, 1, 0, 0, false, 2, false},    /* C5-like, partial table */
