@@ -257,10 +257,16 @@ static void back_layout(const LuConvGeom *g, const float *ds, DirectScratch d) {
         vstore_n(dst + ox, vload_n(src + ox, n), n);
       }
     }
-  if (transposed(g))
-    for (int o = 0; o < g->nout; o++)
-      for (int p = 0; p < g->npos; p++)
-        d.dt[(long)p * VL + o] = ds[(long)o * g->npos + p];
+  if (transposed(g)) /* VL places at a time, the maps past nout 0 */
+    for (long p = 0; p < g->npos; p += VL) {
+      int n = g->npos - p < VL ? (int)(g->npos - p) : VL;
+      vf r[VL];
+      for (int o = 0; o < VL; o++)
+        r[o] = o < g->nout ? vload_n(ds + o * g->npos + p, n) : (vf){};
+      vtranspose(r);
+      for (int k = 0; k < n; k++)
+        vstore(d.dt + (p + k) * VL, r[k]);
+    }
 }
 
 /* Adds into dw the M K weight gradients of the M connections fan f0..
@@ -357,18 +363,31 @@ static void weights_t(bool sq, const LuConvGeom *g, DirectScratch d) {
     weights_t_rows(false, g, d);
 }
 
+/* dw += dwt: lane cout of row cin kk + k of each connection c to
+   dw[c kk + k], by blocks of VL taps of a plane transposed, so that a
+   connection's taps are one vector. */
+static void dwt_add(const LuConvGeom *g, DirectScratch d, float *dw) {
+  for (int i = 0; i < g->nin; i++)
+    for (int k0 = 0; k0 < g->kk; k0 += VL) {
+      int n = g->kk - k0 < VL ? g->kk - k0 : VL;
+      vf r[VL];
+      for (int b = 0; b < VL; b++)
+        r[b] = b < n ? vload(d.dwt + ((long)i * g->kk + k0 + b) * VL) : (vf){};
+      vtranspose(r);
+      for (int f = g->fan_beg[i]; f < g->fan_beg[i + 1]; f++) {
+        float *dst = dw + g->fan_woff[f] + k0;
+        vstore_n(dst, vload_n(dst, n) + r[g->fan_out[f]], n);
+      }
+    }
+}
+
 /* dw: by the transposed gradient when it fills the vectors, else by
    blocks of dot products. */
 INLINE void direct_weights(bool SQ, const LuConvGeom *g, DirectScratch d,
                            float *dw) {
   if (transposed(g)) {
     weights_t(SQ, g, d);
-    for (int c = 0; c < g->nconn; c++) { /* lane cout of row cin kk + k */
-      const float *src = d.dwt + (long)g->cin[c] * g->kk * VL + g->cout[c];
-      float *dst = dw + (long)c * g->kk;
-      for (int k = 0; k < g->kk; k++)
-        dst[k] += src[k * VL];
-    }
+    dwt_add(g, d, dw);
     return;
   }
   for (int i = 0; i < g->nin; i++) {

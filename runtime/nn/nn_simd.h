@@ -158,6 +158,25 @@ INLINE vf vsum_many(vf a[VL]) {
   return a[0];
 }
 
+/* Transposes the VL x VL matrix of rows r: lane q of r[j] goes to lane
+   j of r[q]. In log2 VL stages: at stage h, each row j without bit h
+   trades its lanes with bit h for the lanes without it of row j + h. */
+INLINE void vtranspose(vf r[VL]) {
+  const vi iota = VIOTA;
+#pragma GCC unroll 8
+  for (int h = 1; h < VL; h *= 2) {
+    vi up = ((iota & h) != 0) & (VL - h); /* lanes with bit h: from b */
+    vi ia = iota + up, ib = iota + h + up;
+#pragma GCC unroll 16
+    for (int j = 0; j < VL; j++)
+      if (!(j & h)) {
+        vf a = r[j], b = r[j + h];
+        r[j] = vshuffle2(a, b, ia);
+        r[j + h] = vshuffle2(a, b, ib);
+      }
+  }
+}
+
 /* Lane-wise select: m ? a : b, with m from a vector comparison. */
 INLINE vf vsel(vi m, vf a, vf b) {
   return (vf)(((vi)a & m) | ((vi)b & ~m));

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "nn_batch.h"
+#include "nn_simd.h"
 
 static uint64_t rng = 88172645463325252ull;
 
@@ -431,6 +432,19 @@ static void test_costs(void **state) {
   free(y), free(t), free(dy), free(ddy);
 }
 
+/* vtranspose against the definition: lane q of row j to lane j of row q. */
+static void test_transpose(void **state) {
+  (void)state;
+  vf r[VL];
+  for (int j = 0; j < VL; j++)
+    for (int q = 0; q < VL; q++)
+      r[j][q] = (float)(j * VL + q);
+  vtranspose(r);
+  for (int j = 0; j < VL; j++)
+    for (int q = 0; q < VL; q++)
+      assert_true(r[q][j] == (float)(j * VL + q));
+}
+
 static void test_dot(void **state) {
   (void)state;
   for (long n = 0; n < 100; n++) {
@@ -454,6 +468,7 @@ int main(void) {
       cmocka_unit_test(test_linear_batch),
       cmocka_unit_test(test_costs),
       cmocka_unit_test(test_dot),
+      cmocka_unit_test(test_transpose),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
