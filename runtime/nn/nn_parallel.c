@@ -2,12 +2,11 @@
    first use, runs one job at a time: the items of the job are taken in
    turn by the caller and the workers. Jobs are handed out and finished
    through atomic counters. A thread that waits (a worker for the next
-   job, the caller for the last item) spins a few tens of microseconds,
-   about what waking a sleeping thread costs, since jobs often follow
-   each other closely; then it sleeps on a condition variable, so that
-   on a loaded machine idle threads give their core away. (nn-threads)
-   sets how many threads take part; LUSH89_THREADS gives the default,
-   else every core. */
+   job, the caller for the last item) spins some microseconds, since
+   jobs often follow each other closely, then sleeps on a condition
+   variable, so that on a loaded machine idle threads give their core
+   away. (nn-threads) sets how many threads take part; LUSH89_THREADS
+   gives the default, else every core. */
 #include "nn_impl.h"
 
 #include <pthread.h>
@@ -39,10 +38,11 @@ static struct {
 static _Thread_local bool in_job;
 
 /* How long a waiting thread spins before it sleeps, in nanoseconds:
-   about what a sleeping thread takes to wake up in a virtual machine
-   (30 to 45 us; bench/pool.sh measures it). Spinning as long as a
-   sleep would cost keeps the waste within twice the least possible. */
-#define SPIN_NS 50000L
+   about the CPU time a sleep and its wake-up through the kernel take
+   in a virtual machine (bench/pool.sh). Most waits of a training pass
+   end sooner; spinning longer gained nothing measurable on a quiet
+   machine and took more from other processes on a loaded one. */
+#define SPIN_NS 20000L
 
 /* One turn of a bounded spin: pauses the core, then says whether less
    than SPIN_NS has passed since the first turn (*start 0 before it). */
