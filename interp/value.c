@@ -40,7 +40,20 @@ static void check_size(size_t n, const char *who) {
 static void *reserve;
 static LuValue *out_of_memory; /* preallocated, for a failure without it */
 
+/* Zeroes the stack just below the caller's frame, where the frames of a
+   computation abandoned by an error lay: the collector's own frames come
+   there next, and a stale pointer left in one of their slots would keep
+   alive, conservatively, what the failed computation built. */
+static __attribute__((noinline)) void clear_dead_stack(void) {
+  volatile char pad[256 * 1024];
+  memset((char *)pad, 0, sizeof pad);
+}
+
 void lu_memory_reserve(void) {
+  if (!reserve && out_of_memory) { /* after running out: free its garbage */
+    clear_dead_stack();
+    GC_gcollect();
+  }
   if (!reserve)
     reserve = GC_MALLOC_ATOMIC(1u << 20);
   if (!out_of_memory) {
