@@ -166,11 +166,14 @@ static float *area(const Run *r, long b, long b0, int set) {
   return r->work + (set * p->group + (b - b0)) * p->ws;
 }
 
-static atomic_ulong nruns;
-static _Thread_local struct {
+/* The set of areas a thread claimed, and in which run. */
+typedef struct {
   unsigned long run;
   int set;
-} claim;
+} Claim;
+
+static atomic_ulong nruns;
+static _Thread_local Claim claim;
 
 /* The set of areas of the calling thread in run r of a shared pass: its
    first slice of the run claims the next one, so that the examples of
@@ -231,7 +234,10 @@ void lu_nn_run(LuNet *n, float *work, const NnPass *p, const NnHooks *h,
            .second = second,
            .input = input};
   int to = back ? 2 * n->nmod + 1 : n->nmod + 1;
+  Claim outer = claim; /* of a run this one is nested in (Lisp code) */
   for (int k = fwd ? 0 : n->nmod + 1; k < to || r.load;) {
+    if (lu_interrupted && p->nb > 1) /* the slices stopped: so does this */
+      break;
     int e = k;
     while (e < to && !whole_step(n, p, e))
       e++;
@@ -250,6 +256,7 @@ void lu_nn_run(LuNet *n, float *work, const NnPass *p, const NnHooks *h,
     r.load = false;
     k = e;
   }
+  claim = outer;
 }
 
 void lu_nn_fprop(LuNet *n, float *work, const NnPass *p) {
@@ -264,10 +271,11 @@ void lu_nn_back(LuNet *n, float *work, const NnPass *p, bool second,
 /* The gradient vectors of slices 1.. of a batch of nb on n, zeroed. */
 static void slice_grads(LuNet *n, NnPass *p) {
   long need = (p->nslice - 1) * (n->nparams + 16);
+  if (n->sgrad && n->sgrad_dirty) /* a pass stopped before its reduce */
+    memset(lu_tensor_data(n->sgrad), 0,
+           sizeof(float) * (size_t)lu_tensor_nelem(n->sgrad));
   if (need && (!n->sgrad || lu_tensor_nelem(n->sgrad) < need))
     n->sgrad = lu_tensor_make(LU_FLOAT, 1, &need, NULL, NULL, 0);
-  else if (need && n->sgrad_dirty) /* a pass stopped before its reduce */
-    memset(lu_tensor_data(n->sgrad), 0, sizeof(float) * (size_t)need);
   for (int s = 1; s < p->nslice; s++)
     p->grad[s] =
         (float *)lu_tensor_data(n->sgrad) + (s - 1) * (n->nparams + 16);

@@ -353,3 +353,30 @@ after nesting): (first-weight-moved second-weight-moved)."
     (assert (bt-same (nn-bprop a r) (nn-bprop b r)))
     (assert (not (bt-same (nn-grads a) (idx-fill (copy-matrix (nn-grads a)) 0))))
     (assert (bt-same (nn-grads a) (nn-grads b)))))
+
+;; a pass run from inside a slice (a Lisp cost predicting with another
+;; net) leaves the outer pass's work areas alone
+(let* ((other (progn (seed 3) (nn-init (nn-seq '(4) (nn-linear 4)) 1 0)))
+       (ox (idx-rand (float-matrix 16 4) -1 1))
+       (xs (idx-rand (float-matrix 16 50) -1 1))
+       (ts (idx-rand (float-matrix 16 3) -1 1))
+       (make (lambda () (seed 5) (nn-init (nn-seq '(50) (nn-linear 40) (nn-tanh) (nn-linear 3)) 1 0.1)))
+       (a (make)) (b (make))
+       (nested (lambda (y tg dy ddy) (nn-predict other ox) (nn-mse y tg dy))))
+  (repeat 2 (nn-train-pass a (nn-sgd 0.01) xs ts nested () 16))
+  (repeat 2 (nn-train-pass b (nn-sgd 0.01) xs ts () () 16))
+  (assert (bt-same (nn-params a) (nn-params b))))
+
+;; a pass stopped midway (an error in its cost) leaves no gradient behind
+;; for the next batches, even after a pass of one example in between
+(each ((between '(1 2)))
+  (let* ((a (bt-net)) (b (bt-net)) (calls 0)
+         (failing (lambda (y tg dy ddy)
+                    (incr calls)
+                    (when (= calls 6) (error "stop"))
+                    (nn-mse y tg dy))))
+    (assert-error (nn-train-pass a (nn-sgd 0.1) bt-xs bt-ts failing () 8) "stop")
+    (nn-train-pass a (nn-sgd 0) bt-xs bt-ts () [0 1] between)
+    (nn-train-pass a (nn-sgd 0.1) bt-xs bt-ts () () 8)
+    (nn-train-pass b (nn-sgd 0.1) bt-xs bt-ts () () 8)
+    (assert (bt-same (nn-params a) (nn-params b)))))
