@@ -399,9 +399,10 @@ float *lu_nn_read_all(LuTensor *t);
 enum { NN_OPT_MAXSTATE = 3 };
 
 /* A row of the optimizer table: its state buffers (names, and sizes in
-   floats, 0 meaning one per parameter); begin (NULL: none), run once
-   before each step; and its step, which updates a range of the net's
-   parameters from their gradients (see NnRange in nn_optim.c). keeps
+   floats, 0 meaning one per parameter); begin and end (NULL: none), run
+   once before and once after each step; and its step, which updates a
+   range of the net's parameters from their gradients (see NnRange in
+   nn_optim.c). keeps
    (NULL: always) says whether this optimizer's state is in use, so that
    it is tied to one net; whole, that its step takes all the parameters
    at once on the calling thread (Lisp). */
@@ -413,6 +414,7 @@ typedef struct {
   long size[NN_OPT_MAXSTATE];
   void (*begin)(NnOpt *o);
   void (*step)(const NnRange *r);
+  void (*end)(NnOpt *o);
   bool (*keeps)(const NnOpt *o);
   bool whole;
 } NnOptKind;
@@ -439,11 +441,14 @@ void lu_nn_opt_step(NnOpt *o, LuNet *n, const NnPass *p, bool clear, long div);
 /* Whether o can update n module by module during the backward pass of
    one example (see NnEager): o steps by ranges and no parameter is used
    by two modules. If so, begins o's step and fills *e; the pass then
-   steps ranges with lu_nn_opt_range, and the caller applies n's masks. */
+   steps ranges with lu_nn_opt_range, and the caller ends the step with
+   lu_nn_opt_eager_end once the pass is done. */
 bool lu_nn_opt_eager(NnOpt *o, LuNet *n, NnEager *e);
 /* o's step, begun by lu_nn_opt_eager, on parameters [beg, end) of n,
    their gradients cleared. */
 void lu_nn_opt_range(NnOpt *o, LuNet *n, long beg, long end);
+/* Ends a step of o on n: o's count of steps, then n's masks. */
+void lu_nn_opt_eager_end(NnOpt *o, LuNet *n);
 
 /* ---- Masks (nn_mask.c) ----------------------------------------------------
  */

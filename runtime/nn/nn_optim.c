@@ -50,13 +50,22 @@ static void sgd_step(const NnRange *s) {
 
 /* The step count lives in a float (state 2) so that the whole state is
    float tensors. It stops at 2^24, where floats still count exactly; by
-   then beta^t has long rounded to 0 and the corrections are exactly 1. */
+   then beta^t has long rounded to 0 and the corrections are exactly 1.
+   begin sets the corrections of the coming step; end counts it, once
+   it is done. */
+static float adamw_count(const NnOpt *o) {
+  float t = o->state[2][0];
+  return t < 16777216.0f ? t + 1 : t;
+}
+
 static void adamw_begin(NnOpt *o) {
-  if (o->state[2][0] < 16777216.0f)
-    o->state[2][0] += 1;
-  double t = o->state[2][0];
+  double t = adamw_count(o);
   o->c1 = (float)(1 / (1 - pow(o->beta1, t)));
   o->c2 = (float)(1 / (1 - pow(o->beta2, t)));
+}
+
+static void adamw_end(NnOpt *o) {
+  o->state[2][0] = adamw_count(o);
 }
 
 static void adamw_step(const NnRange *s) {
@@ -111,17 +120,20 @@ static bool sgd_keeps(const NnOpt *o) {
 
 /* Sizes: 0 for one float per parameter. */
 static const NnOptKind opt_kinds[] = {
-    {"sgd", 1, {"velocity"}, {0}, NULL, sgd_step, sgd_keeps, false},
-    {"sdlm", 0, {0}, {0}, NULL, sgd_step, NULL, false},
-    {"adamw",
-     3,
-     {"m", "v", "step"},
-     {0, 0, 1},
-     adamw_begin,
-     adamw_step,
-     NULL,
-     false},
-    {"lisp", 0, {0}, {0}, NULL, lisp_step, NULL, true},
+    {.name = "sgd",
+     .nstate = 1,
+     .state_names = {"velocity"},
+     .step = sgd_step,
+     .keeps = sgd_keeps},
+    {.name = "sdlm", .step = sgd_step},
+    {.name = "adamw",
+     .nstate = 3,
+     .state_names = {"m", "v", "step"},
+     .size = {0, 0, 1},
+     .begin = adamw_begin,
+     .step = adamw_step,
+     .end = adamw_end},
+    {.name = "lisp", .step = lisp_step, .whole = true},
 };
 
 enum { OPT_SGD, OPT_SDLM, OPT_ADAMW, OPT_LISP };
@@ -278,7 +290,7 @@ void lu_nn_opt_step(NnOpt *o, LuNet *n, const NnPass *p, bool clear, long div) {
       lu_nn_reduce(n, p, NULL, NULL);
     o->kind->step(&r);
   }
-  lu_nn_mask_apply(n);
+  lu_nn_opt_eager_end(o, n);
 }
 
 /* Whether some parameter of n, or of the nets inside it, is used by two
@@ -308,6 +320,12 @@ bool lu_nn_opt_eager(NnOpt *o, LuNet *n, NnEager *e) {
                          .decay = (float)o->decay,
                          .rate = n->rates_set ? n->prate : NULL}};
   return true;
+}
+
+void lu_nn_opt_eager_end(NnOpt *o, LuNet *n) {
+  if (o->kind->end)
+    o->kind->end(o);
+  lu_nn_mask_apply(n);
 }
 
 void lu_nn_opt_range(NnOpt *o, LuNet *n, long beg, long end) {

@@ -231,7 +231,7 @@ LU_DEFUN(nn_train_pass,
     f.eager = size == 1 && lu_nn_opt_eager(o, n, &eager) ? &eager : NULL;
     NnPass p = feed_run(&f, k, size, true, true, n->pdw, &loss, &errors);
     if (f.eager)
-      lu_nn_mask_apply(n);
+      lu_nn_opt_eager_end(o, n);
     else
       lu_nn_opt_step(o, n, &p, true, size); /* on the batch's mean gradient */
   }

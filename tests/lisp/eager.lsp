@@ -70,3 +70,12 @@ SDLM, sets the rate factors by nn-sdlm-estimate."
           (assert (eg-same (nn-params a) (nn-params b)))
           (assert (= 0 (idx-sup (idx-abs (nn-grads a))))))
         (setq k (+ k 1))))))
+
+;; a pass that fails before any update counts no AdamW step
+(each ((batch '(1 2)))
+  (let ((net (nn-init (nn-seq '(3) (nn-linear 2)) 1 0)) (o (nn-adamw 0.01)))
+    (assert-error (nn-train-pass net o (idx-rand (float-matrix 4 3) -1 1)
+                                 (float-matrix 4 2) (lambda (y tg dy ddy) (error "stop"))
+                                 () batch)
+                  "stop")
+    (assert (= 0 ((nth 2 (nn-optimizer-state o net)) 0)))))
