@@ -440,15 +440,16 @@ void lu_nn_opt_bind(NnOpt *o, LuNet *n);
 void lu_nn_opt_step(NnOpt *o, LuNet *n, const NnPass *p, bool clear, long div);
 /* Whether o can update n module by module during the backward pass of
    one example (see NnEager): o steps by ranges and no parameter is used
-   by two modules. If so, begins o's step and fills *e; the pass then
-   steps ranges with lu_nn_opt_range, and the caller ends the step with
-   lu_nn_opt_eager_end once the pass is done. */
-bool lu_nn_opt_eager(NnOpt *o, LuNet *n, NnEager *e);
-/* o's step, begun by lu_nn_opt_eager, on parameters [beg, end) of n,
-   their gradients cleared. */
+   by two modules. Asked once per pass over the data. */
+bool lu_nn_opt_eager(const NnOpt *o, LuNet *n);
+/* Begins a step of o on n (AdamW's corrections); with e, one of an eager
+   pass, whose module steps *e then describes. */
+void lu_nn_opt_begin(NnOpt *o, LuNet *n, NnEager *e);
+/* o's step, begun, on parameters [beg, end) of n, their gradients
+   cleared. */
 void lu_nn_opt_range(NnOpt *o, LuNet *n, long beg, long end);
 /* Ends a step of o on n: o's count of steps, then n's masks. */
-void lu_nn_opt_eager_end(NnOpt *o, LuNet *n);
+void lu_nn_opt_end(NnOpt *o, LuNet *n);
 
 /* ---- Masks (nn_mask.c) ----------------------------------------------------
  */

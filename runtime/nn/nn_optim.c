@@ -281,8 +281,7 @@ static void step_range(void *arg, long beg, long end) {
 void lu_nn_opt_step(NnOpt *o, LuNet *n, const NnPass *p, bool clear, long div) {
   NnRange r = {
       .o = o, .n = n, .end = n->nparams, .div = (float)div, .clear = clear};
-  if (o->kind->begin)
-    o->kind->begin(o);
+  lu_nn_opt_begin(o, n, NULL);
   if (p && !o->kind->whole) {
     lu_nn_reduce(n, p, step_range, &r);
   } else {
@@ -290,7 +289,7 @@ void lu_nn_opt_step(NnOpt *o, LuNet *n, const NnPass *p, bool clear, long div) {
       lu_nn_reduce(n, p, NULL, NULL);
     o->kind->step(&r);
   }
-  lu_nn_opt_eager_end(o, n);
+  lu_nn_opt_end(o, n);
 }
 
 /* Whether some parameter of n, or of the nets inside it, is used by two
@@ -309,20 +308,22 @@ static bool shares_params(LuNet *n) {
   return false;
 }
 
-bool lu_nn_opt_eager(NnOpt *o, LuNet *n, NnEager *e) {
-  if (o->kind->whole || shares_params(n))
-    return false;
-  if (o->kind->begin)
-    o->kind->begin(o);
-  *e = (NnEager){.opt = o,
-                 .fuse = o->kind->step == sgd_step && o->momentum == 0,
-                 .sgd = {.lr = (float)o->lr,
-                         .decay = (float)o->decay,
-                         .rate = n->rates_set ? n->prate : NULL}};
-  return true;
+bool lu_nn_opt_eager(const NnOpt *o, LuNet *n) {
+  return !o->kind->whole && !shares_params(n);
 }
 
-void lu_nn_opt_eager_end(NnOpt *o, LuNet *n) {
+void lu_nn_opt_begin(NnOpt *o, LuNet *n, NnEager *e) {
+  if (o->kind->begin)
+    o->kind->begin(o);
+  if (e)
+    *e = (NnEager){.opt = o,
+                   .fuse = o->kind->step == sgd_step && o->momentum == 0,
+                   .sgd = {.lr = (float)o->lr,
+                           .decay = (float)o->decay,
+                           .rate = n->rates_set ? n->prate : NULL}};
+}
+
+void lu_nn_opt_end(NnOpt *o, LuNet *n) {
   if (o->kind->end)
     o->kind->end(o);
   lu_nn_mask_apply(n);

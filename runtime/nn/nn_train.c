@@ -225,13 +225,16 @@ LU_DEFUN(nn_train_pass,
   double loss = 0;
   long errors = 0;
   NnEager eager;
+  bool can_eager = lu_nn_opt_eager(o, n);
   for (long k = 0; k < steps; k += batch) {
     lu_poll();
     long size = k + batch < steps ? batch : steps - k;
-    f.eager = size == 1 && lu_nn_opt_eager(o, n, &eager) ? &eager : NULL;
+    f.eager = size == 1 && can_eager ? &eager : NULL;
+    if (f.eager)
+      lu_nn_opt_begin(o, n, &eager);
     NnPass p = feed_run(&f, k, size, true, true, n->pdw, &loss, &errors);
     if (f.eager)
-      lu_nn_opt_eager_end(o, n);
+      lu_nn_opt_end(o, n);
     else
       lu_nn_opt_step(o, n, &p, true, size); /* on the batch's mean gradient */
   }
