@@ -348,9 +348,7 @@ random-int, so (seed S) before it gives the same one on every machine."
   "The examples of M (along its first dimension) ORDER[START] ...
 ORDER[START+COUNT-1], ORDER an int vector, in a new tensor of M's type or
 in OUT (see idx-gather)."
-  (if out
-      (idx-gather m (narrow order 0 count start) out)
-    (idx-gather m (narrow order 0 count start))))
+  (idx-gather m (narrow order 0 count start) out))
 
 (de data-take (pair perm start n)
   "The examples PERM[START] ... PERM[START+N-1] of PAIR, (IMAGES LABELS), as
@@ -546,9 +544,7 @@ new tensor. A buffer given as OUT chunk after chunk spares the allocations."
                     (chosen (if order
                                 (data-gather-bytes images order start count)
                               (narrow images 0 count start))))
-               (if out
-                   (data-convert chosen (hget data 'size) (hget data 'geometry) out)
-                 (data-convert chosen (hget data 'size) (hget data 'geometry))))))))
+               (data-convert chosen (hget data 'size) (hget data 'geometry) out))))))
 
 (de data-labels (data split)
   "The classes of SPLIT ('train or 'test) of DATA, int [N]."
