@@ -96,19 +96,19 @@ void lu_nn_linear_fprop_batch(int nin, int nout, const float *w, const float *b,
     bias_squash(nout, b, s + e * ws, f, y ? y + e * ws : NULL);
 }
 
-/* The SGD step of st on the vector of parameters w at `at` (their
-   factors at st->rate + at, unless st->rate is NULL) whose gradients are
-   g: the optimizer's formula, w - lr rate (g + decay w), operation for
-   operation. */
-INLINE vf sgd_vec(const LuSgdStep *st, vf w, vf g, long at) {
-  vf r = st->rate ? vload(st->rate + at) : vsplat(1.0f);
+/* The SGD step of st on a vector of parameters w whose gradients are g
+   and rate factors r: the optimizer's formula, w - lr r (g + decay w),
+   operation for operation. */
+INLINE vf sgd_vec(const LuSgdStep *st, vf w, vf g, vf r) {
   return w - vsplat(st->lr) * r * (g + vsplat(st->decay) * w);
 }
 
-/* sgd_vec on the first n lanes (the others' factors read as 0). */
-INLINE vf sgd_vec_n(const LuSgdStep *st, vf w, vf g, long at, int n) {
-  vf r = st->rate ? vload_n(st->rate + at, n) : vsplat(1.0f);
-  return w - vsplat(st->lr) * r * (g + vsplat(st->decay) * w);
+/* The rate factors of the n parameters at `at` (all 1 without factors;
+   lanes past n read as 0). */
+INLINE vf sgd_rates(const LuSgdStep *st, long at, int n) {
+  if (!st->rate)
+    return vsplat(1.0f);
+  return n == VL ? vload(st->rate + at) : vload_n(st->rate + at, n);
 }
 
 INLINE float sgd_one(const LuSgdStep *st, float w, float g, long at) {
@@ -141,7 +141,8 @@ INLINE void linear_back_cols(bool SQ, int V, int E, int nin, int nout, float *w,
         acc[e][v] = vfma(SQ ? wv * wv : wv, d[e], acc[e][v]);
       if (st) {
         vf g = vfma(xv[0][v], d[0], (vf){});
-        vstore(w + at + v * VL, sgd_vec(st, wv, g, at + v * VL));
+        vstore(w + at + v * VL,
+               sgd_vec(st, wv, g, sgd_rates(st, at + v * VL, VL)));
         continue;
       }
       vf g = vload(dw + at + v * VL);
@@ -176,7 +177,8 @@ INLINE void linear_back_tail(bool SQ, int E, int nin, int nout, float *w,
       acc[e] = acc[e] + wq * d[e];
     }
     if (st) {
-      vstore_n(w + at, sgd_vec_n(st, wv, 0.0f + xv[0] * d[0], at, n), n);
+      vstore_n(w + at,
+               sgd_vec(st, wv, 0.0f + xv[0] * d[0], sgd_rates(st, at, n)), n);
       continue;
     }
     vf g = vload_n(dw + at, n);
